@@ -1,0 +1,11 @@
+"""The biLM: character ids, char-CNN token encoder, projected LSTMs, and the official weight layout."""
+from .chars import EmptyInputError, batch_to_char_ids, token_to_char_ids
+from .model import BiLM, BiLMOutput, remove_sentence_boundaries
+from .options import BiLMConfigError, BiLMOptions
+from .weights import WeightFileError, load_bilm, load_weights, save_bilm, save_weights
+
+__all__ = [
+    "BiLM", "BiLMOutput", "BiLMOptions", "BiLMConfigError", "EmptyInputError", "WeightFileError",
+    "batch_to_char_ids", "token_to_char_ids", "load_bilm", "load_weights", "save_bilm", "save_weights",
+    "remove_sentence_boundaries",
+]

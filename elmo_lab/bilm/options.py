@@ -1,0 +1,134 @@
+"""The biLM's architecture, as the official ``options.json`` describes it.
+
+``BiLMOptions.from_dict`` reads the bilm-tf / AllenNLP layout (``{"lstm": {...}, "char_cnn": {...}}``) and
+``to_dict`` writes it back, so a model trained here can be read by the reference tools and vice versa.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class BiLMConfigError(ValueError):
+    """An options file or options dict that does not describe a valid biLM."""
+
+
+@dataclass
+class BiLMOptions:
+    """Architecture of a character-CNN biLM.
+
+    # Parameters
+    filters : ``[[width, n_filters], ...]`` for the char CNN.
+    char_embedding_dim : size of each character vector.
+    n_highway : highway layers after the CNN.
+    activation : ``relu`` or ``tanh``, applied to the max-pooled convolutions.
+    n_characters : rows of the char embedding (262 for byte ids +1 shift).
+    max_characters_per_token : characters per token (50 for the published models).
+    lstm_dim : LSTM cells per layer and direction.
+    projection_dim : LSTM output size (and token-encoding size); each biLM layer is ``2 * projection_dim`` wide.
+    n_layers : LSTM layers per direction.
+    cell_clip, proj_clip : clip the cell / projected hidden state to ``±value`` (``None`` = no clipping).
+    use_skip_connections : layers after the first add their input (the previous layer's output) to their output.
+    """
+
+    filters: list[list[int]] = field(default_factory=lambda: [[1, 32], [2, 32], [3, 64], [4, 128], [5, 256],
+                                                              [6, 512], [7, 1024]])
+    char_embedding_dim: int = 16
+    n_highway: int = 2
+    activation: str = "relu"
+    n_characters: int = 262
+    max_characters_per_token: int = 50
+    lstm_dim: int = 4096
+    projection_dim: int = 512
+    n_layers: int = 2
+    cell_clip: float | None = 3.0
+    proj_clip: float | None = 3.0
+    use_skip_connections: bool = True
+
+    def __post_init__(self) -> None:
+        self.filters = [[int(w), int(n)] for w, n in self.filters]
+        if self.activation not in ("relu", "tanh"):
+            raise BiLMConfigError(f"char_cnn.activation must be 'relu' or 'tanh', got {self.activation!r}")
+        if not self.filters:
+            raise BiLMConfigError("char_cnn.filters must list at least one [width, n_filters] pair")
+        for width, n in self.filters:
+            if not 1 <= width <= self.max_characters_per_token or n < 1:
+                raise BiLMConfigError(f"char_cnn.filters entry [{width}, {n}] is not a valid [width, n_filters]")
+        for name in ("char_embedding_dim", "lstm_dim", "projection_dim", "n_layers", "max_characters_per_token"):
+            if int(getattr(self, name)) < 1:
+                raise BiLMConfigError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        if self.n_highway < 0:
+            raise BiLMConfigError(f"char_cnn.n_highway must be >= 0, got {self.n_highway}")
+
+    @property
+    def n_filters(self) -> int:
+        return sum(n for _, n in self.filters)
+
+    @property
+    def output_dim(self) -> int:
+        """Width of every biLM layer (forward and backward concatenated)."""
+        return 2 * self.projection_dim
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], source: str = "options") -> "BiLMOptions":
+        """Read the official ``options.json`` layout; ``source`` names the file in error messages."""
+        try:
+            lstm, cnn = d["lstm"], d["char_cnn"]
+            return cls(
+                filters=cnn["filters"],
+                char_embedding_dim=cnn["embedding"]["dim"],
+                n_highway=cnn.get("n_highway", 0),
+                activation=cnn.get("activation", "relu"),
+                n_characters=cnn.get("n_characters", 262),
+                max_characters_per_token=cnn.get("max_characters_per_token", 50),
+                lstm_dim=lstm["dim"],
+                projection_dim=lstm["projection_dim"],
+                n_layers=lstm.get("n_layers", 2),
+                cell_clip=lstm.get("cell_clip") or None,
+                proj_clip=lstm.get("proj_clip") or None,
+                use_skip_connections=bool(lstm.get("use_skip_connections", False)),
+            )
+        except KeyError as e:
+            raise BiLMConfigError(f"{source}: missing key {e.args[0]!r} (expected the bilm-tf options layout)") from None
+        except BiLMConfigError as e:
+            raise BiLMConfigError(f"{source}: {e}") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The official ``options.json`` layout."""
+        return {
+            "lstm": {
+                "cell_clip": self.cell_clip or 0,
+                "use_skip_connections": self.use_skip_connections,
+                "n_layers": self.n_layers,
+                "proj_clip": self.proj_clip or 0,
+                "projection_dim": self.projection_dim,
+                "dim": self.lstm_dim,
+            },
+            "char_cnn": {
+                "embedding": {"dim": self.char_embedding_dim},
+                "filters": self.filters,
+                "n_highway": self.n_highway,
+                "n_characters": self.n_characters,
+                "max_characters_per_token": self.max_characters_per_token,
+                "activation": self.activation,
+            },
+        }
+
+    @classmethod
+    def load(cls, path: str | Path) -> "BiLMOptions":
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise BiLMConfigError(f"{path}: options file not found") from None
+        except json.JSONDecodeError as e:
+            raise BiLMConfigError(f"{path}:{e.lineno}: not valid JSON ({e.msg})") from None
+        return cls.from_dict(data, source=str(path))
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+    def as_flat_dict(self) -> dict[str, Any]:
+        return asdict(self)
