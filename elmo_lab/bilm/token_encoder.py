@@ -53,6 +53,9 @@ class CharCNNEncoder(nn.Module):
         self.projection = nn.Linear(options.n_filters, options.projection_dim)
         self._activation = torch.relu if options.activation == "relu" else torch.tanh
         self._max_width = max(width for width, _ in options.filters)
+        #: False = the published models' straightforward computation (every token, all positions); tests and
+        #: ``benchmarks/bilm_inference.py --reference-cnn`` compare against it.
+        self.use_shortcuts = True
 
     def encode_tokens(self, char_ids: torch.Tensor) -> torch.Tensor:
         """Encode a flat list of tokens ``(n, chars)`` → ``(n, projection_dim)``, reading only needed positions."""
@@ -71,9 +74,19 @@ class CharCNNEncoder(nn.Module):
         x = self.highway(x)  # (n, n_filters)
         return self.projection(x)  # (n, projection_dim)
 
+    def _encode_all_positions(self, char_ids: torch.Tensor) -> torch.Tensor:
+        """The straightforward encoder ``(n, chars)`` → ``(n, projection_dim)``: every window of every token."""
+        chars = self.char_embedding(char_ids).transpose(1, 2)  # (n, char_dim, chars)
+        pooled = [conv(chars).max(dim=-1).values for conv in self.convolutions]  # n_widths x (n, n_filters_w)
+        x = self._activation(torch.cat(pooled, dim=-1))  # (n, n_filters)
+        return self.projection(self.highway(x))  # (n, projection_dim)
+
     def forward(self, char_ids: torch.Tensor) -> torch.Tensor:
         batch, time, max_chars = char_ids.shape
         flat = char_ids.reshape(-1, max_chars)  # (batch * time, chars)
+        if not self.use_shortcuts:
+            token_mask = (flat > 0).any(-1, keepdim=True)  # (batch * time, 1)
+            return (self._encode_all_positions(flat) * token_mask).view(batch, time, -1)
         unique, inverse = torch.unique(flat, dim=0, return_inverse=True)  # (n_unique, chars), (batch * time,)
         encoded = self.encode_tokens(unique)  # (n_unique, projection_dim)
         token_mask = (flat > 0).any(-1, keepdim=True)  # (batch * time, 1)

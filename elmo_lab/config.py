@@ -1,0 +1,122 @@
+"""The typed configuration schema for ``train.py``, registered in Hydra's ConfigStore, and its validation.
+
+Enums make a wrong choice fail at composition with the list of valid values
+(``elmo.placement=bogus`` → ``expected one of [none, input, output, both]``); dataclasses make a misspelt key fail
+(``elmo.placment=both`` → ``no key 'placment'``).  Value ranges that a type cannot say (λ ≥ 0, 0 ≤ dropout < 1) are
+checked by ``validate`` right after composition.  ``ConfigError`` is the one error type for all of these; the CLI
+prints it as one ``error: ...`` line (see ``elmo_lab.training.cli``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, DictConfig, OmegaConf
+
+
+class ConfigError(ValueError):
+    """A configuration value that composes but is not valid (e.g. ``elmo.l2_coef: must be >= 0, got -1``)."""
+
+
+class Placement(str, Enum):
+    """Where ELMo goes: nowhere (baseline), the encoder input, its output, or both (two mixes)."""
+
+    none = "none"
+    input = "input"
+    output = "output"
+    both = "both"
+
+
+class Mix(str, Enum):
+    """How the biLM layers are combined (see ``elmo_lab.mix``)."""
+
+    all = "all"
+    top = "top"
+    average = "average"
+    layer = "layer"
+
+
+@dataclass
+class ElmoConfig:
+    """``elmo.*``: the scalar mix(es) and where they go."""
+
+    placement: Placement = Placement.input
+    mix: Mix = Mix.all
+    layer: Optional[int] = None  # the layer for mix=layer (0 = token layer, L = top biLSTM layer)
+    layer_norm: bool = False
+    dropout: float = 0.5
+    l2_coef: float = 0.001
+
+
+@dataclass
+class FinetuneConfig:
+    """``bilm.finetune.*``: adapt the biLM to the task's training text (labels ignored) before task training."""
+
+    enabled: bool = False
+    epochs: int = 1
+    lr: float = 0.2  # Adagrad, as the biLM was pretrained
+    batch_size: int = 32
+    max_steps: Optional[int] = None
+
+
+@dataclass
+class BilmConfig:
+    """``bilm.*``: which pretrained biLM, and how it is used."""
+
+    spec: str = "default"  # default | elmo_small | elmo_medium | elmo_original | a directory | OPTIONS,WEIGHTS
+    freeze: bool = True  # the paper keeps the biLM frozen; only the mixes learn
+    stateful: bool = False  # carry LSTM state across batches like the reference code (non-deterministic order)
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+
+
+@dataclass
+class TrainConfig:
+    """The whole ``train.py`` config; ``task``, ``trainer``, ``logger``, ``callbacks``, ``paths`` come from yaml."""
+
+    task: Any = MISSING
+    elmo: ElmoConfig = field(default_factory=ElmoConfig)
+    bilm: BilmConfig = field(default_factory=BilmConfig)
+    trainer: Any = MISSING
+    logger: Any = None
+    callbacks: Any = None
+    paths: Any = MISSING
+    seed: int = 0
+    force: bool = False  # rerun a finished run (otherwise: say it is finished and exit 0)
+    test: bool = True  # evaluate the best checkpoint on the test split at the end
+    optimized_metric: str = "val/acc"  # what train.py returns to sweepers
+    run_name: str = MISSING
+
+
+def register_configs() -> None:
+    """Register the schemas: ``train_schema`` (the root) for ``conf/train.yaml``'s defaults list."""
+    cs = ConfigStore.instance()
+    cs.store(name="train_schema", node=TrainConfig)
+
+
+def validate(cfg: DictConfig) -> None:
+    """Check what the types cannot; raise ``ConfigError`` naming the key, the rule and the value."""
+    checks = [
+        ("elmo.l2_coef", cfg.elmo.l2_coef >= 0, "must be >= 0"),
+        ("elmo.dropout", 0 <= cfg.elmo.dropout < 1, "must be in [0, 1)"),
+        ("bilm.finetune.epochs", cfg.bilm.finetune.epochs >= 1, "must be >= 1"),
+        ("bilm.finetune.batch_size", cfg.bilm.finetune.batch_size >= 1, "must be >= 1"),
+        ("bilm.finetune.lr", cfg.bilm.finetune.lr > 0, "must be > 0"),
+    ]
+    for key, ok, rule in checks:
+        if not ok:
+            raise ConfigError(f"{key}: {rule}, got {OmegaConf.select(cfg, key)}")
+    if cfg.elmo.mix == Mix.layer and cfg.elmo.layer is None:
+        raise ConfigError("elmo.layer: mix=layer needs a layer index, e.g. elmo.layer=1")
+    if cfg.elmo.mix != Mix.layer and cfg.elmo.layer is not None:
+        raise ConfigError(f"elmo.layer: only used with elmo.mix=layer, got elmo.mix={cfg.elmo.mix.value}")
+    task = cfg.task
+    for key in ("name", "module"):
+        if not isinstance(task.get(key), str):
+            raise ConfigError(f"task.{key}: every task config needs it (see conf/task/mr.yaml)")
+    for key in ("batch_size", "max_epochs"):
+        if key in task and task[key] is not None and task[key] < 1:
+            raise ConfigError(f"task.{key}: must be >= 1, got {task[key]}")
+    if "lr" in task and task.lr <= 0:
+        raise ConfigError(f"task.lr: must be > 0, got {task.lr}")

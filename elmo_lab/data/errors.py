@@ -1,0 +1,13 @@
+"""The one error type of :mod:`elmo_lab.data`: bad or missing user data, reported in one line.
+
+Messages name the file (and line, where there is one) and what was expected, e.g.
+``trees/train.txt:12: unbalanced parentheses (2 left open)``. CLIs catch it and print ``error: <message>``.
+"""
+
+from __future__ import annotations
+
+__all__ = ["DataError"]
+
+
+class DataError(ValueError):
+    """A dataset file is missing, empty or malformed, or a dataset is not available offline."""

@@ -1,0 +1,162 @@
+"""Turn sentences into LM batches: a token stream packed into fixed windows of whole sentences.
+
+Design (measured against bilm-tf's stateful 20-token windows, see ``benchmarks/lm_throughput.py`` and the README):
+
+* Every sentence becomes ``<S> w_1 … w_n </S>`` in one continuous stream (corpus order).
+* The stream is cut into **rows of at most ``window`` tokens made of whole consecutive sentences** (greedy packing);
+  a sentence longer than ``window`` is cut into windows that overlap by one token, so every prediction inside it is
+  still made exactly once.  Rows are shuffled each epoch; within a row the sentences keep their corpus order.
+* The biLM runs **stateless** (zero state at each row start).  Why not bilm-tf's state carried across 20-token
+  windows: the reference feeds the backward LM a *separate* stream of reversed sentences; with one input tensor for
+  both directions (``BiLM.forward``), carrying the backward state from window k-1 into window k would let the
+  backward LM see the words before its target — a leak that makes backward perplexity meaningless.  Whole-sentence
+  rows give each sentence its full two-sided context and match how the biLM is used downstream (zero state, one
+  sentence at a time), so the reported perplexities are those of the embedding setting.
+* Targets: forward LM at position t predicts token t+1, backward LM at t predicts t-1, inside the row only.  The
+  trivial predictions across a sentence boundary (``</S>`` → next ``<S>``) are not scored, so each sentence
+  contributes n+1 forward predictions (w_1 … w_n, ``</S>``) and n+1 backward ones (w_n … w_1, ``<S>``) — the usual
+  perplexity convention (PTB counts the end-of-sentence token).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from elmo_lab.bilm.chars import BOS_TOKEN, EOS_TOKEN, token_to_char_ids
+
+from .vocab import Vocabulary
+
+IGNORE = -100  # target id that the loss skips
+
+
+@dataclass
+class LMBatch:
+    """char_ids ``(batch, time, max_chars)``; forward_targets / backward_targets ``(batch, time)`` vocab ids or
+    ``IGNORE``."""
+
+    char_ids: torch.Tensor
+    forward_targets: torch.Tensor
+    backward_targets: torch.Tensor
+
+    def to(self, device: torch.device | str) -> "LMBatch":
+        return LMBatch(self.char_ids.to(device), self.forward_targets.to(device), self.backward_targets.to(device))
+
+    @property
+    def n_predictions(self) -> int:
+        return int((self.forward_targets != IGNORE).sum())
+
+
+class EncodedCorpus:
+    """Sentences encoded once: a stream of token-type ids, a char-id table per type and each type's vocab id."""
+
+    def __init__(self, sentences: Sequence[Sequence[str]], vocab: Vocabulary, max_chars: int = 50) -> None:
+        type_ids = {BOS_TOKEN: 0, EOS_TOKEN: 1}
+        stream: list[int] = []
+        starts, lengths = [], []
+        for sentence in sentences:
+            if not sentence:
+                continue
+            starts.append(len(stream))
+            stream.append(0)
+            for token in sentence:
+                tid = type_ids.get(token)
+                if tid is None:
+                    tid = type_ids[token] = len(type_ids)
+                stream.append(tid)
+            stream.append(1)
+            lengths.append(len(sentence) + 2)
+        types = list(type_ids)
+        self.stream = torch.tensor(stream, dtype=torch.long)  # (n_tokens,)
+        self.sentence_starts = np.asarray(starts, dtype=np.int64)
+        self.sentence_lengths = np.asarray(lengths, dtype=np.int64)
+        self.char_table = torch.tensor([token_to_char_ids(t, max_chars) for t in types],
+                                       dtype=torch.int16)  # (n_types, max_chars)
+        self.type_to_vocab = torch.tensor([vocab.id(t) for t in types], dtype=torch.long)  # (n_types,)
+        self.n_types = len(types)
+
+    @property
+    def n_tokens(self) -> int:
+        """Tokens in the stream, ``<S>``/``</S>`` included."""
+        return int(self.stream.numel())
+
+    @property
+    def n_predictions(self) -> int:
+        """Scored predictions per direction: words + one boundary token per sentence."""
+        return int((self.sentence_lengths - 1).sum())
+
+
+def pack_rows(starts: np.ndarray, lengths: np.ndarray, window: int) -> np.ndarray:
+    """Greedy packing of consecutive sentences into ``(n_rows, 2)`` ``[start, length]`` stream slices of at most
+    ``window`` tokens; longer sentences are cut into windows overlapping by one token."""
+    if window < 2:
+        raise ValueError(f"window must be at least 2 tokens, got {window}")
+    rows: list[tuple[int, int]] = []
+    cur_start, cur_len = -1, 0
+    for s, n in zip(starts.tolist(), lengths.tolist()):
+        if n > window:
+            if cur_len:
+                rows.append((cur_start, cur_len))
+            pos, end = s, s + n
+            while end - pos > window:
+                rows.append((pos, window))
+                pos += window - 1
+            cur_start, cur_len = pos, end - pos
+        elif cur_len and cur_len + n <= window and cur_start + cur_len == s:
+            cur_len += n
+        else:
+            if cur_len:
+                rows.append((cur_start, cur_len))
+            cur_start, cur_len = s, n
+    if cur_len:
+        rows.append((cur_start, cur_len))
+    return np.asarray(rows, dtype=np.int64).reshape(-1, 2)
+
+
+class RowCollator:
+    """Builds an ``LMBatch`` from row indices of ``rows`` over ``corpus``."""
+
+    def __init__(self, corpus: EncodedCorpus, rows: np.ndarray) -> None:
+        self.corpus, self.rows = corpus, rows
+
+    def __call__(self, indices: Sequence[int]) -> LMBatch:
+        rows = self.rows[np.asarray(indices)]
+        lengths = torch.from_numpy(rows[:, 1])  # (batch,)
+        time = int(lengths.max())
+        steps = torch.arange(time)  # (time,)
+        real = steps.unsqueeze(0) < lengths.unsqueeze(1)  # (batch, time)
+        positions = (torch.from_numpy(rows[:, :1]) + steps).clamp(max=self.corpus.n_tokens - 1)  # (batch, time)
+        types = torch.where(real, self.corpus.stream[positions], -1)  # (batch, time), -1 = padding
+        char_ids = self.corpus.char_table[types.clamp(min=0)].long() * real.unsqueeze(-1)  # (batch, time, chars)
+        vocab_ids = self.corpus.type_to_vocab[types.clamp(min=0)]  # (batch, time)
+        ignore = torch.full_like(vocab_ids[:, :1], IGNORE)  # (batch, 1)
+        nxt_type, prev_type = types[:, 1:], types[:, :-1]
+        forward = torch.where((nxt_type >= 0) & (nxt_type != 0), vocab_ids[:, 1:], IGNORE)  # not <S>, not pad
+        backward = torch.where((prev_type >= 0) & (prev_type != 1), vocab_ids[:, :-1], IGNORE)  # not </S>
+        forward = torch.cat([forward, ignore], 1) .masked_fill(~real, IGNORE)  # (batch, time)
+        backward = torch.cat([ignore, backward], 1).masked_fill(~real, IGNORE)  # (batch, time)
+        return LMBatch(char_ids, forward, backward)
+
+
+class RowDataset(torch.utils.data.Dataset):
+    """Row indices; the ``RowCollator`` does the work (cheap tensor gathers, no worker processes needed)."""
+
+    def __init__(self, n_rows: int) -> None:
+        self.n_rows = n_rows
+
+    def __len__(self) -> int:
+        return self.n_rows
+
+    def __getitem__(self, index: int) -> int:
+        return index
+
+
+def make_loader(corpus: EncodedCorpus, window: int, batch_size: int, shuffle: bool,
+                seed: int = 0) -> torch.utils.data.DataLoader:
+    """A DataLoader of ``LMBatch`` over packed rows (shuffled each epoch when ``shuffle``)."""
+    rows = pack_rows(corpus.sentence_starts, corpus.sentence_lengths, window)
+    generator = torch.Generator().manual_seed(seed) if shuffle else None
+    return torch.utils.data.DataLoader(RowDataset(len(rows)), batch_size=batch_size, shuffle=shuffle,
+                                       generator=generator, collate_fn=RowCollator(corpus, rows))

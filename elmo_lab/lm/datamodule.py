@@ -1,0 +1,68 @@
+"""Lightning data module for LM pretraining: corpus → vocabulary → packed sentence windows (see ``batching``)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+
+from .batching import EncodedCorpus, make_loader
+from .corpora import CorpusSpec, Sentences, load_corpus
+from .vocab import Vocabulary
+
+
+class LMDataModule(pl.LightningDataModule):
+    """# Parameters
+    corpus : a ``CorpusSpec`` or its dict (``conf/corpus/*.yaml``).
+    vocab_max_size / vocab_min_count : which training words the softmax predicts (``<S> </S> <UNK>`` included in the
+        size); ``vocab_path`` uses a given ``vocab.txt`` instead (e.g. to continue training an exported LM).
+    window : tokens per packed row; batch_size : rows per training batch.
+    max_valid_sentences : evaluate on the first N dev sentences only (full-softmax evaluation is costly on CPU).
+    """
+
+    def __init__(self, corpus: CorpusSpec | dict[str, Any], vocab_max_size: int | None = None,
+                 vocab_min_count: int = 1, vocab_path: str | None = None, window: int = 64, batch_size: int = 32,
+                 eval_batch_size: int = 64, max_valid_sentences: int | None = None, seed: int = 0,
+                 max_chars: int = 50) -> None:
+        super().__init__()
+        self.spec = corpus if isinstance(corpus, CorpusSpec) else CorpusSpec(**corpus)
+        self.vocab_max_size, self.vocab_min_count, self.vocab_path = vocab_max_size, vocab_min_count, vocab_path
+        self.window, self.batch_size, self.eval_batch_size = window, batch_size, eval_batch_size
+        self.max_valid_sentences, self.seed, self.max_chars = max_valid_sentences, seed, max_chars
+        self.splits: dict[str, Sentences] | None = None
+        self.vocab: Vocabulary | None = None
+        self.encoded: dict[str, EncodedCorpus] = {}
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.splits is not None:
+            return
+        splits = load_corpus(self.spec)
+        if self.max_valid_sentences is not None:
+            splits["valid"] = splits["valid"][: self.max_valid_sentences]
+        if self.vocab_path:
+            self.vocab = Vocabulary.load(self.vocab_path)
+        else:
+            self.vocab = Vocabulary.from_sentences(splits["train"], self.vocab_max_size, self.vocab_min_count)
+        self.splits = splits
+        self.encoded = {name: EncodedCorpus(s, self.vocab, self.max_chars) for name, s in splits.items()}
+
+    def describe(self) -> dict[str, Any]:
+        """Sizes for logs and metadata."""
+        assert self.vocab is not None
+        return {"vocab_size": len(self.vocab),
+                **{f"{k}_words": e.n_predictions - len(e.sentence_lengths) for k, e in self.encoded.items()},
+                **{f"{k}_sentences": len(e.sentence_lengths) for k, e in self.encoded.items()}}
+
+    def train_dataloader(self) -> torch.utils.data.DataLoader:
+        return make_loader(self.encoded["train"], self.window, self.batch_size, shuffle=True, seed=self.seed)
+
+    def val_dataloader(self) -> torch.utils.data.DataLoader:
+        return make_loader(self.encoded["valid"], self.window, self.eval_batch_size, shuffle=False)
+
+    def test_dataloader(self) -> torch.utils.data.DataLoader:
+        return make_loader(self.encoded["test"], self.window, self.eval_batch_size, shuffle=False)
+
+    def save_vocab(self, path: str | Path) -> None:
+        assert self.vocab is not None
+        self.vocab.save(path)

@@ -1,0 +1,96 @@
+"""Lightning module that trains a biLM as a language model (forward + backward LM, shared char CNN and softmax).
+
+Loss per batch = mean forward NLL + mean backward NLL (per scored prediction; see ``batching`` for which positions
+are scored).  Dropout (the paper: 0.1) is applied to every LSTM layer's input by the ``BiLM`` and to the top
+outputs before the softmax.  Validation logs ``val_ppl_forward``, ``val_ppl_backward`` and ``val_ppl_average``
+(``exp`` of the mean of the two directions' mean NLLs, bilm-tf's definition) once per epoch.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+
+from elmo_lab.bilm.model import BiLM
+from elmo_lab.bilm.options import BiLMOptions
+
+from .batching import IGNORE, LMBatch
+from .softmax import FullSoftmax, make_softmax
+
+
+def lm_nll(bilm: BiLM, softmax: FullSoftmax, batch: LMBatch, dropout: float = 0.0,
+           training: bool = False) -> tuple[torch.Tensor, torch.Tensor, int, int]:
+    """Summed forward and backward NLL of ``batch`` and the number of scored predictions of each."""
+    out = bilm(batch.char_ids, stateful=False, keep_sentence_boundaries=True)
+    losses, counts = [], []
+    for top, targets in ((out.forward_top, batch.forward_targets), (out.backward_top, batch.backward_targets)):
+        if dropout and training:
+            top = F.dropout(top, dropout, True)  # (batch, time, proj)
+        flat_targets = targets.reshape(-1)  # (batch * time,)
+        losses.append(softmax(top.reshape(-1, top.size(-1)), flat_targets))
+        counts.append(int((flat_targets != IGNORE).sum()))
+    return losses[0], losses[1], counts[0], counts[1]
+
+
+def perplexities(nll_forward: float, nll_backward: float, n_forward: int, n_backward: int) -> dict[str, float]:
+    """``{"forward", "backward", "average"}`` from summed NLLs; average = exp(mean of the two mean NLLs)."""
+    f, b = nll_forward / max(n_forward, 1), nll_backward / max(n_backward, 1)
+    return {"forward": math.exp(f), "backward": math.exp(b), "average": math.exp((f + b) / 2)}
+
+
+class BiLMLanguageModel(pl.LightningModule):
+    """# Parameters
+    options : the biLM architecture in the official ``options.json`` layout.
+    vocab_size : softmax size (the ``Vocabulary`` built by the data module).
+    dropout : LSTM-input and pre-softmax dropout (paper 0.1).
+    sampled_softmax : ``None`` = full up to ``full_softmax_max_vocab`` words, sampled beyond; or force it.
+    num_samples : negatives of the sampled softmax (paper 8,192).
+    optimizer : ``adagrad`` (bilm-tf: lr 0.2, initial accumulator 1.0), ``adam`` or ``adamw``.
+    """
+
+    def __init__(self, options: dict[str, Any], vocab_size: int, dropout: float = 0.1,
+                 sampled_softmax: bool | None = None, num_samples: int = 8192, full_softmax_max_vocab: int = 20000,
+                 optimizer: str = "adagrad", lr: float = 0.2, weight_decay: float = 0.0,
+                 adagrad_initial_accumulator: float = 1.0) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        if optimizer not in ("adagrad", "adam", "adamw"):
+            raise ValueError(f"optimizer must be adagrad, adam or adamw; got {optimizer!r}")
+        self.bilm = BiLM(BiLMOptions.from_dict(options), dropout=dropout)
+        self.softmax = make_softmax(self.bilm.options.projection_dim, vocab_size, sampled_softmax, num_samples,
+                                    full_softmax_max_vocab)
+        self.dropout = dropout
+        self._val = [0.0, 0.0, 0, 0]
+
+    def training_step(self, batch: LMBatch, batch_idx: int) -> torch.Tensor:
+        nll_f, nll_b, n_f, n_b = lm_nll(self.bilm, self.softmax, batch, self.dropout, training=True)
+        loss = nll_f / max(n_f, 1) + nll_b / max(n_b, 1)
+        self.log("train_loss", loss, prog_bar=True, batch_size=batch.char_ids.size(0))
+        self.log("train_tokens", float(n_f), reduce_fx="sum", on_step=False, on_epoch=True)
+        return loss
+
+    def on_validation_epoch_start(self) -> None:
+        self._val = [0.0, 0.0, 0, 0]
+
+    def validation_step(self, batch: LMBatch, batch_idx: int) -> None:
+        nll_f, nll_b, n_f, n_b = lm_nll(self.bilm, self.softmax, batch)
+        self._val = [self._val[0] + float(nll_f), self._val[1] + float(nll_b), self._val[2] + n_f, self._val[3] + n_b]
+
+    def on_validation_epoch_end(self) -> None:
+        ppl = perplexities(*self._val)
+        for key, value in ppl.items():
+            self.log(f"val_ppl_{key}", value, prog_bar=key == "average")
+
+    def transfer_batch_to_device(self, batch: LMBatch, device: torch.device, dataloader_idx: int) -> LMBatch:
+        return batch.to(device)
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        hp = self.hparams
+        if hp.optimizer == "adagrad":
+            return torch.optim.Adagrad(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay,
+                                       initial_accumulator_value=hp.adagrad_initial_accumulator)
+        cls = torch.optim.Adam if hp.optimizer == "adam" else torch.optim.AdamW
+        return cls(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)

@@ -1,0 +1,118 @@
+"""Perplexity of a biLM with a softmax on a corpus, and the ``python -m elmo_lab perplexity`` command.
+
+Perplexities are per scored prediction (words plus one sentence-boundary token per sentence and direction), with
+every sentence packed into rows as in training (``batching``), zero LSTM state at each row start, exact full
+softmax.  ``average`` is ``exp`` of the mean of the forward and backward mean NLLs (bilm-tf's definition).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Callable, Sequence
+
+import torch
+
+from elmo_lab.bilm.model import BiLM
+
+from .batching import EncodedCorpus, make_loader
+from .corpora import CorpusError, CorpusSpec, Sentences, load_corpus, ptb_split, read_text_file
+from .module import lm_nll, perplexities
+from .softmax import FullSoftmax
+from .vocab import Vocabulary
+
+
+@torch.no_grad()
+def evaluate_perplexity(bilm: BiLM, softmax: FullSoftmax, vocab: Vocabulary, sentences: Sentences,
+                        window: int = 64, batch_size: int = 64,
+                        progress: Callable[[int, int], None] | None = None) -> dict[str, float]:
+    """``{"forward", "backward", "average", "n_predictions"}`` of ``sentences`` (eval mode, no gradients)."""
+    corpus = EncodedCorpus(sentences, vocab, bilm.options.max_characters_per_token)
+    if corpus.n_tokens == 0:
+        raise CorpusError("no sentences to evaluate")
+    was_training = (bilm.training, softmax.training)
+    bilm.eval(), softmax.eval()
+    device = next(bilm.parameters()).device
+    totals = [0.0, 0.0, 0, 0]
+    loader = make_loader(corpus, window, batch_size, shuffle=False)
+    try:
+        for i, batch in enumerate(loader):
+            nll_f, nll_b, n_f, n_b = lm_nll(bilm, softmax, batch.to(device))
+            totals = [totals[0] + float(nll_f), totals[1] + float(nll_b), totals[2] + n_f, totals[3] + n_b]
+            if progress is not None:
+                progress(i + 1, len(loader))
+    finally:
+        bilm.train(was_training[0]), softmax.train(was_training[1])
+    return {**perplexities(*totals), "n_predictions": totals[2]}
+
+
+def corpus_sentences(corpus: str, split: str = "test", tokenize: bool = False) -> Sentences:
+    """``ptb`` / ``imdb`` (a split) or the path of a text file (one tokenised sentence per line)."""
+    if corpus == "ptb":
+        return ptb_split(split)
+    if corpus == "imdb":
+        return load_corpus(CorpusSpec(name="imdb"))[split]
+    if Path(corpus).is_file():
+        return read_text_file(corpus, tokenize)
+    raise CorpusError(f"--corpus: expected ptb, imdb or an existing text file, got {corpus!r}")
+
+
+def run_perplexity(args: argparse.Namespace) -> None:
+    from elmo_lab.bilm.pretrained import resolve_bilm
+    from elmo_lab.bilm.weights import load_bilm
+
+    from .export import load_softmax
+
+    options_file, weights_file = resolve_bilm(args.bilm)
+    bilm = load_bilm(options_file, weights_file)
+    softmax, vocab = load_softmax(Path(options_file).parent, bilm.options.projection_dim)
+    torch.set_num_threads(args.threads) if args.threads else None
+    sentences = corpus_sentences(args.corpus, args.split, args.tokenize)
+    if args.max_sentences is not None:
+        sentences = sentences[: args.max_sentences]
+    result = evaluate_perplexity(bilm, softmax, vocab, sentences, args.window, args.batch_size)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"forward {result['forward']:.2f}  backward {result['backward']:.2f}  "
+              f"average {result['average']:.2f}  ({result['n_predictions']} predictions per direction)")
+
+
+def add_perplexity_command(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], None]:
+    """Declare ``perplexity``'s arguments (registered in ``elmo_lab.__main__.COMMANDS``)."""
+    parser.add_argument("--bilm", default="default",
+                        help="'default', or a directory written by pretrain.py (options.json, weights.hdf5, "
+                             "lm_softmax.hdf5, vocab.txt); published models have no softmax and are refused")
+    parser.add_argument("--corpus", required=True, help="ptb, imdb, or a text file (one sentence per line)")
+    parser.add_argument("--split", default="test", choices=["train", "valid", "test"], help="for ptb / imdb")
+    parser.add_argument("--tokenize", action="store_true", help="the file is raw text: split and tokenise it")
+    parser.add_argument("--max-sentences", type=int, default=None, help="evaluate the first N sentences only")
+    parser.add_argument("--window", type=int, default=64, help="tokens per packed row (as in training)")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    return run_perplexity
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Stand-alone entry (``python -m elmo_lab.lm.perplexity``), same arguments as the subcommand."""
+    import sys
+
+    from elmo_lab.bilm.options import BiLMConfigError
+    from elmo_lab.bilm.weights import WeightFileError
+
+    from .vocab import VocabError
+
+    parser = argparse.ArgumentParser(prog="python -m elmo_lab perplexity")
+    run = add_perplexity_command(parser)
+    args = parser.parse_args(argv)
+    try:
+        run(args)
+    except (BiLMConfigError, WeightFileError, CorpusError, VocabError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

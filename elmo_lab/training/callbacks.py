@@ -1,0 +1,101 @@
+"""What the model learned about the biLM's layers: each mix's softmax weights ``s`` and ``γ``, through training and
+at the end as a heatmap (mix × layer, the paper's Figure 2)."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+
+
+def layer_weights(module: pl.LightningModule) -> dict[str, dict]:
+    """``{mix name: {"s": [softmax weights], "gamma": float}}`` for every mix of an ``ElmoTaskModule``."""
+    mixes = module.mixes() if hasattr(module, "mixes") else {}
+    with torch.no_grad():
+        return {name: {"s": [float(v) for v in m.normalized_weights().cpu()], "gamma": float(m.gamma.item())}
+                for name, m in mixes.items()}
+
+
+def plot_layer_weights(weights: dict[str, dict], path: str | Path, title: str = "") -> Path | None:
+    """Write a PNG heatmap, one row per mix, one column per biLM layer, annotated with ``s_j`` and ``γ``.
+
+    Returns the path, or None when there is no mix (``elmo.placement=none``).  Written atomically.
+    """
+    if not weights:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(weights)
+    values = [weights[n]["s"] for n in names]
+    n_layers = len(values[0])
+    fig, ax = plt.subplots(figsize=(1.2 + 1.1 * n_layers, 0.9 + 0.6 * len(names)))
+    image = ax.imshow(values, vmin=0.0, vmax=1.0, cmap="viridis", aspect="auto")
+    for i, row in enumerate(values):
+        for j, v in enumerate(row):
+            ax.text(j, i, f"{v:.2f}", ha="center", va="center", color="white" if v < 0.6 else "black", fontsize=9)
+    ax.set_xticks(range(n_layers), ["token"] + [f"LSTM {j}" for j in range(1, n_layers)])
+    ax.set_yticks(range(len(names)), [f"{n} (γ={weights[n]['gamma']:.2f})" for n in names])
+    ax.set_title(title or "ELMo layer weights s_j")
+    fig.colorbar(image, ax=ax, fraction=0.05)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=120, format="png")
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+class LayerWeightLogger(pl.Callback):
+    """Logs ``layer_weights/<mix>/s<j>`` and ``layer_weights/<mix>/gamma`` every ``every_n_steps`` training steps
+    (to every logger); ``write_heatmap`` (called by the training pipeline once the best checkpoint is loaded) writes
+    ``heatmap_path`` and sends it to wandb when a WandbLogger is in use.
+
+    # Parameters
+    every_n_steps : logging period in optimiser steps.
+    heatmap_path : the PNG to write (in the run directory).
+    """
+
+    def __init__(self, every_n_steps: int = 20, heatmap_path: str | Path = "layer_weights.png") -> None:
+        self.every_n_steps = every_n_steps
+        self.heatmap_path = Path(heatmap_path)
+
+    def _log(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        metrics = {}
+        for name, w in layer_weights(module).items():
+            metrics.update({f"layer_weights/{name}/s{j}": v for j, v in enumerate(w["s"])})
+            metrics[f"layer_weights/{name}/gamma"] = w["gamma"]
+        if metrics:
+            for logger in trainer.loggers:
+                logger.log_metrics(metrics, step=trainer.global_step)
+
+    def on_train_batch_end(self, trainer: pl.Trainer, module: pl.LightningModule, *args: object) -> None:
+        if trainer.global_step % self.every_n_steps == 0:
+            self._log(trainer, module)
+
+    def on_train_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        self._log(trainer, module)
+
+    def write_heatmap(self, trainer: pl.Trainer, module: pl.LightningModule, title: str = "") -> Path | None:
+        """Plot the module's current mixes (call it after the best checkpoint is loaded)."""
+        if trainer.global_rank != 0:
+            return None
+        path = plot_layer_weights(layer_weights(module), self.heatmap_path, title)
+        if path is not None:
+            from pytorch_lightning.loggers import WandbLogger
+
+            for logger in trainer.loggers:
+                if isinstance(logger, WandbLogger):
+                    logger.log_image(key="layer_weights/heatmap", images=[str(path)], caption=[title or "s_j"])
+        return path

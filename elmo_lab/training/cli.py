@@ -1,0 +1,78 @@
+"""One-line errors for the Hydra entry points: a bad override or config value prints ``error: ...`` and exits 2.
+
+Hydra normally prints its own multi-line report (or a traceback); ``run_hydra_cli`` asks Hydra to raise instead
+(``HYDRA_FULL_ERROR=1``) and turns the project's user errors into one line naming the key and the valid choices.
+Anything else (a bug) keeps its traceback.
+"""
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import sys
+from typing import Callable
+
+from hydra.errors import HydraException, MissingConfigException
+from omegaconf.errors import OmegaConfBaseException
+
+from ..bilm.options import BiLMConfigError
+from ..bilm.weights import WeightFileError
+from ..config import ConfigError
+
+USER_ERRORS: tuple[type[BaseException], ...] = (ConfigError, BiLMConfigError, WeightFileError)
+try:  # the data readers' error type, when that package is installed
+    from ..data.errors import DataError
+
+    USER_ERRORS += (DataError,)
+except ImportError:  # pragma: no cover
+    pass
+
+
+def _first_line(text: str) -> str:
+    return next((line.strip() for line in str(text).splitlines() if line.strip()), "")
+
+
+def describe(ex: BaseException) -> str:
+    """One line for a Hydra / OmegaConf / project error."""
+    if isinstance(ex, MissingConfigException):
+        m = re.search(r"Could not find '([^']+)'", str(ex))
+        options = getattr(ex, "options", None) or []
+        missing = m.group(1) if m else _first_line(ex)
+        group, _, name = missing.rpartition("/")
+        if options:
+            hint = difflib.get_close_matches(name, options, n=1)
+            near = f" (did you mean {hint[0]}?)" if hint else ""
+            return f"{group}={name}: no such option{near}; valid choices: {', '.join(sorted(options))}"
+        return f"{_first_line(ex)}"
+    cause = ex.__cause__ if isinstance(ex.__cause__, OmegaConfBaseException) else None
+    inner = cause or ex
+    full_key = getattr(inner, "full_key", None)
+    message = _first_line(inner)
+    m = re.match(r"Invalid value '(.*)', expected one of \[(.*)\]", message)
+    if m and full_key:
+        return f"{full_key}: invalid value {m.group(1)!r}; valid choices: {m.group(2)}"
+    m = re.match(r"Key '(.+)' not in '(.+)'", message) or re.match(r"Key '(.+)' is not in struct", message)
+    if m and full_key:
+        node = getattr(inner, "parent_node", None)
+        keys = list(node.keys()) if node is not None and hasattr(node, "keys") else []
+        hint = difflib.get_close_matches(m.group(1), keys, n=1)
+        near = f" (did you mean {hint[0]}?)" if hint else ""
+        valid = f"; valid keys: {', '.join(keys)}" if keys else ""
+        return f"{full_key}: no such key{near}{valid}"
+    if isinstance(inner, OmegaConfBaseException) and full_key:
+        return f"{full_key}: {message}"
+    text = _first_line(ex)
+    return f"{text}: {message}" if cause is not None and message not in text else text
+
+
+def run_hydra_cli(main: Callable[[], object]) -> None:
+    """Call a ``@hydra.main`` function; print project/config errors as ``error: <one line>`` and exit 2."""
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    try:
+        main()
+    except USER_ERRORS as ex:
+        print(f"error: {ex}", file=sys.stderr)
+        sys.exit(2)
+    except (HydraException, OmegaConfBaseException) as ex:
+        print(f"error: {describe(ex)}", file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,148 @@
+"""The data side every task shares: a word vocabulary, token → (word ids, char ids) batching, seeded shuffling.
+
+A task's datamodule subclasses ``ElmoDataModule`` and says how to read its splits (``load_splits``) and what tensors
+an example adds to a batch (``collate``); tokenisation to biLM character ids happens here, once, in the collate
+function (``elmo_lab.bilm.batch_to_char_ids``), so the model only sees tensors.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, Iterator, Sequence
+
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, Sampler
+
+from ..bilm.chars import batch_to_char_ids
+from ..lm.vocab import Vocabulary
+
+SPLITS = ("train", "dev", "test")
+
+
+class EpochSeededSampler(Sampler[int]):
+    """Shuffles with a generator seeded by ``(seed, epoch)``: the order of epoch ``e`` depends on nothing else, so a
+    run resumed from a checkpoint sees the same batches as an uninterrupted one.  Lightning calls ``set_epoch``."""
+
+    def __init__(self, n: int, seed: int, shuffle: bool = True) -> None:
+        self.n, self.seed, self.shuffle, self.epoch = n, seed, shuffle, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self) -> Iterator[int]:
+        if not self.shuffle:
+            return iter(range(self.n))
+        g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        return iter(torch.randperm(self.n, generator=g).tolist())
+
+    def __len__(self) -> int:
+        return self.n
+
+
+class WordVocabulary:
+    """Task word ids over the training text: 0 = padding, then ``lm.vocab.Vocabulary`` ids shifted by one
+    (``<UNK>`` for unseen words).  ``lowercase`` folds case for the task embeddings only; the biLM sees the text."""
+
+    pad_id = 0
+
+    def __init__(self, sentences: Sequence[Sequence[str]], min_count: int = 1, lowercase: bool = True) -> None:
+        self.lowercase = lowercase
+        self.vocab = Vocabulary.from_sentences((self._norm(s) for s in sentences), min_count=min_count)
+
+    def _norm(self, tokens: Sequence[str]) -> list[str]:
+        return [t.lower() for t in tokens] if self.lowercase else list(tokens)
+
+    def __len__(self) -> int:
+        return len(self.vocab) + 1
+
+    def encode(self, sentences: Sequence[Sequence[str]]) -> torch.Tensor:
+        """``(batch, max_len)`` word ids, 0-padded."""
+        out = torch.zeros(len(sentences), max(len(s) for s in sentences), dtype=torch.long)  # (batch, time)
+        for i, sentence in enumerate(sentences):
+            out[i, : len(sentence)] = torch.tensor([self.vocab.id(w) + 1 for w in self._norm(sentence)])
+        return out
+
+
+class ElmoDataModule(pl.LightningDataModule, ABC):
+    """Base datamodule: splits → vocabulary → batches with ``tokens``, ``word_ids``, ``mask``, ``char_ids``.
+
+    # Parameters
+    task : the ``task.*`` config (``batch_size``, ``eval_batch_size``, ``min_count``, ``lowercase``,
+        ``num_workers``, ``data_dir`` and the task's own keys).
+    seed : shuffling seed (the run's seed).
+    need_chars : build biLM character ids in each batch (False for ``elmo.placement=none`` without fine-tuning).
+    max_chars : the biLM's ``max_characters_per_token``.
+    """
+
+    def __init__(self, task: Any, seed: int = 0, need_chars: bool = True, max_chars: int = 50) -> None:
+        super().__init__()
+        self.task, self.seed, self.need_chars, self.max_chars = task, seed, need_chars, max_chars
+        self.splits: dict[str, list] | None = None
+        self.vocab: WordVocabulary | None = None
+
+    # --- what a task provides -------------------------------------------------------------------------------
+    @abstractmethod
+    def load_splits(self) -> dict[str, list]:
+        """Read the dataset: ``{"train": [...], "dev": [...], "test": [...]}`` of the task's example type."""
+
+    def tokens_of(self, example: Any) -> list[str]:
+        """The token sequence the vocabulary and the biLM read (override for multi-sequence examples)."""
+        return example.tokens
+
+    def collate(self, examples: list) -> dict[str, Any]:
+        """A batch for single-sequence tasks: ``encode_tokens`` plus ``labels`` (batch,) from ``example.label``."""
+        batch = self.encode_tokens([self.tokens_of(e) for e in examples])
+        batch["labels"] = torch.tensor([e.label for e in examples], dtype=torch.long)  # (batch,)
+        return batch
+
+    # --- shared machinery -------------------------------------------------------------------------------------
+    def encode_tokens(self, sentences: list[list[str]]) -> dict[str, Any]:
+        """``tokens``, ``word_ids`` (batch, time), ``mask`` (batch, time) and, when needed, ``char_ids``
+        (batch, time + 2, max_chars) with the sentence boundaries the biLM expects."""
+        word_ids = self.vocab.encode(sentences)  # (batch, time)
+        batch: dict[str, Any] = {"tokens": sentences, "word_ids": word_ids, "mask": word_ids.ne(0)}
+        if self.need_chars:
+            batch["char_ids"] = batch_to_char_ids(sentences, self.max_chars)  # (batch, time + 2, chars)
+        return batch
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.splits is not None:
+            return
+        splits = self.load_splits()
+        missing = [s for s in SPLITS if s not in splits]
+        if missing:
+            raise ValueError(f"{type(self).__name__}.load_splits returned no {', '.join(missing)} split")
+        self.splits = splits
+        self.vocab = WordVocabulary([self.tokens_of(e) for e in splits["train"]],
+                                    min_count=self.task.get("min_count", 1),
+                                    lowercase=self.task.get("lowercase", True))
+
+    def data_sizes(self) -> dict[str, int]:
+        self.setup()
+        return {name: len(examples) for name, examples in self.splits.items()}
+
+    def sentences(self, split: str) -> list[list[str]]:
+        """The split's token sequences (for biLM fine-tuning, which ignores labels)."""
+        self.setup()
+        return [self.tokens_of(e) for e in self.splits[split]]
+
+    def _loader(self, split: str, train: bool) -> DataLoader:
+        self.setup()
+        examples = self.splits[split]
+        size = self.task.batch_size if train else self.task.get("eval_batch_size") or self.task.batch_size
+        return DataLoader(examples, batch_size=size, sampler=EpochSeededSampler(len(examples), self.seed, train),
+                          collate_fn=self.collate, num_workers=self.task.get("num_workers", 0),
+                          persistent_workers=self.task.get("num_workers", 0) > 0)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("dev", False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", False)
+
+    def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
+        """Move tensors; leave the token lists (kept for tasks that need text, e.g. QA span decoding)."""
+        return {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}

