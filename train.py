@@ -7,10 +7,11 @@ CSV logs and an offline wandb run.  Config mistakes print one ``error: ...`` lin
 from __future__ import annotations
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from elmo_lab.config import register_configs
-from elmo_lab.training.cli import run_hydra_cli
+from elmo_lab.training.cli import USER_ERRORS, report_user_error, run_hydra_cli
 from elmo_lab.training.pipeline import train
 
 register_configs()
@@ -20,6 +21,8 @@ register_configs()
 def main(cfg: DictConfig) -> float | None:
     try:
         return train(cfg)
+    except USER_ERRORS as ex:
+        report_user_error(ex, HydraConfig.get().runtime.output_dir)
     finally:
         import wandb
 

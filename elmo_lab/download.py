@@ -4,6 +4,8 @@ Why not a bare ``urlretrieve``: files here are large (up to ~375 MB), so a downl
 (size and, when known, SHA-256) and never leave a truncated file under the final name that a later run would trust.
 Bytes are streamed to ``<dest>.part`` beside the destination and renamed into place only once complete and verified;
 an interrupted download keeps its ``.part`` file and the next call continues it with an HTTP ``Range`` request.
+A lock file (``<dest>.lock``) serialises concurrent downloads of the same file (parallel Hydra jobs asking for the
+same published model): the first downloads, the others wait and then reuse its result.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import urllib.request
 from pathlib import Path
 from typing import BinaryIO
 
+from filelock import FileLock
 from tqdm import tqdm
 
 CHUNK_BYTES = 1 << 20
@@ -32,8 +35,8 @@ def cache_dir() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "elmo_lab"
 
 
-def _open(request: urllib.request.Request):  # pragma: no cover - replaced in tests by a fake opener
-    """Open ``request``; a seam so tests can simulate failures without the network."""
+def _open(request: urllib.request.Request):
+    """Open ``request`` (a seam: tests replace it to simulate failures and servers without the network)."""
     return urllib.request.urlopen(request, timeout=TIMEOUT_S)
 
 
@@ -60,9 +63,23 @@ def download(url: str, dest: str | Path, sha256: str | None = None, size: int | 
     complete download, since writes go through a rename).  Raises ``DownloadError`` with one line naming ``url``.
     """
     dest = Path(dest)
-    if dest.is_file() and (size is None or dest.stat().st_size == size):
+    if _complete(dest, size):
         return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise DownloadError(f"cannot download {url}: cannot create {dest.parent} ({e.strerror})") from None
+    with FileLock(str(dest.with_name(dest.name + ".lock"))):
+        if _complete(dest, size):  # another process finished it while we waited
+            return dest
+        return _download_locked(url, dest, sha256, size, progress)
+
+
+def _complete(dest: Path, size: int | None) -> bool:
+    return dest.is_file() and (size is None or dest.stat().st_size == size)
+
+
+def _download_locked(url: str, dest: Path, sha256: str | None, size: int | None, progress: bool) -> Path:
     part = dest.with_name(dest.name + ".part")
     try:
         _fetch_to(url, part, size, progress, dest.name)
@@ -71,8 +88,8 @@ def download(url: str, dest: str | Path, sha256: str | None = None, size: int | 
     except urllib.error.URLError as e:
         raise DownloadError(f"cannot download {url}: {e.reason} (offline or wrong address?)") from None
     except (OSError, http.client.HTTPException) as e:  # timeouts, dropped connections, disk full
-        raise DownloadError(f"cannot download {url}: {e or type(e).__name__} (partial data kept in {part} "
-                            "and resumed on the next try)") from None
+        raise DownloadError(f"cannot download {url}: {e or type(e).__name__} (any partial data is kept in "
+                            f"{part} and resumed on the next try)") from None
     got_size = part.stat().st_size
     if size is not None and got_size != size:
         part.unlink()

@@ -132,8 +132,11 @@ def _open_partial(partial: Path, settings: dict[str, object], resumable: bool) -
             if all(f.attrs.get(k) == v for k, v in settings.items()) and "n_done" in f.attrs:
                 return f, int(f.attrs["n_done"])
             f.close()
-    partial.unlink(missing_ok=True)
-    f = h5py.File(partial, "w")
+    try:
+        partial.unlink(missing_ok=True)
+        f = h5py.File(partial, "w")
+    except OSError as e:
+        raise EmbedError(f"{partial}: cannot write the output ({e})") from None
     f.attrs.update(settings)
     f.attrs["n_done"] = 0
     return f, 0

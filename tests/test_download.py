@@ -40,7 +40,10 @@ class FakeResponse(io.BytesIO):
 
 
 def _no_dest_files(dest: Path) -> list[str]:
-    return sorted(p.name for p in dest.parent.iterdir()) if dest.parent.exists() else []
+    """Files beside ``dest`` other than the (harmless, reusable) lock file."""
+    if not dest.parent.exists():
+        return []
+    return sorted(p.name for p in dest.parent.iterdir() if not p.name.endswith(".lock"))
 
 
 def test_file_url_download_with_size_and_sha(source, tmp_path):
@@ -99,7 +102,7 @@ def test_offline_is_one_clear_line(tmp_path, monkeypatch):
     url = "https://example.invalid/models/weights.hdf5"
     with pytest.raises(DownloadError, match=r"cannot download https://example\.invalid/models/weights\.hdf5: .*offline"):
         download(url, tmp_path / "w.hdf5", progress=False)
-    assert not any(tmp_path.iterdir())
+    assert _no_dest_files(tmp_path / "w.hdf5") == []
 
 
 def test_http_error_and_missing_file_url(tmp_path, monkeypatch):
@@ -157,3 +160,34 @@ def test_cache_dir_env(monkeypatch, tmp_path):
     assert cache_dir() == tmp_path / "c"
     monkeypatch.delenv("ELMO_LAB_CACHE")
     assert cache_dir() == Path.home() / ".cache" / "elmo_lab"
+
+
+def test_concurrent_callers_download_once(source, tmp_path, monkeypatch):
+    """While one caller holds the lock, another waits and then reuses the finished file."""
+    import threading
+    import time
+
+    url, _ = source
+    dest = tmp_path / "cache" / "blob.bin"
+    opened, release = [], threading.Event()
+    real_open = dl._open
+
+    def slow_open(request):
+        opened.append(request.full_url)
+        release.wait(timeout=10)
+        return real_open(request)
+
+    monkeypatch.setattr(dl, "_open", slow_open)
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(download(url, dest, progress=False)))
+               for _ in range(2)]
+    threads[0].start()
+    while not opened:  # the first caller is inside the download, holding the lock
+        time.sleep(0.01)
+    threads[1].start()
+    time.sleep(0.3)  # without the lock the second caller would open the URL now
+    release.set()
+    for t in threads:
+        t.join(timeout=20)
+    assert results == [dest, dest] and opened == [url]
+    assert dest.read_bytes() == PAYLOAD

@@ -15,6 +15,13 @@ class BiLMConfigError(ValueError):
     """An options file or options dict that does not describe a valid biLM."""
 
 
+def _as_int(value: Any, name: str) -> int:
+    """Accept ints (and integral floats such as ``64.0``); anything else is a config error naming the key."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
+        raise BiLMConfigError(f"{name} must be an integer, got {value!r}")
+    return int(value)
+
+
 @dataclass
 class BiLMOptions:
     """Architecture of a character-CNN biLM.
@@ -48,7 +55,19 @@ class BiLMOptions:
     use_skip_connections: bool = True
 
     def __post_init__(self) -> None:
-        self.filters = [[int(w), int(n)] for w, n in self.filters]
+        try:
+            self.filters = [[_as_int(w, "filters"), _as_int(n, "filters")] for w, n in self.filters]
+        except (TypeError, ValueError):
+            raise BiLMConfigError(f"char_cnn.filters must be a list of [width, n_filters] pairs, "
+                                  f"got {self.filters!r}") from None
+        for name in ("char_embedding_dim", "n_highway", "n_characters", "max_characters_per_token", "lstm_dim",
+                     "projection_dim", "n_layers"):
+            setattr(self, name, _as_int(getattr(self, name), name))
+        for name in ("cell_clip", "proj_clip"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
+                raise BiLMConfigError(f"lstm.{name} must be a non-negative number or null, got {value!r}")
+            setattr(self, name, float(value) if value else None)
         if self.activation not in ("relu", "tanh"):
             raise BiLMConfigError(f"char_cnn.activation must be 'relu' or 'tanh', got {self.activation!r}")
         if not self.filters:
@@ -79,7 +98,7 @@ class BiLMOptions:
             return cls(
                 filters=cnn["filters"],
                 char_embedding_dim=cnn["embedding"]["dim"],
-                n_highway=cnn.get("n_highway", 0),
+                n_highway=cnn.get("n_highway") or 0,
                 activation=cnn.get("activation", "relu"),
                 n_characters=cnn.get("n_characters", 262),
                 max_characters_per_token=cnn.get("max_characters_per_token", 50),

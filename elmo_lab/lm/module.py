@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from elmo_lab.bilm.model import BiLM
 from elmo_lab.bilm.options import BiLMOptions
 
+from .autograd_lstm import patch_for_training
 from .batching import IGNORE, LMBatch
 from .softmax import FullSoftmax, make_softmax
 
@@ -60,16 +61,20 @@ class BiLMLanguageModel(pl.LightningModule):
         if optimizer not in ("adagrad", "adam", "adamw"):
             raise ValueError(f"optimizer must be adagrad, adam or adamw; got {optimizer!r}")
         self.bilm = BiLM(BiLMOptions.from_dict(options), dropout=dropout)
+        patch_for_training(self.bilm)
         self.softmax = make_softmax(self.bilm.options.projection_dim, vocab_size, sampled_softmax, num_samples,
                                     full_softmax_max_vocab)
         self.dropout = dropout
         self._val = [0.0, 0.0, 0, 0]
+        # Forward-LM predictions trained on so far (saved in checkpoints; goes into the export's metadata).
+        self.register_buffer("tokens_seen", torch.zeros((), dtype=torch.long))
 
     def training_step(self, batch: LMBatch, batch_idx: int) -> torch.Tensor:
         nll_f, nll_b, n_f, n_b = lm_nll(self.bilm, self.softmax, batch, self.dropout, training=True)
         loss = nll_f / max(n_f, 1) + nll_b / max(n_b, 1)
+        self.tokens_seen += n_f
         self.log("train_loss", loss, prog_bar=True, batch_size=batch.char_ids.size(0))
-        self.log("train_tokens", float(n_f), reduce_fx="sum", on_step=False, on_epoch=True)
+        self.log("tokens_seen", self.tokens_seen.float(), on_step=True, on_epoch=False)
         return loss
 
     def on_validation_epoch_start(self) -> None:

@@ -2,15 +2,19 @@
 
 Hydra normally prints its own multi-line report (or a traceback); ``run_hydra_cli`` asks Hydra to raise instead
 (``HYDRA_FULL_ERROR=1``) and turns the project's user errors into one line naming the key and the valid choices.
-Anything else (a bug) keeps its traceback.
+Errors raised inside a job (``ConfigError``, ``DataError``, ...) are reported by the entry point itself through
+``report_user_error`` (so Hydra logs no "Error executing job" line).  Anything else (a bug) keeps its traceback.
 """
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
 import re
+import shutil
 import sys
-from typing import Callable
+from pathlib import Path
+from typing import Callable, NoReturn
 
 from hydra.errors import HydraException, MissingConfigException
 from omegaconf.errors import OmegaConfBaseException
@@ -36,7 +40,7 @@ def describe(ex: BaseException) -> str:
     """One line for a Hydra / OmegaConf / project error."""
     if isinstance(ex, MissingConfigException):
         m = re.search(r"Could not find '([^']+)'", str(ex))
-        options = getattr(ex, "options", None) or []
+        options = [o for o in getattr(ex, "options", None) or [] if not o.startswith("_")]  # _x: shared bases
         missing = m.group(1) if m else _first_line(ex)
         group, _, name = missing.rpartition("/")
         if options:
@@ -65,14 +69,28 @@ def describe(ex: BaseException) -> str:
     return f"{text}: {message}" if cause is not None and message not in text else text
 
 
+def report_user_error(ex: BaseException, run_dir: str | Path | None = None) -> NoReturn:
+    """Print ``error: <ex>`` and exit 2, removing what Hydra wrote into a run directory that never got started
+    (its ``.hydra/`` and log; never anything else)."""
+    print(f"error: {ex}", file=sys.stderr)
+    if run_dir is not None:
+        run_dir = Path(run_dir)
+        if not (run_dir / "checkpoints").exists() and not (run_dir / "results.json").exists():
+            shutil.rmtree(run_dir / ".hydra", ignore_errors=True)
+            for name in ("train.log", "run_config.yaml"):
+                (run_dir / name).unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                run_dir.rmdir()  # only if now empty
+    sys.exit(2)
+
+
 def run_hydra_cli(main: Callable[[], object]) -> None:
     """Call a ``@hydra.main`` function; print project/config errors as ``error: <one line>`` and exit 2."""
     os.environ["HYDRA_FULL_ERROR"] = "1"
     try:
         main()
     except USER_ERRORS as ex:
-        print(f"error: {ex}", file=sys.stderr)
-        sys.exit(2)
+        report_user_error(ex)
     except (HydraException, OmegaConfBaseException) as ex:
         print(f"error: {describe(ex)}", file=sys.stderr)
         sys.exit(2)

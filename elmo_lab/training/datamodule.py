@@ -11,6 +11,7 @@ from typing import Any, Iterator, Sequence
 
 import pytorch_lightning as pl
 import torch
+from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader, Sampler
 
 from ..bilm.chars import batch_to_char_ids
@@ -76,7 +77,8 @@ class ElmoDataModule(pl.LightningDataModule, ABC):
 
     def __init__(self, task: Any, seed: int = 0, need_chars: bool = True, max_chars: int = 50) -> None:
         super().__init__()
-        self.task, self.seed, self.need_chars, self.max_chars = task, seed, need_chars, max_chars
+        self.task = task if isinstance(task, DictConfig) else OmegaConf.create(task)
+        self.seed, self.need_chars, self.max_chars = seed, need_chars, max_chars
         self.splits: dict[str, list] | None = None
         self.vocab: WordVocabulary | None = None
 

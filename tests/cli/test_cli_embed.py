@@ -212,3 +212,16 @@ def test_help_lists_commands(capsys):
     with pytest.raises(SystemExit):
         main(["embed", "--help"])
     assert "--stateful" in capsys.readouterr().out
+
+
+def test_ctrl_c_in_cli_is_one_line_and_exit_130(bilm_tf_dir, text_file, tmp_path, capsys, monkeypatch):
+    from elmo_lab.bilm import BiLM
+
+    def interrupted(self, sentences, stateful=False):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(BiLM, "embed_sentences", interrupted)
+    output = tmp_path / "out.hdf5"
+    assert main(["embed", str(text_file), str(output), *_model_args(bilm_tf_dir), "--quiet"]) == 130
+    assert capsys.readouterr().err.strip() == "error: interrupted (rerun the same command to resume where it can)"
+    assert not output.exists()
