@@ -12,13 +12,14 @@ from omegaconf import DictConfig
 
 from elmo_lab.config import register_configs
 from elmo_lab.training.cli import USER_ERRORS, report_user_error, run_hydra_cli
-from elmo_lab.training.pipeline import train
 
 register_configs()
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
+    from elmo_lab.training.pipeline import train  # imported here: config errors are reported before Lightning loads
+
     try:
         return train(cfg)
     except USER_ERRORS as ex:

@@ -19,6 +19,7 @@ import argparse
 import csv
 import statistics
 import time
+import warnings
 from importlib import resources
 from pathlib import Path
 from typing import Callable
@@ -51,16 +52,26 @@ def load_sentences(path: Path, n: int, n_tokens: int) -> list[list[str]]:
     raise SystemExit(f"error: {path}: only {len(out)} rotten_tomatoes rows with >= {n_tokens} tokens, need {n}")
 
 
-def timed(fn: Callable[[], object], repeats: int, warmup: int) -> list[float]:
-    """Seconds per call of ``fn``, after ``warmup`` untimed calls."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return times
+class EncoderClock:
+    """Adds up the seconds spent inside ``module`` (forward hooks), to split a biLM forward into its parts."""
+
+    def __init__(self, module: torch.nn.Module) -> None:
+        self.total = 0.0
+        self._start = 0.0
+        module.register_forward_pre_hook(self._enter)
+        module.register_forward_hook(self._leave)
+
+    def _enter(self, *_: object) -> None:
+        self._start = time.perf_counter()
+
+    def _leave(self, *_: object) -> None:
+        self.total += time.perf_counter() - self._start
+
+
+def seconds(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -78,6 +89,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     torch.set_num_threads(args.threads)
+    warnings.filterwarnings("ignore", message="LSTM with projections is not supported with oneDNN")
     torch.manual_seed(args.seed)
     corpus = args.corpus or default_corpus()
     sentences = load_sentences(corpus, args.batch_size * args.batches, args.tokens)
@@ -100,35 +112,45 @@ def main(argv: list[str] | None = None) -> None:
         for ids in batches:
             bilm(ids)
 
-    def run_encoder() -> None:
-        for ids in batches:
-            bilm.token_encoder(ids)
-
-    rows = []  # (name, seconds per repetition list, encoder seconds list or None)
+    clock = EncoderClock(bilm.token_encoder)
+    variants = [("biLM", True)] + ([("biLM, reference char CNN", False)] if args.reference_cnn else [])
+    times: dict[str, list[float]] = {name: [] for name in ["fused nn.LSTM x2 (baseline)"] + [v for v, _ in variants]}
+    encoder: dict[str, list[float]] = {name: [] for name, _ in variants}
     with torch.no_grad():
-        rows.append(("fused nn.LSTM x2 (baseline)", timed(run_fused, args.repeats, args.warmup), None))
-        rows.append(("biLM", timed(run_bilm, args.repeats, args.warmup),
-                     timed(run_encoder, args.repeats, args.warmup)))
-        if args.reference_cnn:
-            bilm.token_encoder.use_shortcuts = False
-            rows.append(("biLM, reference char CNN", timed(run_bilm, args.repeats, args.warmup),
-                         timed(run_encoder, args.repeats, args.warmup)))
-            bilm.token_encoder.use_shortcuts = True
+        # Repetitions interleave the contenders so that load from other processes hits them alike.
+        for rep in range(args.warmup + args.repeats):
+            base = seconds(run_fused)
+            measured = {}
+            for name, shortcuts in variants:
+                bilm.token_encoder.use_shortcuts = shortcuts
+                clock.total = 0.0
+                measured[name] = (seconds(run_bilm), clock.total)
+            if rep >= args.warmup:
+                times["fused nn.LSTM x2 (baseline)"].append(base)
+                for name, (total, enc) in measured.items():
+                    times[name].append(total)
+                    encoder[name].append(enc)
+        bilm.token_encoder.use_shortcuts = True
 
-    print(f"small-ELMo biLM forward, {args.batches} batches of {args.batch_size} x {args.tokens} words "
-          f"(+<S>/</S>), {args.threads} threads, median of {args.repeats} (all runs in ms per batch in brackets)")
-    base = statistics.median(rows[0][1])
-    header = f"{'':28} {'words/s':>8} {'ratio':>6} {'encoder ms':>10} {'LSTMs etc ms':>12}  all runs (ms/batch)"
+    n_batches = len(batches)
+    print(f"small-ELMo biLM forward at {args.threads} threads: {n_batches} batches of {args.batch_size} sentences x "
+          f"{args.tokens} words (+<S>/</S>), {args.repeats} interleaved repetitions (median; ms per batch of each "
+          f"repetition in brackets)")
+    header = (f"{'':28} {'words/s':>8} {'ratio':>6} {'ms/batch':>9} {'encoder':>8} {'LSTMs+rest':>10}  all runs")
     print(header)
     print("-" * len(header))
-    for name, times, enc_times in rows:
-        med = statistics.median(times)
-        enc = "" if enc_times is None else f"{1e3 * statistics.median(enc_times) / len(batches):.1f}"
-        rest = "" if enc_times is None else f"{1e3 * (med - statistics.median(enc_times)) / len(batches):.1f}"
-        runs = " ".join(f"{1e3 * t / len(batches):.0f}" for t in times)
-        print(f"{name:28} {n_words / med:8.0f} {base / med:6.2f} {enc:>10} {rest:>12}  [{runs}]")
-    ratio = statistics.median(rows[0][1]) / statistics.median(rows[1][1])
-    print(f"ratio biLM / fused nn.LSTM: {ratio:.2f} (target >= 0.6)")
+    fused_times = times["fused nn.LSTM x2 (baseline)"]
+    for name, ts in times.items():
+        ratio = statistics.median(f / t for f, t in zip(fused_times, ts))
+        med = statistics.median(ts)
+        enc = rest = ""
+        if name in encoder:
+            enc = f"{1e3 * statistics.median(encoder[name]) / n_batches:.1f}"
+            rest = f"{1e3 * statistics.median(t - e for t, e in zip(ts, encoder[name])) / n_batches:.1f}"
+        runs = " ".join(f"{1e3 * t / n_batches:.0f}" for t in ts)
+        print(f"{name:28} {n_words / med:8.0f} {ratio:6.2f} {1e3 * med / n_batches:9.1f} {enc:>8} {rest:>10}  [{runs}]")
+    ratio = statistics.median(f / t for f, t in zip(fused_times, times["biLM"]))
+    print(f"ratio biLM / fused nn.LSTM (median of per-repetition ratios): {ratio:.2f} (target >= 0.6)")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,8 @@ from typing import Callable, Sequence
 COMMANDS: dict[str, tuple[str, str]] = {
     "embed": ("elmo_lab.embed:add_embed_command",
               "write the biLM layers of each line of a text file to HDF5 (like bilm-tf's dump_bilm_embeddings)"),
+    "perplexity": ("elmo_lab.lm.perplexity:add_perplexity_command",
+                   "forward, backward and average perplexity of a biLM with a softmax (pretrain.py exports) on a corpus"),
 }
 
 # "module:Class" of the exceptions that mean bad input rather than a bug.
@@ -32,6 +34,8 @@ USER_ERRORS: tuple[str, ...] = (
     "elmo_lab.bilm.chars:EmptyInputError",
     "elmo_lab.download:DownloadError",
     "elmo_lab.embed:EmbedError",
+    "elmo_lab.lm.corpora:CorpusError",
+    "elmo_lab.lm.vocab:VocabError",
 )
 
 EXIT_USER_ERROR = 2

@@ -20,7 +20,14 @@ class ConfigError(ValueError):
     """A configuration value that composes but is not valid (e.g. ``elmo.l2_coef: must be >= 0, got -1``)."""
 
 
-class Placement(str, Enum):
+class _Choice(str, Enum):
+    """An enum whose string form is its value (so ``${elmo.placement}`` in a path reads ``both``)."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Placement(_Choice):
     """Where ELMo goes: nowhere (baseline), the encoder input, its output, or both (two mixes)."""
 
     none = "none"
@@ -29,7 +36,7 @@ class Placement(str, Enum):
     both = "both"
 
 
-class Mix(str, Enum):
+class Mix(_Choice):
     """How the biLM layers are combined (see ``elmo_lab.mix``)."""
 
     all = "all"
@@ -68,6 +75,7 @@ class BilmConfig:
     spec: str = "default"  # default | elmo_small | elmo_medium | elmo_original | a directory | OPTIONS,WEIGHTS
     freeze: bool = True  # the paper keeps the biLM frozen; only the mixes learn
     stateful: bool = False  # carry LSTM state across batches like the reference code (non-deterministic order)
+    cache: bool = True  # frozen & stateless: run the biLM once per distinct sentence per run, keep layers (fp16)
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
 
 

@@ -16,8 +16,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .chars import PAD_CHAR
 from .options import BiLMOptions
+
+# Fixed cost of one bucket of convolutions, in token positions (measured on CPU at small-ELMo dims).
+BUCKET_OVERHEAD = 128
 
 
 class Highway(nn.Module):
@@ -58,21 +60,38 @@ class CharCNNEncoder(nn.Module):
         self.use_shortcuts = True
 
     def encode_tokens(self, char_ids: torch.Tensor) -> torch.Tensor:
-        """Encode a flat list of tokens ``(n, chars)`` → ``(n, projection_dim)``, reading only needed positions."""
-        max_chars = char_ids.size(-1)
-        real = (char_ids != PAD_CHAR + 1) & (char_ids != 0)  # (n, chars)
-        n_max = int(real.sum(-1).max()) if char_ids.numel() else 0
-        needed = min(max_chars, n_max + self._max_width)
-        chars = self.char_embedding(char_ids[:, :needed]).transpose(1, 2)  # (n, char_dim, needed)
+        """Encode a flat list of tokens ``(n, chars)`` → ``(n, projection_dim)``, reading only needed positions.
+
+        Tokens are sorted by their span (see ``token_spans``) and convolved in a few span buckets, each cut to
+        ``bucket_span + max_width`` positions, which keeps every distinct window of every token in the bucket.
+        """
+        spans = token_spans(char_ids)  # (n,)
+        order = torch.argsort(spans, stable=True)  # (n,)
+        sorted_ids = char_ids.index_select(0, order)  # (n, chars)
+        spans_sorted, counts = torch.unique_consecutive(spans.index_select(0, order), return_counts=True)
         pooled = []
-        for conv in self.convolutions:
-            if conv.kernel_size[0] > needed:
-                # Only possible when the whole token width is used; same as the full model (no valid window).
-                raise ValueError(f"filter width {conv.kernel_size[0]} exceeds max_characters_per_token {max_chars}")
-            pooled.append(conv(chars).max(dim=-1).values)  # (n, n_filters_w)
-        x = self._activation(torch.cat(pooled, dim=-1))  # (n, n_filters)
-        x = self.highway(x)  # (n, n_filters)
-        return self.projection(x)  # (n, projection_dim)
+        start = 0
+        for end, span in span_buckets(spans_sorted.tolist(), counts.tolist(), self._max_width, char_ids.size(-1)):
+            needed = min(char_ids.size(-1), span + self._max_width)
+            pooled.append(self._convolve(sorted_ids[start:end, :needed]))  # (n_bucket, n_filters)
+            start = end
+        x = self._activation(torch.cat(pooled) if len(pooled) > 1 else pooled[0])  # (n, n_filters)
+        x = self.projection(self.highway(x))  # (n, projection_dim), sorted by span
+        rank = torch.empty_like(order)
+        rank[order] = torch.arange(order.numel(), device=order.device)
+        return x.index_select(0, rank)  # (n, projection_dim), input order
+
+    def _convolve(self, char_ids: torch.Tensor) -> torch.Tensor:
+        """Max-pooled convolutions ``(n, positions)`` → ``(n, n_filters)`` (before the activation).
+
+        The convolutions run as 2-d convolutions in channels-last layout, where both the convolution and the max
+        over positions are much faster on CPU than ``conv1d`` + ``max(dim=-1)``; the sums are the same.
+        """
+        chars = self.char_embedding(char_ids).transpose(1, 2).unsqueeze(2)  # (n, char_dim, 1, positions)
+        chars = chars.contiguous(memory_format=torch.channels_last)  # already laid out so: no copy
+        pooled = [F.conv2d(chars, conv.weight.unsqueeze(2), conv.bias).amax(dim=-1)  # (n, n_filters_w, 1)
+                  for conv in self.convolutions]
+        return torch.cat(pooled, dim=1).squeeze(2)  # (n, n_filters)
 
     def _encode_all_positions(self, char_ids: torch.Tensor) -> torch.Tensor:
         """The straightforward encoder ``(n, chars)`` → ``(n, projection_dim)``: every window of every token."""
@@ -81,14 +100,66 @@ class CharCNNEncoder(nn.Module):
         x = self._activation(torch.cat(pooled, dim=-1))  # (n, n_filters)
         return self.projection(self.highway(x))  # (n, projection_dim)
 
-    def forward(self, char_ids: torch.Tensor) -> torch.Tensor:
+    def encode_unique(self, char_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Encode each distinct token of ``char_ids`` ``(batch, time, chars)`` once.
+
+        Returns ``vectors`` ``(n + 1, projection_dim)``, whose last row is zeros, and ``index`` ``(batch, time)``: the
+        row of each position (the zero row at batch padding), so that ``vectors[index]`` is ``forward(char_ids)``.
+        Without ``use_shortcuts`` the ``n`` rows are simply every position, computed the straightforward way.
+        """
         batch, time, max_chars = char_ids.shape
         flat = char_ids.reshape(-1, max_chars)  # (batch * time, chars)
-        if not self.use_shortcuts:
-            token_mask = (flat > 0).any(-1, keepdim=True)  # (batch * time, 1)
-            return (self._encode_all_positions(flat) * token_mask).view(batch, time, -1)
-        unique, inverse = torch.unique(flat, dim=0, return_inverse=True)  # (n_unique, chars), (batch * time,)
-        encoded = self.encode_tokens(unique)  # (n_unique, projection_dim)
-        token_mask = (flat > 0).any(-1, keepdim=True)  # (batch * time, 1)
-        out = encoded.index_select(0, inverse) * token_mask  # (batch * time, projection_dim)
-        return out.view(batch, time, -1)  # (batch, time, projection_dim)
+        if self.use_shortcuts:
+            unique, inverse = torch.unique(flat, dim=0, return_inverse=True)  # (n, chars), (batch * time,)
+            encoded = self.encode_tokens(unique)  # (n, projection_dim)
+        else:
+            encoded = self._encode_all_positions(flat)  # (batch * time, projection_dim)
+            inverse = torch.arange(flat.size(0), device=flat.device)  # (batch * time,)
+        vectors = torch.cat([encoded, encoded.new_zeros(1, encoded.size(1))])  # (n + 1, projection_dim)
+        is_token = (flat > 0).any(-1)  # (batch * time,)
+        index = torch.where(is_token, inverse, encoded.size(0))  # (batch * time,)
+        return vectors, index.view(batch, time)
+
+    def forward(self, char_ids: torch.Tensor) -> torch.Tensor:
+        """Token vectors ``(batch, time, projection_dim)``; zeros where the char ids are all 0 (batch padding)."""
+        vectors, index = self.encode_unique(char_ids)
+        return vectors[index]  # (batch, time, projection_dim)
+
+def token_spans(char_ids: torch.Tensor) -> torch.Tensor:
+    """Per token ``(n, chars)``: 1 + the last position whose id differs from the token's final id (0 if none).
+
+    Every position from the span on holds that final id (the padding char, or 0 for batch padding), so all the
+    windows that start there or later are identical.
+    """
+    differs = char_ids != char_ids[:, -1:]  # (n, chars)
+    positions = torch.arange(1, char_ids.size(-1) + 1, device=char_ids.device)  # (chars,)
+    return (differs * positions).amax(-1) if char_ids.numel() else char_ids.new_zeros(char_ids.size(0))
+
+
+def span_buckets(spans: list[int], counts: list[int], max_width: int, max_chars: int,
+                 overhead: int = BUCKET_OVERHEAD) -> list[tuple[int, int]]:
+    """Group tokens sorted by span into buckets; returns ``(end_index, bucket_span)`` per bucket.
+
+    ``spans`` are the distinct spans in increasing order and ``counts`` how many tokens have each.  A bucket of
+    ``n`` tokens with largest span ``s`` costs ``n * min(max_chars, s + max_width)`` convolved positions plus
+    ``overhead`` (the fixed cost of a round of convolution calls, in positions); an exact dynamic programme over
+    the (at most ``max_chars + 1``) distinct spans picks the cheapest grouping.
+    """
+    k = len(spans)
+    ends = [0]
+    for c in counts:
+        ends.append(ends[-1] + c)
+    best = [0.0] + [float("inf")] * k  # best[j]: cheapest cost of the first j distinct spans
+    cut = [0] * (k + 1)
+    for j in range(1, k + 1):
+        width = min(max_chars, spans[j - 1] + max_width)
+        for i in range(j):
+            cost = best[i] + (ends[j] - ends[i]) * width + overhead
+            if cost < best[j]:
+                best[j], cut[j] = cost, i
+    buckets = []
+    j = k
+    while j > 0:
+        buckets.append((ends[j], spans[j - 1]))
+        j = cut[j]
+    return buckets[::-1]

@@ -55,11 +55,13 @@ class BiLMLanguageModel(pl.LightningModule):
     def __init__(self, options: dict[str, Any], vocab_size: int, dropout: float = 0.1,
                  sampled_softmax: bool | None = None, num_samples: int = 8192, full_softmax_max_vocab: int = 20000,
                  optimizer: str = "adagrad", lr: float = 0.2, weight_decay: float = 0.0,
-                 adagrad_initial_accumulator: float = 1.0) -> None:
+                 adagrad_initial_accumulator: float = 1.0, lr_schedule: str = "none") -> None:
         super().__init__()
         self.save_hyperparameters()
         if optimizer not in ("adagrad", "adam", "adamw"):
-            raise ValueError(f"optimizer must be adagrad, adam or adamw; got {optimizer!r}")
+            raise ValueError(f"model.optimizer must be adagrad, adam or adamw; got {optimizer!r}")
+        if lr_schedule not in ("none", "plateau"):
+            raise ValueError(f"model.lr_schedule must be none or plateau; got {lr_schedule!r}")
         self.bilm = BiLM(BiLMOptions.from_dict(options), dropout=dropout)
         patch_for_training(self.bilm)
         self.softmax = make_softmax(self.bilm.options.projection_dim, vocab_size, sampled_softmax, num_samples,
@@ -92,10 +94,19 @@ class BiLMLanguageModel(pl.LightningModule):
     def transfer_batch_to_device(self, batch: LMBatch, device: torch.device, dataloader_idx: int) -> LMBatch:
         return batch.to(device)
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
+    def configure_optimizers(self) -> Any:
+        """The optimizer; with ``lr_schedule="plateau"`` the lr halves after every validation whose
+        ``val_ppl_average`` does not improve (the usual PTB recipe)."""
         hp = self.hparams
         if hp.optimizer == "adagrad":
-            return torch.optim.Adagrad(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay,
-                                       initial_accumulator_value=hp.adagrad_initial_accumulator)
-        cls = torch.optim.Adam if hp.optimizer == "adam" else torch.optim.AdamW
-        return cls(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
+            opt: torch.optim.Optimizer = torch.optim.Adagrad(
+                self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay,
+                initial_accumulator_value=hp.adagrad_initial_accumulator)
+        else:
+            cls = torch.optim.Adam if hp.optimizer == "adam" else torch.optim.AdamW
+            opt = cls(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
+        if hp.lr_schedule == "none":
+            return opt
+        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=0.5, patience=0)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": scheduler, "monitor": "val_ppl_average",
+                                                   "interval": "epoch"}}

@@ -58,11 +58,14 @@ def corpus_sentences(corpus: str, split: str = "test", tokenize: bool = False) -
 
 
 def run_perplexity(args: argparse.Namespace) -> None:
-    from elmo_lab.bilm.pretrained import resolve_bilm
-    from elmo_lab.bilm.weights import load_bilm
+    from elmo_lab.bilm.pretrained import PUBLISHED, resolve_bilm
+    from elmo_lab.bilm.weights import WeightFileError, load_bilm
 
     from .export import load_softmax
 
+    if args.bilm in PUBLISHED:
+        raise WeightFileError(f"--bilm {args.bilm}: the published ELMo models ship no softmax, so they have no "
+                              "perplexity; use 'default' or a directory written by pretrain.py")
     options_file, weights_file = resolve_bilm(args.bilm)
     bilm = load_bilm(options_file, weights_file)
     softmax, vocab = load_softmax(Path(options_file).parent, bilm.options.projection_dim)

@@ -22,7 +22,8 @@ SPLITS = ("train", "dev", "test")
 
 class EpochSeededSampler(Sampler[int]):
     """Shuffles with a generator seeded by ``(seed, epoch)``: the order of epoch ``e`` depends on nothing else, so a
-    run resumed from a checkpoint sees the same batches as an uninterrupted one.  Lightning calls ``set_epoch``."""
+    run resumed from a checkpoint sees the same batches as an uninterrupted one.  Lightning calls ``set_epoch``.
+    Used under DDP, where Lightning wraps it in a distributed sampler."""
 
     def __init__(self, n: int, seed: int, shuffle: bool = True) -> None:
         self.n, self.seed, self.shuffle, self.epoch = n, seed, shuffle, 0
@@ -38,6 +39,40 @@ class EpochSeededSampler(Sampler[int]):
 
     def __len__(self) -> int:
         return self.n
+
+
+class BucketBatchSampler(Sampler[list[int]]):
+    """Batches of similar length (the biLM's LSTMs run as many steps as the longest row, so this is ~3x faster
+    than random batches), shuffled with a ``(seed, epoch)`` generator like ``EpochSeededSampler``.
+
+    Training: shuffle, cut into pools of ``pool_batches`` batches, sort each pool by length, batch, shuffle the
+    batches.  Evaluation (``shuffle=False``): sorted by length, in a fixed order.
+    """
+
+    def __init__(self, lengths: Sequence[int], batch_size: int, seed: int, shuffle: bool = True,
+                 pool_batches: int = 50) -> None:
+        self.lengths, self.batch_size, self.seed, self.shuffle = list(lengths), batch_size, seed, shuffle
+        self.pool_batches, self.epoch = pool_batches, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self) -> Iterator[list[int]]:
+        n, size = len(self.lengths), self.batch_size
+        if not self.shuffle:
+            order = sorted(range(n), key=lambda i: self.lengths[i])
+            return iter([order[i: i + size] for i in range(0, n, size)])
+        g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        order = torch.randperm(n, generator=g).tolist()
+        pool = size * self.pool_batches
+        batches = []
+        for start in range(0, n, pool):
+            chunk = sorted(order[start: start + pool], key=lambda i: self.lengths[i])  # stable: ties keep order
+            batches += [chunk[i: i + size] for i in range(0, len(chunk), size)]
+        return iter([batches[i] for i in torch.randperm(len(batches), generator=g).tolist()])
+
+    def __len__(self) -> int:
+        return -(-len(self.lengths) // self.batch_size)
 
 
 class WordVocabulary:
@@ -132,9 +167,14 @@ class ElmoDataModule(pl.LightningDataModule, ABC):
         self.setup()
         examples = self.splits[split]
         size = self.task.batch_size if train else self.task.get("eval_batch_size") or self.task.batch_size
-        return DataLoader(examples, batch_size=size, sampler=EpochSeededSampler(len(examples), self.seed, train),
-                          collate_fn=self.collate, num_workers=self.task.get("num_workers", 0),
-                          persistent_workers=self.task.get("num_workers", 0) > 0)
+        workers = self.task.get("num_workers", 0)
+        common = dict(collate_fn=self.collate, num_workers=workers, persistent_workers=workers > 0)
+        distributed = self.trainer is not None and self.trainer.world_size > 1
+        if distributed:  # Lightning wraps the sampler in a DistributedSampler
+            return DataLoader(examples, batch_size=size, sampler=EpochSeededSampler(len(examples), self.seed, train),
+                              **common)
+        lengths = [len(self.tokens_of(e)) for e in examples]
+        return DataLoader(examples, batch_sampler=BucketBatchSampler(lengths, size, self.seed, train), **common)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", True)

@@ -18,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 from torchmetrics import MetricCollection
 
+from ..bilm.chars import batch_to_char_ids
 from ..bilm.model import BiLM
 from ..mix import ScalarMix
 from ..placements import ElmoPlacedEncoder
@@ -78,14 +79,64 @@ class ElmoTaskModule(pl.LightningModule, ABC):
                                  mix=e.mix, layer_norm=e.layer_norm, layer=e.layer, dropout=e.dropout,
                                  l2_coef=e.l2_coef)
 
-    def bilm_layers(self, char_ids: torch.Tensor | None) -> torch.Tensor | None:
-        """Run the biLM once: ``char_ids`` (batch, time + 2, chars) → layers (batch, L + 1, time, dim), or None
-        when no placement reads it.  No graph is built through a frozen biLM."""
+    def bilm_layers(self, tokens: list[list[str]], char_ids: torch.Tensor | None = None) -> torch.Tensor | None:
+        """The biLM layers for a batch of token sequences, computed once: (batch, L + 1, time, dim), or None when no
+        placement reads them.  ``char_ids`` (batch, time + 2, chars) are the collated ids (built from ``tokens`` if
+        absent).  A frozen biLM builds no graph; with ``bilm.cache`` its layers come from the per-run cache."""
         if self.elmo_cfg.placement == "none":
             return None
+        cached = self._from_cache(tokens)
+        if cached is not None:
+            return cached
+        if char_ids is None:
+            char_ids = batch_to_char_ids(tokens, self.bilm.options.max_characters_per_token).to(self.device)
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.bilm_cfg.freeze):
             out = self.bilm(char_ids, stateful=self.bilm_cfg.stateful)
         return out.layers  # (batch, L + 1, time, dim)
+
+    # --- the frozen biLM's outputs, computed once per run -----------------------------------------------------
+    @property
+    def uses_bilm_cache(self) -> bool:
+        """``bilm.cache`` applies: a frozen, stateless biLM read by some placement (its output never changes)."""
+        b = self.bilm_cfg
+        return (self.bilm is not None and self.elmo_cfg.placement != "none" and b.get("cache", False)
+                and b.freeze and not b.stateful)
+
+    @torch.no_grad()
+    def cache_bilm(self, sentences: list[list[str]], batch_size: int = 128) -> None:
+        """Run the biLM once over every distinct sentence (sorted, fixed batches: the same values whatever the
+        training order or a resume) and keep its layers in float16 on the CPU."""
+        unique = sorted({tuple(s) for s in sentences}, key=lambda s: (len(s), s))
+        max_chars = self.bilm.options.max_characters_per_token
+        cache: dict[tuple[str, ...], torch.Tensor] = {}
+        was_training = self.bilm.training
+        self.bilm.eval()
+        for i in range(0, len(unique), batch_size):
+            chunk = unique[i: i + batch_size]
+            layers = self.bilm(batch_to_char_ids(chunk, max_chars).to(self.device)).layers  # (b, L+1, t, dim)
+            for row, sentence in enumerate(chunk):
+                cache[sentence] = layers[row, :, : len(sentence)].to("cpu", torch.float16)  # (L+1, len, dim)
+        self.bilm.train(was_training)
+        self._bilm_cache = cache
+
+    def _from_cache(self, tokens: list[list[str]]) -> torch.Tensor | None:
+        cache = getattr(self, "_bilm_cache", None)
+        if not cache:
+            return None
+        rows = [cache.get(tuple(t)) for t in tokens]
+        if any(r is None for r in rows):
+            return None
+        n_layers, _, dim = rows[0].shape
+        out = torch.zeros(len(rows), n_layers, max(len(t) for t in tokens), dim)  # (batch, L + 1, time, dim)
+        for i, r in enumerate(rows):
+            out[i, :, : r.size(1)] = r
+        return out.to(self.device)
+
+    def on_fit_start(self) -> None:
+        """Fill the biLM cache from the datamodule's splits (``bilm.cache``), once per run."""
+        dm = getattr(self.trainer, "datamodule", None)
+        if self.uses_bilm_cache and getattr(self, "_bilm_cache", None) is None and hasattr(dm, "sentences"):
+            self.cache_bilm([s for split in ("train", "dev", "test") for s in dm.sentences(split)])
 
     def placed_encoders(self) -> dict[str, ElmoPlacedEncoder]:
         return {name: m for name, m in self.named_modules() if isinstance(m, ElmoPlacedEncoder)}

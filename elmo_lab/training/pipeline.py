@@ -106,6 +106,7 @@ def train(cfg: DictConfig) -> float | None:
                         data_info=datamodule.model_info(), seed=cfg.seed)
     if model.bilm is not None:
         datamodule.max_chars = model.bilm.options.max_characters_per_token
+        datamodule.need_chars = datamodule.need_chars and not model.uses_bilm_cache
     last = run_dir / "checkpoints" / "last.ckpt"
     resume = last if last.is_file() else None
     finetune = None

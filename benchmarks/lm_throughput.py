@@ -1,0 +1,133 @@
+"""LM *training* throughput of the biLM against a fused ``torch.nn.LSTM`` stack of the same shapes, same run.
+
+Shapes: "small ELMo" (2 x 1024 LSTM cells, 128 projection, 2048 char filters, 1 highway, clipping 3, skip
+connections), a 10k-word full softmax shared by both directions, batches of 32 rows x 20 tokens of PTB training
+text (the packed whole-sentence rows that ``pretrain.py`` trains on, ``--window 20``).  One training step = forward,
+loss (forward + backward NLL), backward, gradient clipping at 10, Adagrad update.
+
+Baselines (same batches, interleaved with our steps so machine load hits all alike):
+* ``lstm``: two ``nn.LSTM(128, 1024, num_layers=2, proj_size=128)`` (forward / backward, fused kernel, no clipping)
+  on token vectors of the batch's shape from a plain embedding table + the same softmax (the brief's baseline: the
+  LSTM stack + softmax, no char CNN).
+* ``cnn+lstm``: the same char-CNN token encoder as ours in front of that fused stack (isolates the LSTM cost).
+
+Tokens/s count the real tokens of each batch (``<S>``/``</S>`` included); ratios are ours / baseline.
+
+    python benchmarks/lm_throughput.py [--threads 1] [--steps 10] [--arch elmo-small]
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+import yaml
+from torch import nn
+
+from elmo_lab.bilm.options import BiLMOptions
+from elmo_lab.bilm.token_encoder import CharCNNEncoder
+from elmo_lab.lm.batching import IGNORE, EncodedCorpus, LMBatch, make_loader
+from elmo_lab.lm.corpora import ptb_split
+from elmo_lab.lm.module import BiLMLanguageModel, lm_nll
+from elmo_lab.lm.softmax import FullSoftmax
+from elmo_lab.lm.vocab import Vocabulary
+
+ARCH_DIR = Path(__file__).resolve().parents[1] / "conf" / "bilm_arch"
+
+
+class FusedBaseline(nn.Module):
+    """nn.LSTM forward and backward stacks + the shared softmax; token vectors from ``encoder`` or an embedding."""
+
+    def __init__(self, options: BiLMOptions, vocab_size: int, char_cnn: bool) -> None:
+        super().__init__()
+        p = options.projection_dim
+        self.encoder = CharCNNEncoder(options) if char_cnn else None
+        self.embedding = None if char_cnn else nn.Embedding(vocab_size, p)
+        self.forward_lstm = nn.LSTM(p, options.lstm_dim, num_layers=options.n_layers, proj_size=p, batch_first=True)
+        self.backward_lstm = nn.LSTM(p, options.lstm_dim, num_layers=options.n_layers, proj_size=p, batch_first=True)
+        self.softmax = FullSoftmax(p, vocab_size)
+
+    def loss(self, batch: LMBatch, word_ids: torch.Tensor) -> torch.Tensor:
+        x = self.encoder(batch.char_ids) if self.encoder is not None else self.embedding(word_ids)  # (b, t, p)
+        fwd, _ = self.forward_lstm(x)  # (batch, time, p)
+        bwd, _ = self.backward_lstm(x.flip(1))
+        bwd = bwd.flip(1)  # (batch, time, p)
+        total = 0.0
+        for top, targets in ((fwd, batch.forward_targets), (bwd, batch.backward_targets)):
+            t = targets.reshape(-1)
+            total = total + self.softmax(top.reshape(-1, top.size(-1)), t) / max(int((t != IGNORE).sum()), 1)
+        return total
+
+
+def step_ours(model: BiLMLanguageModel, opt: torch.optim.Optimizer, batch: LMBatch, word_ids: torch.Tensor) -> None:
+    nll_f, nll_b, n_f, n_b = lm_nll(model.bilm, model.softmax, batch, 0.1, training=True)
+    loss = nll_f / max(n_f, 1) + nll_b / max(n_b, 1)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
+    opt.step()
+
+
+def step_base(model: FusedBaseline, opt: torch.optim.Optimizer, batch: LMBatch, word_ids: torch.Tensor) -> None:
+    loss = model.loss(batch, word_ids)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
+    opt.step()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--steps", type=int, default=10, help="timed steps per model")
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--window", type=int, default=20)
+    parser.add_argument("--arch", default="elmo-small", help="a conf/bilm_arch/*.yaml name")
+    parser.add_argument("--vocab", type=int, default=10000, help="softmax words")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    options_dict = yaml.safe_load((ARCH_DIR / f"{args.arch}.yaml").read_text())
+    options = BiLMOptions.from_dict(options_dict)
+    train = ptb_split("train")
+    vocab = Vocabulary.from_sentences(train, max_size=args.vocab)  # PTB: 10,000 words + <S> </S> <UNK>
+    sentences = train[:5000]
+    corpus = EncodedCorpus(sentences, vocab)
+    loader = iter(make_loader(corpus, args.window, args.batch_size, shuffle=True, seed=0))
+    batches = []
+    for _ in range(args.warmup + args.steps):
+        b = next(loader)
+        word_ids = torch.where(b.forward_targets == IGNORE, 0, b.forward_targets)  # any ids of the right shape
+        batches.append((b, word_ids, int((b.char_ids > 0).any(-1).sum())))
+
+    ours = BiLMLanguageModel(options_dict, len(vocab), dropout=0.1, sampled_softmax=False)
+    models = {"ours": (ours, torch.optim.Adagrad(ours.parameters(), lr=0.2, initial_accumulator_value=1.0),
+                       step_ours)}
+    for name, char_cnn in (("lstm", False), ("cnn+lstm", True)):
+        base = FusedBaseline(options, len(vocab), char_cnn)
+        models[name] = (base, torch.optim.Adagrad(base.parameters(), lr=0.2, initial_accumulator_value=1.0),
+                        step_base)
+    times: dict[str, list[float]] = {name: [] for name in models}
+    for i, (batch, word_ids, n_tokens) in enumerate(batches):
+        for name, (model, opt, step) in models.items():
+            model.train()
+            start = time.perf_counter()
+            step(model, opt, batch, word_ids)
+            if i >= args.warmup:
+                times[name].append(n_tokens / (time.perf_counter() - start))
+    print(f"arch {args.arch} ({sum(p.numel() for p in ours.bilm.parameters()):,} biLM parameters), softmax "
+          f"{len(vocab)} words (full), batch {args.batch_size} x {args.window}, {args.threads} thread(s), "
+          f"{args.steps} timed steps, torch {torch.__version__}")
+    median = {name: statistics.median(v) for name, v in times.items()}
+    for name, tps in median.items():
+        print(f"  {name:9s} {tps:8.0f} tokens/s (median; min {min(times[name]):.0f}, max {max(times[name]):.0f})")
+    print(f"ratio ours / fused nn.LSTM + softmax:          {median['ours'] / median['lstm']:.2f}  (target >= 0.7)")
+    print(f"ratio ours / char CNN + fused nn.LSTM + softmax: {median['ours'] / median['cnn+lstm']:.2f}")
+
+
+if __name__ == "__main__":
+    main()

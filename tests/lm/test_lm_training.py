@@ -1,0 +1,73 @@
+"""The LM module trains (loss falls), and ``pretrain.py`` runs end to end, resumes, exports and is evaluable."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from elmo_lab.lm.batching import EncodedCorpus, make_loader
+from elmo_lab.lm.module import BiLMLanguageModel, lm_nll
+from elmo_lab.lm.perplexity import evaluate_perplexity
+from elmo_lab.lm.vocab import Vocabulary
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("optimizer,lr,sampled", [("adagrad", 0.2, False), ("adam", 0.01, True)])
+def test_a_few_steps_lower_the_dev_perplexity(tiny_options, tiny_sentences, optimizer, lr, sampled):
+    torch.manual_seed(0)
+    train, dev = tiny_sentences[:360], tiny_sentences[360:]
+    vocab = Vocabulary.from_sentences(train)
+    model = BiLMLanguageModel(tiny_options, len(vocab), dropout=0.1, optimizer=optimizer, lr=lr,
+                              sampled_softmax=sampled, num_samples=10)
+    opt = model.configure_optimizers()
+    before = evaluate_perplexity(model.bilm, model.softmax, vocab, dev)
+    losses = []
+    model.train()
+    for batch in make_loader(EncodedCorpus(train, vocab), window=32, batch_size=8, shuffle=True):
+        nll_f, nll_b, n_f, n_b = lm_nll(model.bilm, model.softmax, batch, 0.1, training=True)
+        loss = nll_f / n_f + nll_b / n_b
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+    after = evaluate_perplexity(model.bilm, model.softmax, vocab, dev)
+    assert sum(losses[-5:]) < sum(losses[:5])
+    assert after["forward"] < 0.8 * before["forward"] and after["backward"] < 0.8 * before["backward"]
+    assert after["n_predictions"] == sum(len(s) + 1 for s in dev)
+
+
+def _pretrain(run_dir: Path, corpus: Path, *extra: str) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "pretrain.py", "corpus=file", f"corpus.path={corpus}", "bilm_arch=tiny",
+           "trainer.max_epochs=2", "data.batch_size=16", "logger=csv", f"hydra.run.dir={run_dir}", "threads=1",
+           "trainer.enable_progress_bar=false", *extra]
+    return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.slow
+def test_pretrain_script_trains_resumes_exports_and_reports_perplexity(tmp_path, tiny_corpus_path):
+    run_dir = tmp_path / "run"
+    first = _pretrain(run_dir, tiny_corpus_path)
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert "test perplexity: forward" in first.stdout
+    export = run_dir / "model"
+    meta = json.loads((export / "lm_metadata.json").read_text())
+    assert meta["epochs"] == 2 and meta["tokens_seen"] == 2 * sum(
+        len(line.split()) + 1 for line in tiny_corpus_path.read_text().splitlines()[:-8])
+    metrics = (run_dir / "csv" / "metrics.csv").read_text()
+    assert "val_ppl_forward" in metrics and "val_ppl_backward" in metrics and "val_ppl_average" in metrics
+
+    again = _pretrain(run_dir, tiny_corpus_path)  # finished run: resumes from last.ckpt, trains nothing more
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert json.loads((export / "lm_metadata.json").read_text())["tokens_seen"] == meta["tokens_seen"]
+
+    cli = subprocess.run([sys.executable, "-m", "elmo_lab", "perplexity", "--bilm", str(export), "--corpus",
+                          str(tiny_corpus_path), "--json"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert cli.returncode == 0, cli.stderr
+    ppl = json.loads(cli.stdout)
+    assert set(ppl) >= {"forward", "backward", "average"} and 1 < ppl["average"] < 40
+
+    bad = _pretrain(tmp_path / "bad", tmp_path / "missing.txt")
+    assert bad.returncode == 2 and "missing.txt: corpus file not found" in bad.stderr

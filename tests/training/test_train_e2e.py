@@ -1,0 +1,91 @@
+"""train.py end to end on MR with a tiny biLM: every placement × mix, results.json, heatmap, wandb offline,
+determinism, skip/refuse on rerun.  (Resume after a kill: test_resume.py.)"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from elmo_lab.config import ConfigError
+from elmo_lab.training.pipeline import train
+
+from conftest import compose_train
+
+pytestmark = pytest.mark.slow
+
+
+def _run(overrides: list[str], run_dir: Path) -> dict:
+    train(compose_train(overrides, run_dir=run_dir))
+    return json.loads((run_dir / "results.json").read_text())
+
+
+@pytest.mark.parametrize("mix", ["all", "top", "average"])
+@pytest.mark.parametrize("placement", ["none", "input", "output", "both"])
+def test_every_placement_and_mix_trains(placement: str, mix: str, fast_overrides: list[str], tmp_path: Path) -> None:
+    results = _run(fast_overrides + [f"elmo.placement={placement}", f"elmo.mix={mix}", "bilm.cache=false"],
+                   tmp_path)
+    assert results["placement"] == placement and results["mix"] == mix
+    assert 0.0 <= results["metrics"]["val/acc"] <= 1.0 and 0.0 <= results["metrics"]["test/acc"] <= 1.0
+    expected = {"none": [], "input": ["input"], "output": ["output"], "both": ["input", "output"]}[placement]
+    assert sorted(results["layer_weights"]) == expected
+    for w in results["layer_weights"].values():
+        assert len(w["s"]) == 3 and sum(w["s"]) == pytest.approx(1.0, abs=1e-5)
+        if mix == "top":
+            assert w["s"] == [0.0, 0.0, 1.0]
+        if mix == "average":
+            assert w["s"] == pytest.approx([1 / 3] * 3)
+    assert (tmp_path / "layer_weights.png").is_file() == (placement != "none")
+
+
+def test_results_heatmap_and_wandb_offline_run(fast_overrides: list[str], tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    import wandb
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path / "wandb_home"))
+    run_dir = tmp_path / "run"
+    overrides = [o for o in fast_overrides if not o.startswith("logger=")] + ["logger=many", "elmo.placement=both",
+                                                                           "elmo.l2_coef=0.1"]
+    try:
+        results = _run(overrides, run_dir)
+    finally:
+        wandb.finish()
+    assert set(results) >= {"task", "placement", "seed", "metrics", "layer_weights", "data_sizes", "config"}
+    assert results["task"] == "mr" and results["seed"] == 0 and results["l2_coef"] == 0.1
+    assert results["data_sizes"] == {"train": 6826, "dev": 852, "test": 852}
+    assert {"val/acc", "val/macro_f1", "test/acc", "test/macro_f1"} <= set(results["metrics"])
+    assert results["config"]["elmo"]["placement"] == "both"
+    assert set(results["layer_weights"]) == {"input", "output"}
+    assert all(isinstance(w["gamma"], float) for w in results["layer_weights"].values())
+    assert (run_dir / "layer_weights.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (run_dir / "checkpoints" / "last.ckpt").is_file()
+    offline_runs = list((run_dir / "wandb").glob("offline-run-*"))
+    assert len(offline_runs) == 1 and any(offline_runs[0].glob("*.wandb"))
+    csv_header = (run_dir / "csv" / "metrics.csv").read_text().splitlines()[0]
+    assert "val/acc" in csv_header and "layer_weights/input/s0" in csv_header
+
+
+def test_same_seed_gives_identical_metrics(fast_overrides: list[str], tmp_path: Path) -> None:
+    overrides = fast_overrides + ["elmo.placement=both", "trainer.max_epochs=2", "trainer.limit_train_batches=5"]
+    first = _run(overrides, tmp_path / "a")
+    second = _run(overrides, tmp_path / "b")
+    assert first["metrics"] == second["metrics"]
+    assert first["layer_weights"] == second["layer_weights"]
+    third = _run(overrides + ["seed=1"], tmp_path / "c")
+    assert third["layer_weights"] != first["layer_weights"]
+
+
+def test_finished_run_is_skipped_and_a_changed_config_refused(fast_overrides: list[str], tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture) -> None:
+    overrides = fast_overrides + ["elmo.placement=input"]
+    first = _run(overrides, tmp_path)
+    stamp = (tmp_path / "results.json").stat().st_mtime_ns
+    assert train(compose_train(overrides, run_dir=tmp_path)) == first["metrics"]["val/acc"]
+    assert "run already finished" in capsys.readouterr().out
+    assert (tmp_path / "results.json").stat().st_mtime_ns == stamp
+    (tmp_path / "results.json").unlink()  # as if killed before the end
+    with pytest.raises(ConfigError, match=r"another config \(task.hidden_dim: 8 -> 9\)"):
+        train(compose_train(overrides + ["task.hidden_dim=9"], run_dir=tmp_path))
+    forced = _run(overrides + ["task.hidden_dim=9", "force=true"], tmp_path)
+    assert forced["config"]["task"]["hidden_dim"] == 9
