@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import Path
 from typing import Any, Optional
 
 from hydra.core.config_store import ConfigStore
@@ -91,16 +92,23 @@ class TrainConfig:
     callbacks: Any = None
     paths: Any = MISSING
     seed: int = 0
+    threads: Optional[int] = None  # torch CPU threads (None: torch's default); 1 is fastest on a busy machine
     force: bool = False  # rerun a finished run (otherwise: say it is finished and exit 0)
     test: bool = True  # evaluate the best checkpoint on the test split at the end
     optimized_metric: str = "val/acc"  # what train.py returns to sweepers
     run_name: str = MISSING
 
 
+def _basename(spec: str) -> str:
+    """``${basename:${bilm.spec}}``: a biLM spec as one path component (``default``, ``elmo_small``, ``my_lm``)."""
+    return Path(str(spec).split(",")[0].rstrip("/")).name or "bilm"
+
+
 def register_configs() -> None:
-    """Register the schemas: ``train_schema`` (the root) for ``conf/train.yaml``'s defaults list."""
+    """Register the schemas (``train_schema``, the root of ``conf/train.yaml``) and the ``basename`` resolver."""
     cs = ConfigStore.instance()
     cs.store(name="train_schema", node=TrainConfig)
+    OmegaConf.register_new_resolver("basename", _basename, replace=True)
 
 
 def validate(cfg: DictConfig) -> None:

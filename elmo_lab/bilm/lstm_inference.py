@@ -39,73 +39,92 @@ def run_bidirectional(stacks: tuple[LSTMStack, LSTMStack], vectors: torch.Tensor
     states = [stack._initial_state(batch, vectors, stateful) for stack in stacks]  # per direction, per layer
     steps = int(lengths.max()) if batch else 0
     live = torch.arange(time, device=lengths.device).unsqueeze(1) < lengths  # (time, batch)
-    rows = index.transpose(1, 2).reshape(2, time * batch)  # (2, time * batch), time-major
-    x = None  # (2, time, batch, projection_dim): the previous layer's output
+    rows = index.transpose(1, 2)  # (2, time, batch), time-major
+    ends = _rows_ending(lengths, steps)
+    inputs: list[torch.Tensor] | torch.Tensor | None = None  # layer input per direction
     outputs: list[list[torch.Tensor]] = [[], []]
     finals: list[list[tuple[torch.Tensor, torch.Tensor]]] = [[], []]
     for k, layers in enumerate(zip(*(stack.layers for stack in stacks))):
-        dim = layers[0].dim
-        gates_x = vectors.new_empty(2, time * batch, 4 * dim)  # (2, time * batch, 4 * dim)
-        for d, layer in enumerate(layers):
-            if k == 0:
-                per_token = layer.input_gates(vectors)  # (n, 4 * dim)
-                per_token[:, 2 * dim: 3 * dim] += FORGET_BIAS
-                torch.index_select(per_token, 0, rows[d], out=gates_x[d])
-            else:
-                torch.addmm(layer.input_gates.bias, x[d].view(time * batch, -1), layer.input_gates.weight.t(),
-                            out=gates_x[d])
-        if k > 0:
-            gates_x[..., 2 * dim: 3 * dim] += FORGET_BIAS
-        gates_x = gates_x.view(2, time, batch, 4 * dim)
-        cells, out = _recurrence(layers, gates_x, steps, [state[k] for state in states])
-        last = (lengths - 1).clamp(min=0)  # (batch,)
-        cols = torch.arange(batch, device=lengths.device)
-        has_steps = (lengths > 0).unsqueeze(-1)  # (batch, 1)
+        if k == 0:  # input gates once per distinct token, gathered at each step
+            tables = []
+            for layer in layers:
+                table = layer.input_gates(vectors)  # (n, 4 * dim)
+                table[:, 2 * layer.dim: 3 * layer.dim] += FORGET_BIAS
+                tables.append(table)
+            input_gates = _gather_gates(tables, rows)
+        else:
+            input_gates = _project_gates(layers, inputs)
+        c, h, out = _recurrence(layers, input_gates, steps, time, [state[k] for state in states], ends)
         for d in range(2):
-            c0, h0 = states[d][k]
-            c_last = torch.where(has_steps, cells[last, d, cols], c0) if steps else c0  # (batch, dim)
-            h_last = torch.where(has_steps, out[d, last, cols], h0) if steps else h0  # (batch, proj)
-            finals[d].append((c_last, h_last))
-        out.masked_fill_(~live.view(1, time, batch, 1), 0.0)
+            finals[d].append((c[d], h[d]))
+        out.masked_fill_(~live.view(1, time, batch, 1), 0.0)  # (2, time, batch, proj)
         if stacks[0].use_skip_connections and k > 0:
-            out.add_(x)
+            out.add_(inputs)
         for d in range(2):
             outputs[d].append(out[d].transpose(0, 1))  # (batch, time, proj)
-        x = out
+        inputs = out
     if stateful:
         for stack, final in zip(stacks, finals):
             stack._store_state(final)
     return outputs[0], outputs[1]
 
 
-def _recurrence(layers: tuple[ProjectedLSTMLayer, ProjectedLSTMLayer], gates_x: torch.Tensor, steps: int,
-                states: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
+def _gather_gates(tables, rows):
+    def gates(t, buffer):
+        for d in range(2):
+            torch.index_select(tables[d], 0, rows[d, t], out=buffer[d])
+    return gates
+
+
+def _project_gates(layers, inputs):
+    dim = layers[0].dim
+    def gates(t, buffer):
+        for d, layer in enumerate(layers):
+            torch.addmm(layer.input_gates.bias, inputs[d, t], layer.input_gates.weight.t(), out=buffer[d])
+        buffer[..., 2 * dim: 3 * dim] += FORGET_BIAS
+    return gates
+
+
+def _rows_ending(lengths: torch.Tensor, steps: int) -> dict[int, torch.Tensor]:
+    """Step → rows whose last real step it is (rows of length 0 never end: they keep their initial state)."""
+    ends = {}
+    for t in torch.unique(lengths).tolist():
+        if t > 0:
+            ends[t - 1] = (lengths == t).nonzero().squeeze(1)
+    return ends
+
+
+def _recurrence(layers: tuple[ProjectedLSTMLayer, ProjectedLSTMLayer], input_gates, steps: int, time: int,
+                states: list[tuple[torch.Tensor, torch.Tensor]], ends: dict[int, torch.Tensor]
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The time loop of one layer, both directions, from ``states`` (per direction ``(c, h)``).
 
-    ``gates_x`` ``(2, time, batch, 4 * dim)`` holds the input half of the gates and is overwritten.  Returns the cells
-    ``(time, 2, batch, dim)`` and projected outputs ``(2, time, batch, proj)`` of every step; past ``steps`` the
-    outputs are 0 and the cells undefined, and past a row's own length both are meaningless.
+    ``input_gates(t, buffer)`` writes the input half of the gates of step ``t`` into ``buffer`` ``(2, batch, 4 * dim)``.
+    Returns the final cells ``(2, batch, dim)`` and outputs ``(2, batch, proj)`` of each row (at its last real step)
+    and the projected outputs ``(2, time, batch, proj)`` of every step (0 past ``steps``; meaningless past a row's
+    length).
     """
-    _, time, batch, four_dim = gates_x.shape
-    dim, proj = four_dim // 4, layers[0].projection_dim
-    cell_clip, proj_clip = layers[0].cell_clip, layers[0].proj_clip
+    dim, proj = layers[0].dim, layers[0].projection_dim
+    cell_clip, proj_clip = layers[0].cell_clip, layers[0].projection_dim and layers[0].proj_clip
     w_h = [layer.hidden_gates.weight.t() for layer in layers]  # 2 x (proj, 4 * dim)
     w_p = [layer.projection.weight.t() for layer in layers]  # 2 x (dim, proj)
-    c = torch.stack([states[0][0], states[1][0]])  # (2, batch, dim)
-    h = [states[0][1], states[1][1]]  # 2 x (batch, proj)
-    cells = gates_x.new_empty(time, 2, batch, dim)  # (time, 2, batch, dim)
-    out = gates_x.new_zeros(2, time, batch, proj)  # (2, time, batch, proj)
-    scratch = gates_x.new_empty(2, batch, dim)  # (2, batch, dim)
+    c_final = torch.stack([states[0][0], states[1][0]])  # (2, batch, dim)
+    h_final = torch.stack([states[0][1], states[1][1]])  # (2, batch, proj)
+    batch = c_final.size(1)
+    c = c_final.clone()  # (2, batch, dim)
+    h = [h_final[0], h_final[1]]  # 2 x (batch, proj)
+    out = c.new_zeros(2, time, batch, proj)  # (2, time, batch, proj)
+    gates = c.new_empty(2, batch, 4 * dim)  # (2, batch, 4 * dim)
+    scratch = c.new_empty(2, batch, dim)  # (2, batch, dim)
+    i, j, f, o = gates.chunk(4, dim=-1)  # each (2, batch, dim), views
     for t in range(steps):
-        gates = gates_x[:, t]  # (2, batch, 4 * dim), view
+        input_gates(t, gates)
         for d in range(2):
             gates[d].addmm_(h[d], w_h[d])
-        i, j, f, o = gates.chunk(4, dim=-1)  # each (2, batch, dim)
         i.sigmoid_()
         gates[..., 2 * dim:].sigmoid_()  # f and o
         j.tanh_()
-        c = torch.mul(f, c, out=cells[t])  # (2, batch, dim)
-        c.add_(torch.mul(i, j, out=scratch))
+        c.mul_(f).add_(torch.mul(i, j, out=scratch))
         if cell_clip is not None:
             c.clamp_(-cell_clip, cell_clip)
         torch.tanh(c, out=scratch).mul_(o)
@@ -113,4 +132,8 @@ def _recurrence(layers: tuple[ProjectedLSTMLayer, ProjectedLSTMLayer], gates_x: 
             h[d] = torch.mm(scratch[d], w_p[d], out=out[d, t])  # (batch, proj)
         if proj_clip is not None:
             out[:, t].clamp_(-proj_clip, proj_clip)
-    return cells, out
+        if t in ends:
+            rows = ends[t]
+            c_final[:, rows] = c[:, rows]
+            h_final[:, rows] = out[:, t, rows]
+    return c_final, h_final, out

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytorch_lightning as pl
 import torch
 
+from .results import publish
+
 
 def layer_weights(module: pl.LightningModule) -> dict[str, dict]:
     """``{mix name: {"s": [softmax weights], "gamma": float}}`` for every mix of an ``ElmoTaskModule``."""
@@ -49,7 +51,7 @@ def plot_layer_weights(weights: dict[str, dict], path: str | Path, title: str = 
     os.close(fd)
     try:
         fig.savefig(tmp, dpi=120, format="png")
-        os.replace(tmp, path)
+        publish(tmp, path)
     finally:
         plt.close(fig)
         if os.path.exists(tmp):

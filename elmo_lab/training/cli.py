@@ -65,8 +65,10 @@ def describe(ex: BaseException) -> str:
         return f"{full_key}: no such key{near}{valid}"
     if isinstance(inner, OmegaConfBaseException) and full_key:
         return f"{full_key}: {message}"
-    text = _first_line(ex)
-    return f"{text}: {message}" if cause is not None and message not in text else text
+    text = _first_line(ex).rstrip(":")
+    if ex.__cause__ is not None and _first_line(ex.__cause__) not in text:
+        return f"{text}: {_first_line(ex.__cause__)}"
+    return text
 
 
 def report_user_error(ex: BaseException, run_dir: str | Path | None = None) -> NoReturn:

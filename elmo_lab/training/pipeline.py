@@ -15,6 +15,7 @@ from typing import Any
 
 import hydra
 import pytorch_lightning as pl
+import torch
 from omegaconf import DictConfig, OmegaConf
 
 from ..config import ConfigError, validate
@@ -23,7 +24,7 @@ from .results import RESULTS_FILE, write_json_atomic, write_results
 
 log = logging.getLogger(__name__)
 RUN_CONFIG = "run_config.yaml"
-IGNORED_KEYS = ("force", "test")  # may change between a run and its resumption
+IGNORED_KEYS = ("force", "test", "threads")  # may change between a run and its resumption
 
 
 def _diff(old: Any, new: Any, prefix: str = "") -> str | None:
@@ -74,9 +75,13 @@ def _finetune(cfg: DictConfig, model: pl.LightningModule, datamodule: Any, run_d
     except ImportError:
         raise ConfigError("bilm.finetune.enabled: biLM fine-tuning (elmo_lab.lm.finetune) is not available in "
                           "this installation") from None
+    from ..bilm.pretrained import resolve_bilm
+
     f = cfg.bilm.finetune
+    options_path, _ = resolve_bilm(cfg.bilm.spec)  # a pretrain.py export keeps its LM softmax beside the weights
     report = finetune_bilm(model.bilm, datamodule.sentences("train"), datamodule.sentences("dev"),
-                           epochs=f.epochs, lr=f.lr, batch_size=f.batch_size, max_steps=f.max_steps)
+                           epochs=f.epochs, lr=f.lr, batch_size=f.batch_size, max_steps=f.max_steps,
+                           softmax_source=options_path.parent, seed=cfg.seed)
     model.bilm.requires_grad_(not cfg.bilm.freeze)
     write_json_atomic(run_dir / "finetune.json", report)
     return report
@@ -97,6 +102,8 @@ def train(cfg: DictConfig) -> float | None:
     plain = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
     _prepare_run_dir(run_dir, plain, cfg.force)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
 
     task = load_task(cfg.task.module)
     placement = plain["elmo"]["placement"]

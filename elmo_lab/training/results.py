@@ -25,6 +25,14 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def publish(tmp: str | Path, path: str | Path) -> None:
+    """Give a finished temporary file the usual permissions (``mkstemp`` makes it 0600) and rename it into place."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    os.replace(tmp, path)
+
+
 def write_json_atomic(path: str | Path, data: dict) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -33,7 +41,7 @@ def write_json_atomic(path: str | Path, data: dict) -> Path:
         with os.fdopen(fd, "w") as f:
             json.dump(data, f, indent=2, sort_keys=False)
             f.write("\n")
-        os.replace(tmp, path)
+        publish(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

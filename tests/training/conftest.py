@@ -47,7 +47,8 @@ def compose_train(overrides: list[str], run_dir: Path | None = None) -> DictConf
 
 FAST = ["trainer.max_epochs=1", "trainer.limit_train_batches=3", "trainer.limit_val_batches=2",
         "trainer.limit_test_batches=2", "trainer.enable_progress_bar=false", "trainer.num_sanity_val_steps=0",
-        "task.hidden_dim=8", "task.word_dim=8", "task.batch_size=8", "task.eval_batch_size=16", "logger=csv"]
+        "task.hidden_dim=8", "task.word_dim=8", "task.batch_size=8", "task.eval_batch_size=16", "logger=csv",
+        "threads=1"]
 
 
 @pytest.fixture

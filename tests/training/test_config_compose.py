@@ -38,7 +38,8 @@ def test_defaults_are_typed() -> None:
     cfg = compose_train([])
     assert cfg.task.name == "mr" and cfg.bilm.spec == "default" and cfg.bilm.freeze
     assert cfg.elmo.placement == Placement.input and cfg.elmo.mix == Mix.all
-    assert cfg.hydra.run.dir == "outputs/mr/input-all-l2_0.001-seed0"
+    assert cfg.hydra.run.dir == "outputs/mr/default/input-all-l2_0.001-seed0"
+    assert compose_train(["bilm.spec=/data/lms/my_lm/"]).hydra.run.dir == "outputs/mr/my_lm/input-all-l2_0.001-seed0"
 
 
 def test_experiment_sets_the_paper_sst5_setting() -> None:

@@ -62,12 +62,13 @@ def test_results_heatmap_and_wandb_offline_run(fast_overrides: list[str], tmp_pa
     assert (run_dir / "checkpoints" / "last.ckpt").is_file()
     offline_runs = list((run_dir / "wandb").glob("offline-run-*"))
     assert len(offline_runs) == 1 and any(offline_runs[0].glob("*.wandb"))
-    csv_header = (run_dir / "csv" / "metrics.csv").read_text().splitlines()[0]
+    csv_header = (run_dir / "csv" / "version_0" / "metrics.csv").read_text().splitlines()[0]
     assert "val/acc" in csv_header and "layer_weights/input/s0" in csv_header
 
 
 def test_same_seed_gives_identical_metrics(fast_overrides: list[str], tmp_path: Path) -> None:
-    overrides = fast_overrides + ["elmo.placement=both", "trainer.max_epochs=2", "trainer.limit_train_batches=5"]
+    overrides = fast_overrides + ["elmo.placement=both", "trainer.max_epochs=2", "trainer.limit_train_batches=5",
+                                  "bilm.cache=false"]
     first = _run(overrides, tmp_path / "a")
     second = _run(overrides, tmp_path / "b")
     assert first["metrics"] == second["metrics"]
@@ -78,7 +79,7 @@ def test_same_seed_gives_identical_metrics(fast_overrides: list[str], tmp_path: 
 
 def test_finished_run_is_skipped_and_a_changed_config_refused(fast_overrides: list[str], tmp_path: Path,
                                                               capsys: pytest.CaptureFixture) -> None:
-    overrides = fast_overrides + ["elmo.placement=input"]
+    overrides = fast_overrides + ["elmo.placement=input", "bilm.cache=false"]
     first = _run(overrides, tmp_path)
     stamp = (tmp_path / "results.json").stat().st_mtime_ns
     assert train(compose_train(overrides, run_dir=tmp_path)) == first["metrics"]["val/acc"]
@@ -89,3 +90,43 @@ def test_finished_run_is_skipped_and_a_changed_config_refused(fast_overrides: li
         train(compose_train(overrides + ["task.hidden_dim=9"], run_dir=tmp_path))
     forced = _run(overrides + ["task.hidden_dim=9", "force=true"], tmp_path)
     assert forced["config"]["task"]["hidden_dim"] == 9
+
+
+def test_bcn_encoder_with_elmo_at_both_places(fast_overrides: list[str], tmp_path: Path) -> None:
+    results = _run(fast_overrides + ["task.encoder=bcn", "elmo.placement=both", "elmo.layer_norm=true",
+                                     "bilm.cache=false"], tmp_path)
+    assert results["config"]["task"]["encoder"] == "bcn" and set(results["layer_weights"]) == {"input", "output"}
+
+
+def test_bilm_finetuning_runs_before_task_training(fast_overrides: list[str], tmp_path: Path, tiny_bilm_dir: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pipeline's wiring (fine-tuning itself is tested in tests/lm): called once with the task's text, its
+    report saved, the biLM frozen again afterwards, and not called again on a resume."""
+    import elmo_lab.lm.finetune as finetune
+
+    calls = []
+
+    def fake_finetune(bilm, train_sentences, dev_sentences, **kwargs):
+        calls.append((len(train_sentences), len(dev_sentences), kwargs))
+        bilm.requires_grad_(True)
+        return {"before": {"average": 100.0}, "after": {"average": 50.0}}
+
+    monkeypatch.setattr(finetune, "finetune_bilm", fake_finetune)
+    overrides = fast_overrides + ["elmo.placement=input", "bilm.finetune.enabled=true", "bilm.finetune.max_steps=2"]
+    results = _run(overrides, tmp_path)
+    assert len(calls) == 1 and calls[0][:2] == (6826, 852)
+    assert calls[0][2]["max_steps"] == 2 and calls[0][2]["seed"] == 0
+    assert results["finetune"] == {"before": {"average": 100.0}, "after": {"average": 50.0}}
+    assert json.loads((tmp_path / "finetune.json").read_text()) == results["finetune"]
+    # a fine-tuned biLM is kept in checkpoints, and (bilm.freeze) was not trained further with the task
+    import torch
+
+    from elmo_lab.bilm.pretrained import load_named_bilm
+
+    state = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
+    original = load_named_bilm(str(tiny_bilm_dir)).state_dict()
+    assert all(torch.equal(state[f"bilm.{k}"], v) for k, v in original.items())
+    (tmp_path / "results.json").unlink()
+    model_calls = len(calls)
+    train(compose_train(overrides, run_dir=tmp_path))  # resumes from last.ckpt: no second fine-tuning
+    assert len(calls) == model_calls

@@ -1,0 +1,90 @@
+"""The sentiment task module: MR/SST datamodules, batches, encoders and pooling, and clear data errors."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from elmo_lab.data import DataError
+from elmo_lab.training.datamodule import BucketBatchSampler
+from tasks.bcn import BCNEncoder, SelfAttentivePooling
+from tasks.encoders import BiLSTMEncoder, pool
+from tasks.sentiment import SentimentDataModule
+
+REPO = Path(__file__).resolve().parents[2]
+TASK = dict(name="mr", module="tasks.sentiment", dataset="mr", data_dir=None, split_seed=0, phrases=False,
+            min_phrase_tokens=1, download=False, min_count=1, lowercase=True, batch_size=4, eval_batch_size=8,
+            num_workers=0)
+
+
+def test_mr_datamodule_splits_vocab_and_batches() -> None:
+    dm = SentimentDataModule(TASK, seed=0)
+    assert dm.data_sizes() == {"train": 6826, "dev": 852, "test": 852}
+    assert dm.model_info()["num_classes"] == 2 and dm.model_info()["vocab_size"] > 10_000
+    batch = next(iter(dm.train_dataloader()))
+    n, time = batch["word_ids"].shape
+    assert n == 4 and batch["mask"].sum(1).tolist() == [len(t) for t in batch["tokens"]]
+    assert batch["char_ids"].shape == (4, time + 2, 50)  # <S> and </S> added for the biLM
+    assert set(batch["labels"].tolist()) <= {0, 1}
+
+
+def test_unknown_words_map_to_unk_and_case_folds() -> None:
+    dm = SentimentDataModule(TASK, seed=0)
+    dm.setup()
+    ids = dm.vocab.encode([["The", "the", "zzzunseenzzz"]])
+    assert ids[0, 0] == ids[0, 1] and ids[0, 2] == dm.vocab.vocab.unk_id + 1
+
+
+def test_bucketed_batches_cover_every_example_once_and_depend_only_on_seed_and_epoch() -> None:
+    lengths = [5, 1, 9, 3, 3, 7, 2, 8, 4, 6]
+    sampler = BucketBatchSampler(lengths, batch_size=3, seed=0, pool_batches=2)
+    first = list(sampler)
+    assert sorted(i for b in first for i in b) == list(range(10))
+    sampler.set_epoch(1)
+    second = list(sampler)
+    sampler.set_epoch(0)
+    assert list(sampler) == first and second != first
+    assert list(BucketBatchSampler(lengths, 3, seed=0, shuffle=False))[0] == [1, 6, 3]  # eval: shortest first
+
+
+def test_encoders_ignore_padding() -> None:
+    torch.manual_seed(0)
+    x = torch.randn(2, 5, 6)
+    mask = torch.tensor([[True] * 5, [True, True, True, False, False]])
+    for encoder in (BiLSTMEncoder(6, 4), BCNEncoder(6, 4)):
+        encoder.eval()
+        out = encoder(x, mask)
+        assert out.shape == (2, 5, encoder.output_dim)
+        alone = encoder(x[1:, :3], mask[1:, :3])  # the short row without its padding
+        assert torch.allclose(out[1, :3], alone[0], atol=1e-5)
+    h = torch.randn(2, 5, 3)
+    pooled = pool(h, mask, ["max", "mean"])
+    assert torch.allclose(pooled[1, :3], h[1, :3].max(0).values)
+    assert torch.allclose(pooled[1, 3:], h[1, :3].mean(0))
+    assert SelfAttentivePooling(3)(h, mask).shape == (2, 12)
+
+
+def test_malformed_sst_tree_is_reported_with_file_and_line(tmp_path: Path) -> None:
+    trees = tmp_path / "trees"
+    trees.mkdir()
+    good = "(3 (2 A) (4 (3 good) (2 film)))\n"
+    (trees / "train.txt").write_text(good + "(3 (2 broken)\n")
+    (trees / "dev.txt").write_text(good)
+    (trees / "test.txt").write_text(good)
+    dm = SentimentDataModule(dict(TASK, name="sst", dataset="sst", data_dir=str(tmp_path)), seed=0)
+    with pytest.raises(DataError, match=r"train\.txt:2: "):
+        dm.setup()
+
+
+def test_sst_without_data_says_so_and_names_the_offline_task(tmp_path: Path) -> None:
+    env = dict(os.environ, WANDB_MODE="offline")
+    result = subprocess.run([sys.executable, str(REPO / "train.py"), "task=sst", f"task.data_dir={tmp_path}/none",
+                             "elmo.placement=none", "logger=csv"], cwd=tmp_path, env=env, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: SST not found") and "task=mr" in lines[0], result.stderr
