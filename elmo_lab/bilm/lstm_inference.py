@@ -13,9 +13,15 @@ exactly the same values (every product, sum and clip in the same order) with les
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 
 from .lstm import FORGET_BIAS, LSTMStack, ProjectedLSTMLayer
+
+# Time steps whose input gates are computed in one matmul: large enough for an efficient matmul, small enough
+# that the buffer (2 * BLOCK_STEPS * batch * 4 * dim floats) stays in cache-friendly sizes and avoids page faults.
+BLOCK_STEPS = 8
 
 
 def needs_autograd(stacks: tuple[LSTMStack, ...]) -> bool:
@@ -33,27 +39,33 @@ def run_bidirectional(stacks: tuple[LSTMStack, LSTMStack], vectors: torch.Tensor
     vectors : ``(n, input_dim)`` distinct token vectors.
     index : ``(2, batch, time)`` row of ``vectors`` at each position, per direction (the backward direction's
         rows already reversed within each sentence, as ``LSTMStack`` expects its input).
-    Returns, per direction, one ``(batch, time, projection_dim)`` output per layer (a time-major view).
+    Returns, per direction, one ``(batch, time, projection_dim)`` output per layer (a strided view).
     """
     _, batch, time = index.shape
     states = [stack._initial_state(batch, vectors, stateful) for stack in stacks]  # per direction, per layer
     steps = int(lengths.max()) if batch else 0
     live = torch.arange(time, device=lengths.device).unsqueeze(1) < lengths  # (time, batch)
-    rows = index.transpose(1, 2)  # (2, time, batch), time-major
-    ends = _rows_ending(lengths, steps)
-    inputs: list[torch.Tensor] | torch.Tensor | None = None  # layer input per direction
+    rows = index.transpose(1, 2).reshape(2, time * batch)  # (2, time * batch), time-major
+    ends = _rows_ending(lengths)
+    inputs = None  # (2, time, batch, projection_dim): the previous layer's output
     outputs: list[list[torch.Tensor]] = [[], []]
     finals: list[list[tuple[torch.Tensor, torch.Tensor]]] = [[], []]
     for k, layers in enumerate(zip(*(stack.layers for stack in stacks))):
-        if k == 0:  # input gates once per distinct token, gathered at each step
-            tables = []
-            for layer in layers:
-                table = layer.input_gates(vectors)  # (n, 4 * dim)
+        if k == 0:  # input gates once per distinct token, gathered block by block
+            tables = [layer.input_gates(vectors) for layer in layers]  # 2 x (n, 4 * dim)
+            for table, layer in zip(tables, layers):
                 table[:, 2 * layer.dim: 3 * layer.dim] += FORGET_BIAS
-                tables.append(table)
-            input_gates = _gather_gates(tables, rows)
+
+            def input_gates(t0: int, t1: int, out: torch.Tensor) -> None:
+                for d in range(2):
+                    torch.index_select(tables[d], 0, rows[d, t0 * batch: t1 * batch], out=out[d])
         else:
-            input_gates = _project_gates(layers, inputs)
+            def input_gates(t0: int, t1: int, out: torch.Tensor, x: torch.Tensor = inputs) -> None:
+                for d, layer in enumerate(layers):
+                    torch.addmm(layer.input_gates.bias, x[d, t0:t1].reshape((t1 - t0) * batch, -1),
+                                layer.input_gates.weight.t(), out=out[d])
+                out[..., 2 * layers[0].dim: 3 * layers[0].dim] += FORGET_BIAS
+
         c, h, out = _recurrence(layers, input_gates, steps, time, [state[k] for state in states], ends)
         for d in range(2):
             finals[d].append((c[d], h[d]))
@@ -69,43 +81,24 @@ def run_bidirectional(stacks: tuple[LSTMStack, LSTMStack], vectors: torch.Tensor
     return outputs[0], outputs[1]
 
 
-def _gather_gates(tables, rows):
-    def gates(t, buffer):
-        for d in range(2):
-            torch.index_select(tables[d], 0, rows[d, t], out=buffer[d])
-    return gates
+def _rows_ending(lengths: torch.Tensor) -> dict[int, torch.Tensor]:
+    """Step → the rows whose last real step it is (rows of length 0 have none: they keep their initial state)."""
+    return {n - 1: (lengths == n).nonzero().squeeze(1) for n in torch.unique(lengths).tolist() if n > 0}
 
 
-def _project_gates(layers, inputs):
-    dim = layers[0].dim
-    def gates(t, buffer):
-        for d, layer in enumerate(layers):
-            torch.addmm(layer.input_gates.bias, inputs[d, t], layer.input_gates.weight.t(), out=buffer[d])
-        buffer[..., 2 * dim: 3 * dim] += FORGET_BIAS
-    return gates
-
-
-def _rows_ending(lengths: torch.Tensor, steps: int) -> dict[int, torch.Tensor]:
-    """Step → rows whose last real step it is (rows of length 0 never end: they keep their initial state)."""
-    ends = {}
-    for t in torch.unique(lengths).tolist():
-        if t > 0:
-            ends[t - 1] = (lengths == t).nonzero().squeeze(1)
-    return ends
-
-
-def _recurrence(layers: tuple[ProjectedLSTMLayer, ProjectedLSTMLayer], input_gates, steps: int, time: int,
-                states: list[tuple[torch.Tensor, torch.Tensor]], ends: dict[int, torch.Tensor]
+def _recurrence(layers: tuple[ProjectedLSTMLayer, ProjectedLSTMLayer], input_gates: Callable[..., None], steps: int,
+                time: int, states: list[tuple[torch.Tensor, torch.Tensor]], ends: dict[int, torch.Tensor]
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The time loop of one layer, both directions, from ``states`` (per direction ``(c, h)``).
 
-    ``input_gates(t, buffer)`` writes the input half of the gates of step ``t`` into ``buffer`` ``(2, batch, 4 * dim)``.
-    Returns the final cells ``(2, batch, dim)`` and outputs ``(2, batch, proj)`` of each row (at its last real step)
-    and the projected outputs ``(2, time, batch, proj)`` of every step (0 past ``steps``; meaningless past a row's
-    length).
+    ``input_gates(t0, t1, out)`` writes the input half of the gates of steps ``t0 .. t1 - 1`` into ``out``
+    ``(2, (t1 - t0) * batch, 4 * dim)``; it is called for blocks of ``BLOCK_STEPS`` steps, so that the matmul is large
+    but the buffer stays small.  Returns the cells ``(2, batch, dim)`` and outputs ``(2, batch, proj)`` at each
+    row's last real step, and the projected outputs ``(2, time, batch, proj)`` of every step (0 past ``steps``,
+    meaningless past a row's own length).
     """
     dim, proj = layers[0].dim, layers[0].projection_dim
-    cell_clip, proj_clip = layers[0].cell_clip, layers[0].projection_dim and layers[0].proj_clip
+    cell_clip, proj_clip = layers[0].cell_clip, layers[0].proj_clip
     w_h = [layer.hidden_gates.weight.t() for layer in layers]  # 2 x (proj, 4 * dim)
     w_p = [layer.projection.weight.t() for layer in layers]  # 2 x (dim, proj)
     c_final = torch.stack([states[0][0], states[1][0]])  # (2, batch, dim)
@@ -114,13 +107,16 @@ def _recurrence(layers: tuple[ProjectedLSTMLayer, ProjectedLSTMLayer], input_gat
     c = c_final.clone()  # (2, batch, dim)
     h = [h_final[0], h_final[1]]  # 2 x (batch, proj)
     out = c.new_zeros(2, time, batch, proj)  # (2, time, batch, proj)
+    block = c.new_empty(2, min(BLOCK_STEPS, steps) * batch, 4 * dim)  # (2, block steps * batch, 4 * dim)
     gates = c.new_empty(2, batch, 4 * dim)  # (2, batch, 4 * dim)
     scratch = c.new_empty(2, batch, dim)  # (2, batch, dim)
     i, j, f, o = gates.chunk(4, dim=-1)  # each (2, batch, dim), views
     for t in range(steps):
-        input_gates(t, gates)
+        b = t % BLOCK_STEPS
+        if b == 0:
+            input_gates(t, min(t + BLOCK_STEPS, steps), block[:, : (min(t + BLOCK_STEPS, steps) - t) * batch])
         for d in range(2):
-            gates[d].addmm_(h[d], w_h[d])
+            torch.addmm(block[d, b * batch: (b + 1) * batch], h[d], w_h[d], out=gates[d])
         i.sigmoid_()
         gates[..., 2 * dim:].sigmoid_()  # f and o
         j.tanh_()

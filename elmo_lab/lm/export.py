@@ -38,6 +38,7 @@ SOFTMAX_FILE, VOCAB_FILE, METADATA_FILE = "lm_softmax.hdf5", "vocab.txt", "lm_me
 def _tmp_path(path: Path) -> str:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
+    os.chmod(tmp, 0o644)  # mkstemp makes 0600; exported models are shared files
     return tmp
 
 

@@ -80,7 +80,6 @@ def run_pretraining(cfg: DictConfig, command: str = "python pretrain.py") -> dic
         "softmax_training": type(model.softmax).__name__,
         "tokens_seen": int(model.tokens_seen),
         "epochs_of_data": round(int(model.tokens_seen) / max(dm.encoded["train"].n_predictions, 1), 3),
-        "epochs": trainer.current_epoch,
         "global_steps": trainer.global_step,
         "train_seconds_this_call": round(train_seconds, 1),
         "perplexity": results,

@@ -65,7 +65,10 @@ def describe(ex: BaseException) -> str:
         return f"{full_key}: no such key{near}{valid}"
     if isinstance(inner, OmegaConfBaseException) and full_key:
         return f"{full_key}: {message}"
-    text = _first_line(ex).rstrip(":")
+    lines = [line.strip() for line in str(ex).splitlines() if line.strip()]
+    text = lines[0] if lines else type(ex).__name__
+    if text.endswith(":") and len(lines) > 1:  # "In 'x': ConfigKeyError raised while composing config:" + detail
+        return f"{text} {lines[1]}"
     if ex.__cause__ is not None and _first_line(ex.__cause__) not in text:
         return f"{text}: {_first_line(ex.__cause__)}"
     return text

@@ -63,6 +63,7 @@ class BucketBatchSampler(Sampler[list[int]]):
             order = sorted(range(n), key=lambda i: self.lengths[i])
             return iter([order[i: i + size] for i in range(0, n, size)])
         g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        import sys; print("SAMPLER ITER epoch", self.epoch, file=sys.stderr, flush=True)
         order = torch.randperm(n, generator=g).tolist()
         pool = size * self.pool_batches
         batches = []

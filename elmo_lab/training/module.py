@@ -190,6 +190,7 @@ class ElmoTaskModule(pl.LightningModule, ABC):
         """Reseed every RNG from (seed, epoch): dropout masks of epoch e do not depend on what ran before it, so a
         run resumed from ``last.ckpt`` ends with the same metrics as an uninterrupted run."""
         s = self.seed * 100_003 + self.current_epoch
+        import sys; print("EPOCH START", self.current_epoch, file=sys.stderr, flush=True)
         random.seed(s)
         np.random.seed(s % 2**32)
         torch.manual_seed(s)

@@ -134,7 +134,7 @@ def train(cfg: DictConfig) -> float | None:
         log.info("resuming from %s", resume)
     trainer.fit(model, datamodule=datamodule, ckpt_path=str(resume) if resume else None)
 
-    best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+    best = next((cb.best_model_path for cb in trainer.checkpoint_callbacks if cb.monitor), "")
     ckpt = best or (str(last) if last.is_file() else None)
     metrics = dict(trainer.validate(model, datamodule=datamodule, ckpt_path=ckpt, verbose=False)[0])
     if cfg.test:

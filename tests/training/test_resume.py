@@ -44,3 +44,11 @@ def test_killed_run_resumes_to_the_same_metrics(tiny_bilm_dir: Path, tmp_path: P
     resumed = json.loads((run_dir / "results.json").read_text())
     assert resumed["metrics"] == expected["metrics"]
     assert resumed["layer_weights"] == expected["layer_weights"]
+    # the final weights too (the metrics above come from the best epoch, which may precede the kill)
+    import torch
+
+    final = [torch.load(d / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
+             for d in (tmp_path / "uninterrupted", run_dir)]
+    assert final[0].keys() == final[1].keys()
+    bad = {k: float((final[0][k].float() - final[1][k].float()).abs().max()) for k in final[0] if not torch.equal(final[0][k], final[1][k])}
+    assert not bad, bad
