@@ -11,6 +11,11 @@ on inputs of exactly the biLM's ``(batch, time + 2, 128)`` shape.  Tokens/s coun
 excluded) for every row, so the ratio is the ratio of times.  ``--reference-cnn`` also times the biLM with the
 straightforward char CNN (all 50 positions of every token, no de-duplication) to show what the shortcuts buy.
 
+Each repetition runs every contender once, in turn, so that load from other processes hits them alike; the ratio
+reported is the median of the per-repetition ratios.  On a machine shared with other jobs, OpenMP's default
+spin-waiting makes multi-threaded timings erratic (several times slower, for both contenders); there
+``OMP_WAIT_POLICY=PASSIVE`` gives steadier figures.
+
     python benchmarks/bilm_inference.py [--threads 2] [--reference-cnn]
 """
 from __future__ import annotations

@@ -49,7 +49,8 @@ def main() -> None:
     meta = run_pretraining(cfg, command=command)
     total = meta["bilm_parameters"] + meta["softmax_parameters"]
     test = meta["perplexity"]["test"]
-    print(json.dumps({"benchmark": "pretrain_ptb", "parameters_total": total, "epochs_of_data": meta.get("epochs_of_data"),
+    print(json.dumps({"benchmark": "pretrain_ptb", "parameters_total": total,
+                      "epochs_of_data": meta.get("epochs_of_data"),
                       "tokens_seen": meta["tokens_seen"], "wall_minutes": round((time.time() - start) / 60, 1),
                       "test_perplexity": {k: round(test[k], 2) for k in ("forward", "backward", "average")},
                       "valid_perplexity": {k: round(meta["perplexity"]["valid"][k], 2)

@@ -8,7 +8,7 @@ A task module defines
   ``char_ids``); ``model_info()`` (optional) adds what the model needs (``num_classes``, ``num_tags``, ...);
 - a LightningModule, subclass of ``ElmoTaskModule``: ``build(data_info)`` creates its layers and gets its
   contextual encoder from ``self.placed_encoder(word_dim, factory)`` (ELMo placement, mixes and λ come for free);
-  ``step(batch)`` returns ``(loss, predictions, targets)``, using ``self.bilm_layers(batch["char_ids"])`` once per
+  ``step(batch)`` returns ``(loss, predictions, targets)``, using ``self.bilm_layers(tokens, char_ids)`` once per
   token sequence; ``make_metrics()`` returns a torchmetrics ``MetricCollection`` (logged as ``val/<name>``,
   ``test/<name>``);
 - ``TASK = Task(datamodule=..., module=...)``,

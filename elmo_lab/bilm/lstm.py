@@ -49,10 +49,14 @@ class ProjectedLSTMLayer(nn.Module):
         w_h = self.hidden_gates.weight.t()  # (projection_dim, 4 * dim)
         w_p = self.projection.weight.t()  # (dim, projection_dim)
         c, h = state
-        outputs = inputs.new_zeros(batch, time, self.projection_dim)
+        steps = int(lengths.max()) if batch else 0
         n_full = int(lengths.min()) if batch else 0  # steps at which every row is real
-        for t in range(int(lengths.max()) if batch else 0):
-            gates = torch.addmm(gates_x[:, t], h, w_h)  # (batch, 4 * dim)
+        # One unbind and one stack, rather than reading gates_x[:, t] and writing outputs[:, t] at every step: under
+        # autograd each of those costs a zero-filled gradient or a copy the size of the whole tensor (O(time²)).
+        per_step = gates_x.unbind(1)  # time x (batch, 4 * dim)
+        outputs = []
+        for t in range(steps):
+            gates = torch.addmm(per_step[t], h, w_h)  # (batch, 4 * dim)
             i, j, f, o = gates.chunk(4, dim=-1)
             new_c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(j)  # (batch, dim)
             if self.cell_clip is not None:
@@ -64,11 +68,14 @@ class ProjectedLSTMLayer(nn.Module):
                 live = (lengths > t).unsqueeze(-1)  # (batch, 1)
                 new_c = torch.where(live, new_c, c)
                 new_h = torch.where(live, new_h, h)
-                outputs[:, t] = new_h * live
+                outputs.append(new_h * live)
             else:
-                outputs[:, t] = new_h
+                outputs.append(new_h)
             c, h = new_c, new_h
-        return outputs, (c, h)
+        out = torch.stack(outputs, 1) if outputs else inputs.new_zeros(batch, 0, self.projection_dim)
+        if steps < time:  # columns past every row's length
+            out = torch.cat([out, out.new_zeros(batch, time - steps, self.projection_dim)], 1)
+        return out, (c, h)  # (batch, time, projection_dim)
 
 
 def reverse_padded(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

@@ -13,7 +13,6 @@ from torch import nn
 
 from .chars import batch_to_char_ids
 from .lstm import LSTMStack, reverse_padded
-from .lstm_inference import needs_autograd, run_bidirectional
 from .options import BiLMOptions
 from .token_encoder import CharCNNEncoder
 
@@ -76,16 +75,9 @@ class BiLM(nn.Module):
         """
         mask = (char_ids > 0).any(-1)  # (batch, time)
         lengths = mask.sum(-1)  # (batch,)
-        stacks = (self.forward_lstm, self.backward_lstm)
-        if not needs_autograd(stacks):
-            vectors, index = self.token_encoder.encode_unique(char_ids)  # (n, proj), (batch, time)
-            tokens = vectors[index]  # (batch, time, proj)
-            both = torch.stack([index, reverse_padded(index.unsqueeze(-1), lengths).squeeze(-1)])  # (2, batch, time)
-            forward, backward = run_bidirectional(stacks, vectors, both, lengths, stateful)  # L x (batch, time, proj)
-        else:
-            tokens = self.token_encoder(char_ids)  # (batch, time, proj)
-            forward = self.forward_lstm(tokens, lengths, stateful)  # L x (batch, time, proj)
-            backward = self.backward_lstm(reverse_padded(tokens, lengths), lengths, stateful)
+        tokens = self.token_encoder(char_ids)  # (batch, time, proj)
+        forward = self.forward_lstm(tokens, lengths, stateful)  # L x (batch, time, proj)
+        backward = self.backward_lstm(reverse_padded(tokens, lengths), lengths, stateful)
         backward = [reverse_padded(b, lengths) for b in backward]  # L x (batch, time, proj)
         layers = [torch.cat([tokens, tokens], -1)] + [torch.cat(fb, -1) for fb in zip(forward, backward)]
         stacked = torch.stack(layers, 1)  # (batch, L + 1, time, 2 * proj)

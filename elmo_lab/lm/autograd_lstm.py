@@ -26,8 +26,11 @@ from elmo_lab.bilm import lstm as bilm_lstm
 _NEEDED = ("input_gates", "hidden_gates", "projection", "dim", "projection_dim", "cell_clip", "proj_clip")
 
 
+State = tuple[torch.Tensor, torch.Tensor]
+
+
 def training_forward(self: nn.Module, inputs: torch.Tensor, lengths: torch.Tensor,
-                     state: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+                     state: State) -> tuple[torch.Tensor, State]:
     """``ProjectedLSTMLayer.forward`` with O(time) autograd: see the module docstring."""
     batch, time, _ = inputs.shape
     bias = self.input_gates.bias.clone()

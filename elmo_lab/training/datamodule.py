@@ -7,7 +7,7 @@ function (``elmo_lab.bilm.batch_to_char_ids``), so the model only sees tensors.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import pytorch_lightning as pl
 import torch
@@ -46,31 +46,37 @@ class BucketBatchSampler(Sampler[list[int]]):
     than random batches), shuffled with a ``(seed, epoch)`` generator like ``EpochSeededSampler``.
 
     Training: shuffle, cut into pools of ``pool_batches`` batches, sort each pool by length, batch, shuffle the
-    batches.  Evaluation (``shuffle=False``): sorted by length, in a fixed order.
+    batches.  Evaluation (``shuffle=False``): sorted by length, in a fixed order.  ``epoch_fn`` (the trainer's
+    ``current_epoch``) is read when an epoch's iteration starts: Lightning's ``set_epoch`` calls come too late for
+    a batch sampler (the next epoch's iterator is made before them), which would repeat one order every epoch.
     """
 
     def __init__(self, lengths: Sequence[int], batch_size: int, seed: int, shuffle: bool = True,
-                 pool_batches: int = 50) -> None:
+                 pool_batches: int = 50, epoch_fn: Callable[[], int] | None = None) -> None:
         self.lengths, self.batch_size, self.seed, self.shuffle = list(lengths), batch_size, seed, shuffle
-        self.pool_batches, self.epoch = pool_batches, 0
+        self.pool_batches, self.epoch, self.epoch_fn = pool_batches, 0, epoch_fn
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
     def __iter__(self) -> Iterator[list[int]]:
+        return self._batches()  # a generator: the epoch is read at the first batch, not when Lightning calls iter()
+
+    def _batches(self) -> Iterator[list[int]]:
         n, size = len(self.lengths), self.batch_size
         if not self.shuffle:
             order = sorted(range(n), key=lambda i: self.lengths[i])
-            return iter([order[i: i + size] for i in range(0, n, size)])
-        g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-        import sys; print("SAMPLER ITER epoch", self.epoch, file=sys.stderr, flush=True)
+            yield from [order[i: i + size] for i in range(0, n, size)]
+            return
+        epoch = self.epoch_fn() if self.epoch_fn is not None else self.epoch
+        g = torch.Generator().manual_seed(self.seed * 100_003 + epoch)
         order = torch.randperm(n, generator=g).tolist()
         pool = size * self.pool_batches
         batches = []
         for start in range(0, n, pool):
             chunk = sorted(order[start: start + pool], key=lambda i: self.lengths[i])  # stable: ties keep order
             batches += [chunk[i: i + size] for i in range(0, len(chunk), size)]
-        return iter([batches[i] for i in torch.randperm(len(batches), generator=g).tolist()])
+        yield from [batches[i] for i in torch.randperm(len(batches), generator=g).tolist()]
 
     def __len__(self) -> int:
         return -(-len(self.lengths) // self.batch_size)
@@ -175,7 +181,11 @@ class ElmoDataModule(pl.LightningDataModule, ABC):
             return DataLoader(examples, batch_size=size, sampler=EpochSeededSampler(len(examples), self.seed, train),
                               **common)
         lengths = [len(self.tokens_of(e)) for e in examples]
-        return DataLoader(examples, batch_sampler=BucketBatchSampler(lengths, size, self.seed, train), **common)
+        sampler = BucketBatchSampler(lengths, size, self.seed, train, epoch_fn=self._current_epoch)
+        return DataLoader(examples, batch_sampler=sampler, **common)
+
+    def _current_epoch(self) -> int:
+        return self.trainer.current_epoch if self.trainer is not None else 0
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", True)

@@ -3,7 +3,7 @@
 A task's LightningModule subclasses ``ElmoTaskModule`` and provides ``build`` (its layers, using
 ``self.placed_encoder`` for the contextual encoder), ``step`` (loss, predictions, targets for one batch) and
 ``make_metrics``.  Everything else — running the biLM once per batch, freezing it, adding ``λ·Σw²`` of every mix to
-the loss, ``split/metric`` logging through torchmetrics, per-epoch reseeding for exact resume — lives here once.
+the loss, ``split/metric`` logging through torchmetrics, per-step reseeding for exact resume — lives here once.
 """
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ class ElmoTaskModule(pl.LightningModule, ABC):
     # Parameters
     task, elmo, bilm : the ``task.*``, ``elmo.*`` and ``bilm.*`` configs as plain dicts.
     data_info : what the model needs from the data (``vocab_size``, ``num_classes``, ...; ``datamodule.model_info()``).
-    seed : the run's seed (per-epoch reseeding).
+    seed : the run's seed (per-step reseeding).
     """
 
     def __init__(self, task: dict, elmo: dict, bilm: dict, data_info: dict, seed: int = 0) -> None:
@@ -187,14 +187,15 @@ class ElmoTaskModule(pl.LightningModule, ABC):
         self.test_metrics.reset()
 
     def on_train_epoch_start(self) -> None:
-        """Reseed every RNG from (seed, epoch): dropout masks of epoch e do not depend on what ran before it, so a
-        run resumed from ``last.ckpt`` ends with the same metrics as an uninterrupted run."""
-        s = self.seed * 100_003 + self.current_epoch
-        import sys; print("EPOCH START", self.current_epoch, file=sys.stderr, flush=True)
+        self._reset_bilm_state()
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        """Reseed every RNG from (seed, global step): the dropout masks of a step do not depend on what ran
+        before it, so a run resumed from ``last.ckpt`` ends with the same weights as an uninterrupted run."""
+        s = self.seed * 1_000_003 + self.global_step
         random.seed(s)
         np.random.seed(s % 2**32)
         torch.manual_seed(s)
-        self._reset_bilm_state()
 
     def on_validation_epoch_start(self) -> None:
         self._reset_bilm_state()

@@ -56,7 +56,7 @@ def test_pretrain_script_trains_resumes_exports_and_reports_perplexity(tmp_path,
     meta = json.loads((export / "lm_metadata.json").read_text())
     assert meta["epochs_of_data"] == 2.0 and meta["tokens_seen"] == 2 * sum(
         len(line.split()) + 1 for line in tiny_corpus_path.read_text().splitlines()[:-8])
-    metrics = (run_dir / "csv" / "metrics.csv").read_text()
+    metrics = next((run_dir / "csv").rglob("metrics.csv")).read_text()
     assert "val_ppl_forward" in metrics and "val_ppl_backward" in metrics and "val_ppl_average" in metrics
 
     again = _pretrain(run_dir, tiny_corpus_path)  # finished run: resumes from last.ckpt, trains nothing more
