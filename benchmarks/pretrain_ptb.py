@@ -9,6 +9,9 @@ less context than Kim et al.'s continuous stream.
 
     python benchmarks/pretrain_ptb.py [--minutes 60] [--threads 2] [--out outputs/benchmarks/pretrain_ptb] [overrides]
 
+On a machine shared with other work use ``--threads 1``: with 2 threads on 2 busy cores (load ~7) a run here managed
+48 tokens/s (OpenMP threads waiting on each other), against ~600-1,200 tokens/s with one thread.
+
 Extra arguments are Hydra overrides of ``conf/pretrain.yaml`` (e.g. ``model.lr=0.001``).  Rerunning resumes from the
 run's last checkpoint (``max_time`` then counts the time already spent).
 """
