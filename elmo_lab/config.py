@@ -92,7 +92,7 @@ class TrainConfig:
     callbacks: Any = None
     paths: Any = MISSING
     seed: int = 0
-    threads: Optional[int] = None  # torch CPU threads (None: torch's default); 1 is fastest on a busy machine
+    threads: Optional[int] = 1  # torch CPU threads (None: torch's default, all cores)
     force: bool = False  # rerun a finished run (otherwise: say it is finished and exit 0)
     test: bool = True  # evaluate the best checkpoint on the test split at the end
     optimized_metric: str = "val/acc"  # what train.py returns to sweepers

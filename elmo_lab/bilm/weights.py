@@ -114,6 +114,9 @@ def save_weights(bilm: BiLM, weights_file: str | Path) -> None:
     weights_file.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=weights_file.parent, prefix=f".{weights_file.name}.", suffix=".tmp")
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the mode a plain open() would
     try:
         with h5py.File(tmp, "w") as fout:
             for name, param, to_file, _ in _entries(bilm):

@@ -24,7 +24,7 @@ from .results import RESULTS_FILE, write_json_atomic, write_results
 
 log = logging.getLogger(__name__)
 RUN_CONFIG = "run_config.yaml"
-IGNORED_KEYS = ("force", "test", "threads")  # may change between a run and its resumption
+IGNORED_KEYS = ("force", "test", "threads", "logger")  # may change between a run and its resumption
 
 
 def _diff(old: Any, new: Any, prefix: str = "") -> str | None:

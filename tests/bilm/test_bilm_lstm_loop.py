@@ -8,7 +8,8 @@ from elmo_lab.bilm.lstm import FORGET_BIAS, ProjectedLSTMLayer
 
 
 def _reference(layer: ProjectedLSTMLayer, x: torch.Tensor, lengths: torch.Tensor, state):
-    """gates = [x; h] W + B split i, j, f, o; c = σ(f + 1) c + σ(i) tanh(j), clipped; h = (σ(o) tanh(c)) W_P, clipped."""
+    """gates = [x; h] W + B split i, j, f, o; c = σ(f + 1) c + σ(i) tanh(j), clipped; h = (σ(o) tanh(c)) W_P,
+    clipped.  Returns the outputs, the final c and h, and whether any clip was reached."""
     w = torch.cat([layer.input_gates.weight, layer.hidden_gates.weight], 1).double().t()
     b, w_p = layer.input_gates.bias.double(), layer.projection.weight.double().t()
     out = torch.zeros(x.shape[0], x.shape[1], layer.projection_dim, dtype=torch.float64)
