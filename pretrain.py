@@ -16,6 +16,7 @@ from omegaconf import DictConfig
 
 from elmo_lab.bilm.options import BiLMConfigError
 from elmo_lab.lm.corpora import CorpusError
+from elmo_lab.lm.module import LMConfigError
 from elmo_lab.lm.vocab import VocabError
 
 
@@ -25,7 +26,7 @@ def main(cfg: DictConfig) -> None:
 
     try:
         run_pretraining(cfg, command=" ".join(["python", "pretrain.py", *sys.argv[1:]]))
-    except (BiLMConfigError, CorpusError, VocabError) as e:
+    except (BiLMConfigError, CorpusError, VocabError, LMConfigError) as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
 

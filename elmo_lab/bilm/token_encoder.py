@@ -23,7 +23,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from .options import BiLMOptions
+from .token_cache import TokenVectorCache
 
+# Token vectors kept across inference batches (50k x projection_dim floats: 25 MB at small-ELMo dims).
+DEFAULT_TOKEN_CACHE = 50_000
 # Fixed cost of one bucket of convolutions, in token positions (measured on CPU at small-ELMo dims).
 BUCKET_OVERHEAD = 128
 
@@ -64,6 +67,13 @@ class CharCNNEncoder(nn.Module):
         #: False = the published models' straightforward computation (every token, all positions); tests and
         #: ``benchmarks/bilm_inference.py --reference-cnn`` compare against it.
         self.use_shortcuts = True
+        #: Cross-batch cache of token vectors, used in eval mode without gradients (see ``token_cache``);
+        #: ``set_token_cache(0)`` turns it off.
+        self.token_cache = TokenVectorCache(DEFAULT_TOKEN_CACHE)
+
+    def set_token_cache(self, capacity: int) -> None:
+        """Cache up to ``capacity`` token vectors across inference batches (0 = off)."""
+        self.token_cache = TokenVectorCache(capacity)
 
     def encode_tokens(self, char_ids: torch.Tensor) -> torch.Tensor:
         """Encode a flat list of tokens ``(n, chars)`` → ``(n, projection_dim)``, reading only needed positions.
@@ -117,7 +127,10 @@ class CharCNNEncoder(nn.Module):
         flat = char_ids.reshape(-1, max_chars)  # (batch * time, chars)
         if self.use_shortcuts:
             unique, inverse = torch.unique(flat, dim=0, return_inverse=True)  # (n, chars), (batch * time,)
-            encoded = self.encode_tokens(unique)  # (n, projection_dim)
+            if self.token_cache.capacity and not self.training and not torch.is_grad_enabled():
+                encoded = self.token_cache.encode(unique, self.encode_tokens, self)  # (n, projection_dim)
+            else:
+                encoded = self.encode_tokens(unique)  # (n, projection_dim)
         else:
             encoded = self._encode_all_positions(flat)  # (batch * time, projection_dim)
             inverse = torch.arange(flat.size(0), device=flat.device)  # (batch * time,)

@@ -22,6 +22,10 @@ from .batching import IGNORE, LMBatch
 from .softmax import FullSoftmax, make_softmax
 
 
+class LMConfigError(ValueError):
+    """A pretraining setting that is not valid (names the config key)."""
+
+
 def lm_nll(bilm: BiLM, softmax: FullSoftmax, batch: LMBatch, dropout: float = 0.0,
            training: bool = False) -> tuple[torch.Tensor, torch.Tensor, int, int]:
     """Summed forward and backward NLL of ``batch`` and the number of scored predictions of each."""
@@ -59,9 +63,9 @@ class BiLMLanguageModel(pl.LightningModule):
         super().__init__()
         self.save_hyperparameters()
         if optimizer not in ("adagrad", "adam", "adamw"):
-            raise ValueError(f"model.optimizer must be adagrad, adam or adamw; got {optimizer!r}")
+            raise LMConfigError(f"model.optimizer must be adagrad, adam or adamw; got {optimizer!r}")
         if lr_schedule not in ("none", "plateau"):
-            raise ValueError(f"model.lr_schedule must be none or plateau; got {lr_schedule!r}")
+            raise LMConfigError(f"model.lr_schedule must be none or plateau; got {lr_schedule!r}")
         self.bilm = BiLM(BiLMOptions.from_dict(options), dropout=dropout)
         patch_for_training(self.bilm)
         self.softmax = make_softmax(self.bilm.options.projection_dim, vocab_size, sampled_softmax, num_samples,
