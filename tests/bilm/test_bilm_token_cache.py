@@ -59,6 +59,7 @@ def test_capacity_bounds_the_cache():
     bilm.token_encoder.set_token_cache(3)
     with torch.no_grad():
         outputs = _run(bilm)
+    assert len(bilm.token_encoder.token_cache._rows) == 3
     bilm.token_encoder.set_token_cache(0)
     for a, b in zip(outputs, _run(bilm)):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
