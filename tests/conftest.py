@@ -5,6 +5,12 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
+
+# Test models are tiny: one thread is as fast, and it keeps OpenMP from spin-waiting when the machine is busy
+# (seen here: 10x slower tests with 2 threads beside another job). Subprocesses inherit the variable.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+torch.set_num_threads(1)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("ELMO_LAB_SHARED", REPO.parent / "shared"))
