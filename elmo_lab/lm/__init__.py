@@ -4,6 +4,5 @@
   ``batching`` — packed whole-sentence rows and LM targets; ``softmax`` — full and sampled softmax;
   ``module`` / ``datamodule`` — the Lightning module and data module; ``pretraining`` — what ``pretrain.py`` runs;
   ``export`` — official files + softmax side file; ``perplexity`` — evaluation and the CLI command;
-  ``finetune`` — ``finetune_bilm`` for task runs (``bilm.finetune.enabled=true``);
-  ``autograd_lstm`` — an O(time) backward for the biLM's LSTM loop during training.
+  ``finetune`` — ``finetune_bilm`` for task runs (``bilm.finetune.enabled=true``).
 """

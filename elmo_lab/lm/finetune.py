@@ -26,7 +26,6 @@ import torch
 
 from elmo_lab.bilm.model import BiLM
 
-from .autograd_lstm import patch_for_training
 from .batching import EncodedCorpus, make_loader
 from .export import has_softmax, load_softmax
 from .module import lm_nll
@@ -89,7 +88,6 @@ def finetune_bilm(bilm: BiLM, train_sentences: Sequence[Sequence[str]], dev_sent
     dim = bilm.options.projection_dim
     was_training = bilm.training
     flags = [p.requires_grad for p in bilm.parameters()]
-    patched = patch_for_training(bilm)
     try:
         if softmax_source is not None and has_softmax(softmax_source):
             softmax, vocab = load_softmax(softmax_source, dim)
@@ -124,19 +122,10 @@ def finetune_bilm(bilm: BiLM, train_sentences: Sequence[Sequence[str]], dev_sent
         for p, flag in zip(bilm.parameters(), flags):
             p.requires_grad_(flag)
         bilm.train(was_training)
-        if patched:
-            unpatch(bilm)
     keys = ("forward", "backward", "average")
     return {"before": {k: before[k] for k in keys}, "after": {k: after[k] for k in keys}, "softmax": source,
             "vocab_size": len(vocab), "softmax_steps": prep_steps, "steps": steps, "tokens": tokens,
             "dev_predictions": after["n_predictions"]}
-
-
-def unpatch(bilm: BiLM) -> None:
-    """Undo ``patch_for_training`` (drop the instance-level ``forward``)."""
-    for module in bilm.modules():
-        if "forward" in module.__dict__:
-            del module.forward
 
 
 def _fmt(ppl: dict[str, float]) -> str:

@@ -17,7 +17,6 @@ import torch.nn.functional as F
 from elmo_lab.bilm.model import BiLM
 from elmo_lab.bilm.options import BiLMOptions
 
-from .autograd_lstm import patch_for_training
 from .batching import IGNORE, LMBatch
 from .softmax import FullSoftmax, make_softmax
 
@@ -67,7 +66,6 @@ class BiLMLanguageModel(pl.LightningModule):
         if lr_schedule not in ("none", "plateau"):
             raise LMConfigError(f"model.lr_schedule must be none or plateau; got {lr_schedule!r}")
         self.bilm = BiLM(BiLMOptions.from_dict(options), dropout=dropout)
-        patch_for_training(self.bilm)
         self.softmax = make_softmax(self.bilm.options.projection_dim, vocab_size, sampled_softmax, num_samples,
                                     full_softmax_max_vocab)
         self.dropout = dropout
