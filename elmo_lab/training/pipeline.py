@@ -148,5 +148,8 @@ def train(cfg: DictConfig) -> float | None:
         write_results(run_dir, task=cfg.task.name, placement=placement, mix=e["mix"], l2_coef=e["l2_coef"],
                       seed=cfg.seed, metrics=metrics, layer_weights=weights, data_sizes=datamodule.data_sizes(),
                       config=plain, finetune=finetune)
+        print("metrics: " + "  ".join(f"{k} {v:.4f}" for k, v in sorted(metrics.items())))
+        for name, w in weights.items():
+            print(f"layer weights {name}: s = [{', '.join(f'{x:.2f}' for x in w['s'])}], gamma = {w['gamma']:.2f}")
         print(f"results: {results_path}")
     return metrics.get(cfg.optimized_metric)
