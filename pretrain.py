@@ -9,7 +9,6 @@ Rerunning the same command resumes from ``<run dir>/checkpoints/last.ckpt``.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig

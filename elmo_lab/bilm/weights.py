@@ -10,8 +10,6 @@ Datasets (shapes for the options' sizes):
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -19,6 +17,7 @@ import h5py
 import numpy as np
 import torch
 
+from ..atomic import atomic_path
 from .model import BiLM
 from .options import BiLMConfigError, BiLMOptions
 
@@ -110,21 +109,9 @@ def to_file_shape(param: torch.Tensor | _Joined, name: str) -> tuple[int, ...]:
 
 def save_weights(bilm: BiLM, weights_file: str | Path) -> None:
     """Write ``bilm`` in the official layout, atomically (a temporary file renamed into place)."""
-    weights_file = Path(weights_file)
-    weights_file.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=weights_file.parent, prefix=f".{weights_file.name}.", suffix=".tmp")
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the mode a plain open() would
-    try:
-        with h5py.File(tmp, "w") as fout:
-            for name, param, to_file, _ in _entries(bilm):
-                fout.create_dataset(name, data=to_file(param.detach().float().cpu()).astype(np.float32))
-        os.replace(tmp, weights_file)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_path(weights_file) as tmp, h5py.File(tmp, "w") as fout:
+        for name, param, to_file, _ in _entries(bilm):
+            fout.create_dataset(name, data=to_file(param.detach().float().cpu()).astype(np.float32))
 
 
 def load_bilm(options_file: str | Path, weights_file: str | Path | None) -> BiLM:

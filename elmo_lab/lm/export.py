@@ -17,8 +17,6 @@ Every file is written to a temporary name and renamed, so an interrupted export 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +24,7 @@ import h5py
 import numpy as np
 import torch
 
+from elmo_lab.atomic import atomic_path
 from elmo_lab.bilm.model import BiLM
 from elmo_lab.bilm.weights import WeightFileError, load_bilm, save_bilm
 
@@ -35,41 +34,21 @@ from .vocab import Vocabulary
 SOFTMAX_FILE, VOCAB_FILE, METADATA_FILE = "lm_softmax.hdf5", "vocab.txt", "lm_metadata.json"
 
 
-def _tmp_path(path: Path) -> str:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    os.chmod(tmp, 0o644)  # mkstemp makes 0600; exported models are shared files
-    return tmp
-
-
 def _to_float16(path: Path) -> None:
     """Rewrite every float dataset of an HDF5 file as float16 (a new file: h5py cannot shrink one in place)."""
-    tmp = _tmp_path(path)
-    try:
-        with h5py.File(path, "r") as src, h5py.File(tmp, "w") as dst:
-            def copy(name: str, obj: Any) -> None:
-                if isinstance(obj, h5py.Dataset):
-                    data = obj[...]
-                    dst.create_dataset(name, data=data.astype(np.float16) if data.dtype.kind == "f" else data)
-            src.visititems(copy)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_path(path) as tmp, h5py.File(path, "r") as src, h5py.File(tmp, "w") as dst:
+        def copy(name: str, obj: Any) -> None:
+            if isinstance(obj, h5py.Dataset):
+                data = obj[...]
+                dst.create_dataset(name, data=data.astype(np.float16) if data.dtype.kind == "f" else data)
+        src.visititems(copy)
 
 
 def save_softmax(softmax: FullSoftmax, path: str | Path, dtype: str = "float32") -> None:
-    path = Path(path)
-    tmp = _tmp_path(path)
-    try:
-        with h5py.File(tmp, "w") as f:
-            f.create_dataset("softmax/W", data=softmax.weight.detach().float().cpu().numpy().astype(dtype))
-            f.create_dataset("softmax/b", data=softmax.bias.detach().float().cpu().numpy().astype(dtype))
-            f.attrs["vocab_size"] = softmax.vocab_size
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        f.create_dataset("softmax/W", data=softmax.weight.detach().float().cpu().numpy().astype(dtype))
+        f.create_dataset("softmax/b", data=softmax.bias.detach().float().cpu().numpy().astype(dtype))
+        f.attrs["vocab_size"] = softmax.vocab_size
 
 
 def export_lm(out_dir: str | Path, bilm: BiLM, softmax: FullSoftmax, vocab: Vocabulary, dtype: str = "float32",
@@ -87,9 +66,8 @@ def export_lm(out_dir: str | Path, bilm: BiLM, softmax: FullSoftmax, vocab: Voca
     save_softmax(softmax, out_dir / SOFTMAX_FILE, dtype)
     vocab.save(out_dir / VOCAB_FILE)
     if metadata is not None:
-        tmp = _tmp_path(out_dir / METADATA_FILE)
-        Path(tmp).write_text(json.dumps(metadata, indent=2) + "\n")
-        os.replace(tmp, out_dir / METADATA_FILE)
+        with atomic_path(out_dir / METADATA_FILE) as tmp:
+            tmp.write_text(json.dumps(metadata, indent=2) + "\n")
     return out_dir
 
 

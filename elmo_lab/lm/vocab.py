@@ -7,11 +7,11 @@ a log-uniform (Zipf) distribution over ids, which assumes id 0 is the most frequ
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Iterable, Sequence
+
+from elmo_lab.atomic import atomic_path
 
 BOS, EOS, UNK = "<S>", "</S>", "<UNK>"
 SPECIALS = (BOS, EOS, UNK)
@@ -62,13 +62,8 @@ class Vocabulary:
 
     def save(self, path: str | Path) -> None:
         """Write ``vocab.txt`` (one word per line) atomically."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        os.chmod(tmp, 0o644)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write("\n".join(self.words) + "\n")
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            tmp.write_text("\n".join(self.words) + "\n", encoding="utf-8")
 
     @classmethod
     def load(cls, path: str | Path) -> "Vocabulary":

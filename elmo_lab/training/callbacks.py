@@ -2,14 +2,12 @@
 at the end as a heatmap (mix × layer, the paper's Figure 2)."""
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
 
-from .results import publish
+from ..atomic import atomic_path
 
 
 def layer_weights(module: pl.LightningModule) -> dict[str, dict]:
@@ -46,16 +44,11 @@ def plot_layer_weights(weights: dict[str, dict], path: str | Path, title: str = 
     fig.colorbar(image, ax=ax, fraction=0.05)
     fig.tight_layout()
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=120, format="png")
-        publish(tmp, path)
+        with atomic_path(path, suffix=".png") as tmp:
+            fig.savefig(tmp, dpi=120, format="png")
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
 
 
