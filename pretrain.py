@@ -13,10 +13,7 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
-from elmo_lab.bilm.options import BiLMConfigError
-from elmo_lab.lm.corpora import CorpusError
-from elmo_lab.lm.module import LMConfigError
-from elmo_lab.lm.vocab import VocabError
+from elmo_lab.errors import UserError
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="pretrain")
@@ -25,7 +22,7 @@ def main(cfg: DictConfig) -> None:
 
     try:
         run_pretraining(cfg, command=" ".join(["python", "pretrain.py", *sys.argv[1:]]))
-    except (BiLMConfigError, CorpusError, VocabError, LMConfigError) as e:
+    except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
 

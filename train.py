@@ -11,7 +11,8 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from elmo_lab.config import register_configs
-from elmo_lab.training.cli import USER_ERRORS, report_user_error, run_hydra_cli
+from elmo_lab.errors import UserError
+from elmo_lab.training.cli import report_user_error, run_hydra_cli
 
 register_configs()
 
@@ -22,7 +23,7 @@ def main(cfg: DictConfig) -> float | None:
 
     try:
         return train(cfg)
-    except USER_ERRORS as ex:
+    except UserError as ex:
         report_user_error(ex, HydraConfig.get().runtime.output_dir)
     finally:
         import wandb

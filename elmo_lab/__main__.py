@@ -7,8 +7,8 @@ Adding a command takes one function and one line:
    ``elmo_lab.embed.add_embed_command``).
 2. Add ``"NAME": ("package.module:add_NAME_command", "one-line help"),`` to ``COMMANDS`` below.
 
-Only the chosen command's module is imported.  A command reports bad user input by raising one of ``USER_ERRORS``
-(add your own error class there if it is not a subclass of one already listed); the user then sees one line
+Only the chosen command's module is imported.  A command reports bad user input by raising a subclass of
+``elmo_lab.errors.UserError``; the user then sees one line
 ``error: <message>`` on stderr and exit status 2, without a traceback.  Any other exception is a bug and keeps its
 traceback.
 """
@@ -19,6 +19,8 @@ import importlib
 import sys
 from typing import Callable, Sequence
 
+from elmo_lab.errors import UserError
+
 # name -> ("module:function that configures the sub-parser and returns the runner", help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "embed": ("elmo_lab.embed:add_embed_command",
@@ -26,17 +28,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "perplexity": ("elmo_lab.lm.perplexity:add_perplexity_command",
                    "forward, backward and average perplexity of a biLM with a softmax (pretrain.py exports) on a corpus"),
 }
-
-# "module:Class" of the exceptions that mean bad input rather than a bug.
-USER_ERRORS: tuple[str, ...] = (
-    "elmo_lab.bilm.options:BiLMConfigError",
-    "elmo_lab.bilm.weights:WeightFileError",
-    "elmo_lab.bilm.chars:EmptyInputError",
-    "elmo_lab.download:DownloadError",
-    "elmo_lab.embed:EmbedError",
-    "elmo_lab.lm.corpora:CorpusError",
-    "elmo_lab.lm.vocab:VocabError",
-)
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -64,10 +55,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv``, run the command, map user errors to ``error: ...`` and exit status 2."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser(argv).parse_args(argv)
-    user_errors = tuple(_load(target) for target in USER_ERRORS)
     try:
         args.run(args)
-    except user_errors as e:
+    except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:

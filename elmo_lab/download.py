@@ -21,11 +21,13 @@ from typing import BinaryIO
 from filelock import FileLock
 from tqdm import tqdm
 
+from elmo_lab.errors import UserError
+
 CHUNK_BYTES = 1 << 20
 TIMEOUT_S = 60.0
 
 
-class DownloadError(RuntimeError):
+class DownloadError(RuntimeError, UserError):
     """A download that could not be completed or verified (offline, HTTP error, wrong size or checksum)."""
 
 

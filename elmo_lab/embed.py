@@ -38,6 +38,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from elmo_lab.errors import UserError
+
 from .bilm.chars import EmptyInputError
 from .bilm.model import BiLM
 from .bilm.options import BiLMConfigError
@@ -45,7 +47,7 @@ from .bilm.options import BiLMConfigError
 LAYER_MODES = ("all", "top", "average")
 
 
-class EmbedError(ValueError):
+class EmbedError(ValueError, UserError):
     """Bad input or output for the embed command (names ``file:line`` where there is one)."""
 
 

@@ -11,6 +11,8 @@ from typing import Sequence
 
 import torch
 
+from elmo_lab.errors import UserError
+
 MAX_CHARACTERS_PER_TOKEN = 50
 BOS_CHAR = 256  # inside the <S> token
 EOS_CHAR = 257  # inside the </S> token
@@ -23,7 +25,7 @@ BOS_TOKEN = "<S>"
 EOS_TOKEN = "</S>"
 
 
-class EmptyInputError(ValueError):
+class EmptyInputError(ValueError, UserError):
     """Raised when there is nothing to encode (no sentences, or a sentence with no tokens)."""
 
 

@@ -10,8 +10,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from elmo_lab.errors import UserError
 
-class BiLMConfigError(ValueError):
+
+class BiLMConfigError(ValueError, UserError):
     """An options file or options dict that does not describe a valid biLM."""
 
 

@@ -17,12 +17,14 @@ import h5py
 import numpy as np
 import torch
 
+from elmo_lab.errors import UserError
+
 from ..atomic import atomic_path
 from .model import BiLM
 from .options import BiLMConfigError, BiLMOptions
 
 
-class WeightFileError(ValueError):
+class WeightFileError(ValueError, UserError):
     """A weight file that does not match its options (missing dataset, wrong shape) or cannot be read."""
 
 

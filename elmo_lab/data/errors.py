@@ -6,8 +6,10 @@ Messages name the file (and line, where there is one) and what was expected, e.g
 
 from __future__ import annotations
 
+from elmo_lab.errors import UserError
+
 __all__ = ["DataError"]
 
 
-class DataError(ValueError):
+class DataError(ValueError, UserError):
     """A dataset file is missing, empty or malformed, or a dataset is not available offline."""

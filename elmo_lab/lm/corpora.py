@@ -17,10 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from elmo_lab.errors import UserError
+
 Sentences = list[list[str]]
 
 
-class CorpusError(ValueError):
+class CorpusError(ValueError, UserError):
     """A corpus that cannot be read (unknown name, missing file, empty text)."""
 
 

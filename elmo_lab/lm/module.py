@@ -16,12 +16,13 @@ import torch.nn.functional as F
 
 from elmo_lab.bilm.model import BiLM
 from elmo_lab.bilm.options import BiLMOptions
+from elmo_lab.errors import UserError
 
 from .batching import IGNORE, LMBatch
 from .softmax import FullSoftmax, make_softmax
 
 
-class LMConfigError(ValueError):
+class LMConfigError(ValueError, UserError):
     """A pretraining setting that is not valid (names the config key)."""
 
 

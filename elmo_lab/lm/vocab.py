@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from elmo_lab.atomic import atomic_path
+from elmo_lab.errors import UserError
 
 BOS, EOS, UNK = "<S>", "</S>", "<UNK>"
 SPECIALS = (BOS, EOS, UNK)
 
 
-class VocabError(ValueError):
+class VocabError(ValueError, UserError):
     """A vocabulary file that cannot be used (missing, empty, wrong specials)."""
 
 

@@ -19,17 +19,7 @@ from typing import Callable, NoReturn
 from hydra.errors import HydraException, MissingConfigException
 from omegaconf.errors import OmegaConfBaseException
 
-from ..bilm.options import BiLMConfigError
-from ..bilm.weights import WeightFileError
-from ..config import ConfigError
-
-USER_ERRORS: tuple[type[BaseException], ...] = (ConfigError, BiLMConfigError, WeightFileError)
-try:  # the data readers' error type, when that package is installed
-    from ..data.errors import DataError
-
-    USER_ERRORS += (DataError,)
-except ImportError:  # pragma: no cover
-    pass
+from ..errors import UserError
 
 
 def _first_line(text: str) -> str:
@@ -94,7 +84,7 @@ def run_hydra_cli(main: Callable[[], object]) -> None:
     os.environ["HYDRA_FULL_ERROR"] = "1"
     try:
         main()
-    except USER_ERRORS as ex:
+    except UserError as ex:
         report_user_error(ex)
     except (HydraException, OmegaConfBaseException) as ex:
         print(f"error: {describe(ex)}", file=sys.stderr)
