@@ -27,7 +27,7 @@ import yaml
 from torch import nn
 
 from elmo_lab.bilm.options import BiLMOptions
-from elmo_lab.bilm.token_encoder import CharCNNEncoder
+from elmo_lab.bilm.token_encoder import CharCNNEncoder, token_spans
 from elmo_lab.lm.batching import IGNORE, EncodedCorpus, LMBatch, make_loader
 from elmo_lab.lm.corpora import ptb_split
 from elmo_lab.lm.module import BiLMLanguageModel, lm_nll
@@ -59,6 +59,33 @@ class FusedBaseline(nn.Module):
             t = targets.reshape(-1)
             total = total + self.softmax(top.reshape(-1, top.size(-1)), t) / max(int((t != IGNORE).sum()), 1)
         return total
+
+
+def multiply_adds(options: BiLMOptions, batch: LMBatch, vocab_size: int) -> dict[str, float]:
+    """Multiply-adds of one training step (forward x 3: forward + the two backward matmuls), by model.
+
+    ``lstm`` (the baseline) runs its LSTMs over every position of the padded batch; ours runs the recurrence only
+    over real positions (rows sorted, see ``recurrence.py``) and its char CNN + highway + projection once per
+    distinct token, over the char positions the token needs (``token_encoder.py``).  Both score the same softmax
+    predictions.  Their ratio is what ours / lstm would be if both ran at the same multiply-adds per second.
+    """
+    p, d, f = options.projection_dim, options.lstm_dim, options.n_filters
+    positions = batch.char_ids.shape[0] * batch.char_ids.shape[1]
+    real = int((batch.char_ids > 0).any(-1).sum())
+    scored = int((batch.forward_targets != IGNORE).sum() + (batch.backward_targets != IGNORE).sum())
+    per_step = 2 * options.n_layers  # directions x layers
+    input_half, recurrent_half = p * 4 * d, p * 4 * d + d * p
+    softmax = scored * vocab_size * p
+    unique = torch.unique(batch.char_ids.reshape(-1, batch.char_ids.shape[-1]), dim=0)
+    unique = unique[(unique > 0).any(-1)]
+    max_width = max(w for w, _ in options.filters)
+    spans = token_spans(unique).clamp(max=unique.shape[-1] - max_width) + max_width  # positions per token
+    conv = int(spans.sum()) * sum(w * options.char_embedding_dim * n for w, n in options.filters)
+    encoder = conv + unique.shape[0] * (options.n_highway * 2 * f * f + f * p)
+    lstm = positions * per_step * (input_half + recurrent_half)
+    ours = positions * per_step * input_half + real * per_step * recurrent_half
+    return {"ours": 3.0 * (ours + softmax + encoder), "lstm": 3.0 * (lstm + softmax),
+            "cnn+lstm": 3.0 * (lstm + softmax + encoder)}
 
 
 def step_ours(model: BiLMLanguageModel, opt: torch.optim.Optimizer, batch: LMBatch, word_ids: torch.Tensor) -> None:
@@ -102,6 +129,8 @@ def main() -> None:
         b = next(loader)
         word_ids = torch.where(b.forward_targets == IGNORE, 0, b.forward_targets)  # any ids of the right shape
         batches.append((b, word_ids, int((b.char_ids > 0).any(-1).sum())))
+    work = [multiply_adds(options, b, len(vocab)) for b, _, _ in batches[args.warmup:]]
+    work_total = {name: sum(w[name] for w in work) for name in work[0]}
 
     ours = BiLMLanguageModel(options_dict, len(vocab), dropout=0.1, sampled_softmax=False)
     models = {"ours": (ours, torch.optim.Adagrad(ours.parameters(), lr=0.2, initial_accumulator_value=1.0),
@@ -122,11 +151,19 @@ def main() -> None:
           f"{len(vocab)} words (full), batch {args.batch_size} x {args.window}, {args.threads} thread(s), "
           f"{args.steps} timed steps, torch {torch.__version__}")
     median = {name: statistics.median(v) for name, v in times.items()}
+    tokens = sum(n for _, _, n in batches[args.warmup:])
     for name, tps in median.items():
-        print(f"  {name:9s} {tps:8.0f} tokens/s (median; min {min(times[name]):.0f}, max {max(times[name]):.0f})")
-    print(f"ratio ours / fused nn.LSTM + softmax:          {median['ours'] / median['lstm']:.2f}  (target >= 0.7)")
-    print(f"ratio ours / char CNN + fused nn.LSTM + softmax: {median['ours'] / median['cnn+lstm']:.2f}")
-
+        rate = work_total[name] / (tokens / tps) / 1e9  # multiply-adds per second at the median speed
+        print(f"  {name:9s} {tps:8.0f} tokens/s (median; min {min(times[name]):.0f}, max {max(times[name]):.0f}); "
+              f"{work_total[name] / tokens / 1e6:5.1f}M multiply-adds per token, {rate:5.1f} G/s")
+    print(f"arithmetic ceiling of ours / lstm (same multiply-adds per second): "
+          f"{work_total['lstm'] / work_total['ours']:.2f}")
+    # Ratios per step (the models take turns on the same batch), then their median: robust to the machine's load
+    # drifting during the run, which moves all three alike.
+    for base, label in (("lstm", "fused nn.LSTM + softmax"), ("cnn+lstm", "char CNN + fused nn.LSTM + softmax")):
+        per_step = statistics.median(o / b for o, b in zip(times["ours"], times[base]))
+        print(f"ratio ours / {label}: {per_step:.2f} (median of per-step ratios; ratio of medians "
+              f"{median['ours'] / median[base]:.2f})" + ("  (target >= 0.7)" if base == "lstm" else ""))
 
 if __name__ == "__main__":
     main()

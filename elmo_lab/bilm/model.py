@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from .chars import batch_to_char_ids
-from .lstm import LSTMStack, reverse_padded
+from .lstm import LSTMStack, reverse_padded, run_stacks
 from .options import BiLMOptions
 from .token_encoder import CharCNNEncoder
 
@@ -76,8 +76,9 @@ class BiLM(nn.Module):
         mask = (char_ids > 0).any(-1)  # (batch, time)
         lengths = mask.sum(-1)  # (batch,)
         tokens = self.token_encoder(char_ids)  # (batch, time, proj)
-        forward = self.forward_lstm(tokens, lengths, stateful)  # L x (batch, time, proj)
-        backward = self.backward_lstm(reverse_padded(tokens, lengths), lengths, stateful)
+        # Both directions in one recurrence loop; the backward LSTM reads each row reversed.
+        forward, backward = run_stacks([self.forward_lstm, self.backward_lstm],
+                                       [tokens, reverse_padded(tokens, lengths)], lengths, stateful)
         backward = [reverse_padded(b, lengths) for b in backward]  # L x (batch, time, proj)
         layers = [torch.cat([tokens, tokens], -1)] + [torch.cat(fb, -1) for fb in zip(forward, backward)]
         stacked = torch.stack(layers, 1)  # (batch, L + 1, time, 2 * proj)

@@ -64,8 +64,8 @@ class BiLMLanguageModel(pl.LightningModule):
         self.save_hyperparameters()
         if optimizer not in ("adagrad", "adam", "adamw"):
             raise LMConfigError(f"model.optimizer must be adagrad, adam or adamw; got {optimizer!r}")
-        if lr_schedule not in ("none", "plateau"):
-            raise LMConfigError(f"model.lr_schedule must be none or plateau; got {lr_schedule!r}")
+        if lr_schedule not in ("none", "plateau", "linear"):
+            raise LMConfigError(f"model.lr_schedule must be none, plateau or linear; got {lr_schedule!r}")
         self.bilm = BiLM(BiLMOptions.from_dict(options), dropout=dropout)
         self.softmax = make_softmax(self.bilm.options.projection_dim, vocab_size, sampled_softmax, num_samples,
                                     full_softmax_max_vocab)
@@ -98,8 +98,10 @@ class BiLMLanguageModel(pl.LightningModule):
         return batch.to(device)
 
     def configure_optimizers(self) -> Any:
-        """The optimizer; with ``lr_schedule="plateau"`` the lr halves after every validation whose
-        ``val_ppl_average`` does not improve (the usual PTB recipe)."""
+        """The optimizer and its schedule: ``plateau`` halves the lr after every validation whose
+        ``val_ppl_average`` does not improve (the usual PTB recipe); ``linear`` decays it linearly to zero over the
+        run's steps (``trainer.max_steps``, else ``max_epochs`` worth of batches): for a fixed budget, the decay
+        that would otherwise come only after many epochs happens within it."""
         hp = self.hparams
         if hp.optimizer == "adagrad":
             opt: torch.optim.Optimizer = torch.optim.Adagrad(
@@ -110,6 +112,10 @@ class BiLMLanguageModel(pl.LightningModule):
             opt = cls(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
         if hp.lr_schedule == "none":
             return opt
+        if hp.lr_schedule == "linear":
+            total = max(int(self.trainer.estimated_stepping_batches), 1)
+            linear = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: max(0.0, 1.0 - step / total))
+            return {"optimizer": opt, "lr_scheduler": {"scheduler": linear, "interval": "step"}}
         scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=0.5, patience=0)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": scheduler, "monitor": "val_ppl_average",
                                                    "interval": "epoch"}}

@@ -68,3 +68,26 @@ def test_pretrain_script_trains_resumes_exports_and_reports_perplexity(tmp_path,
     assert cli.returncode == 0, cli.stderr
     ppl = json.loads(cli.stdout)
     assert set(ppl) >= {"forward", "backward", "average"} and 1 < ppl["average"] < 40
+
+
+def test_linear_schedule_decays_the_lr_to_zero_over_the_run(tiny_options, tiny_sentences):
+    import pytorch_lightning as pl
+
+    from elmo_lab.lm.module import LMConfigError
+
+    with pytest.raises(LMConfigError, match="model.lr_schedule must be none, plateau or linear"):
+        BiLMLanguageModel(tiny_options, 10, lr_schedule="cosine")
+    vocab = Vocabulary.from_sentences(tiny_sentences)
+    model = BiLMLanguageModel(tiny_options, len(vocab), optimizer="adam", lr=0.01, lr_schedule="linear")
+    loader = make_loader(EncodedCorpus(tiny_sentences[:64], vocab), window=32, batch_size=8, shuffle=True)
+    lrs = []
+
+    class RecordLr(pl.Callback):
+        def on_train_batch_start(self, trainer, *args) -> None:
+            lrs.append(trainer.optimizers[0].param_groups[0]["lr"])
+
+    trainer = pl.Trainer(max_steps=6, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False, callbacks=[RecordLr()], limit_val_batches=0)
+    trainer.fit(model, train_dataloaders=loader)
+    assert lrs == pytest.approx([0.01 * (1 - k / 6) for k in range(6)])
+    assert trainer.optimizers[0].param_groups[0]["lr"] == pytest.approx(0.0)
