@@ -31,20 +31,25 @@ class ProjectedLSTMLayer(nn.Module):
     dim : LSTM cells.
     projection_dim : size of the (projected) hidden state and of the output.
     cell_clip, proj_clip : clip values or ``None``.
+    use_projection : False = a plain LSTM (``projection_dim`` must equal ``dim``; ``proj_clip`` is ignored, as in
+        TensorFlow without ``num_proj``): what bilm-tf builds when ``projection_dim >= dim``.
     """
 
     def __init__(self, input_dim: int, dim: int, projection_dim: int,
-                 cell_clip: float | None, proj_clip: float | None) -> None:
+                 cell_clip: float | None, proj_clip: float | None, use_projection: bool = True) -> None:
         super().__init__()
+        if not use_projection and projection_dim != dim:
+            raise ValueError(f"an LSTM without projection outputs its {dim} cells, not {projection_dim}")
         self.dim, self.projection_dim = dim, projection_dim
-        self.cell_clip, self.proj_clip = cell_clip, proj_clip
+        self.cell_clip, self.proj_clip = cell_clip, proj_clip if use_projection else None
         self.input_gates = nn.Linear(input_dim, 4 * dim)  # W_0[:input_dim], B
         self.hidden_gates = nn.Linear(projection_dim, 4 * dim, bias=False)  # W_0[input_dim:]
-        self.projection = nn.Linear(dim, projection_dim, bias=False)  # W_P_0
+        self.projection = nn.Linear(dim, projection_dim, bias=False) if use_projection else None  # W_P_0
 
-    def stacked_weights(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """``w_h`` ``(projection_dim, 4 * dim)`` and ``w_p`` ``(dim, projection_dim)``, as the recurrence reads them."""
-        return self.hidden_gates.weight.t(), self.projection.weight.t()
+    def stacked_weights(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``w_h`` ``(projection_dim, 4 * dim)`` and ``w_p`` ``(dim, projection_dim)`` (or ``None``: no
+        projection), as the recurrence reads them."""
+        return self.hidden_gates.weight.t(), None if self.projection is None else self.projection.weight.t()
 
     def forward(self, inputs: torch.Tensor, lengths: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]
                 ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
@@ -79,7 +84,8 @@ def run_layers(layers: Sequence[ProjectedLSTMLayer], inputs: Sequence[torch.Tens
     gates_x = torch.baddbmm(b_x, x, w_x).view(k, batch, time, 4 * first.dim)  # (K, batch, time, 4 * dim)
     with torch.no_grad():  # a constant: invisible to autograd, which would otherwise copy the whole gradient back
         gates_x[..., 2 * first.dim: 3 * first.dim] += FORGET_BIAS
-    w_h, w_p = (torch.stack(w) for w in zip(*(layer.stacked_weights() for layer in layers)))  # (K, ...)
+    w_h = torch.stack([layer.stacked_weights()[0] for layer in layers])  # (K, projection_dim, 4 * dim)
+    w_p = None if first.projection is None else torch.stack([layer.stacked_weights()[1] for layer in layers])
     out, c, h = projected_lstm(gates_x, w_h, w_p, c0, h0, lengths.index_select(0, order.to(lengths.device)),
                                first.cell_clip, first.proj_clip)  # (K, batch, time, projection_dim)
     inverse = torch.argsort(order)
@@ -104,10 +110,11 @@ class LSTMStack(nn.Module):
 
     def __init__(self, input_dim: int, dim: int, projection_dim: int, n_layers: int,
                  cell_clip: float | None, proj_clip: float | None, use_skip_connections: bool,
-                 dropout: float = 0.0) -> None:
+                 dropout: float = 0.0, use_projection: bool = True) -> None:
         super().__init__()
         self.layers = nn.ModuleList(
-            ProjectedLSTMLayer(input_dim if k == 0 else projection_dim, dim, projection_dim, cell_clip, proj_clip)
+            ProjectedLSTMLayer(input_dim if k == 0 else projection_dim, dim, projection_dim, cell_clip, proj_clip,
+                               use_projection)
             for k in range(n_layers)
         )
         self.use_skip_connections = use_skip_connections

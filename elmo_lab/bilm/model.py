@@ -47,7 +47,8 @@ class BiLM(nn.Module):
         self.token_encoder = CharCNNEncoder(options)
         stack = dict(input_dim=options.projection_dim, dim=options.lstm_dim, projection_dim=options.projection_dim,
                      n_layers=options.n_layers, cell_clip=options.cell_clip, proj_clip=options.proj_clip,
-                     use_skip_connections=options.use_skip_connections, dropout=dropout)
+                     use_skip_connections=options.use_skip_connections, dropout=dropout,
+                     use_projection=options.has_lstm_projection)
         self.forward_lstm = LSTMStack(**stack)
         self.backward_lstm = LSTMStack(**stack)
 

@@ -82,6 +82,19 @@ class BiLMOptions:
                 raise BiLMConfigError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
         if self.n_highway < 0:
             raise BiLMConfigError(f"char_cnn.n_highway must be >= 0, got {self.n_highway}")
+        if self.projection_dim > self.lstm_dim:
+            raise BiLMConfigError(f"lstm.projection_dim ({self.projection_dim}) must be <= lstm.dim "
+                                  f"({self.lstm_dim}): without a projection the LSTM layers are lstm.dim wide")
+
+    @property
+    def has_cnn_projection(self) -> bool:
+        """bilm-tf projects the char-CNN output only when the filters do not already number ``projection_dim``."""
+        return self.n_filters != self.projection_dim
+
+    @property
+    def has_lstm_projection(self) -> bool:
+        """bilm-tf gives the LSTM cells a projection (``W_P_0``) only when ``projection_dim < dim``."""
+        return self.projection_dim < self.lstm_dim
 
     @property
     def n_filters(self) -> int:

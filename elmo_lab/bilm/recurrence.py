@@ -34,7 +34,8 @@ class ProjectedLSTMRecurrence(torch.autograd.Function):
 
     gates_x : ``(K, batch, time, 4 * dim)`` input half of the gates, biases (and the forget bias) included; gate
         order ``i, j, f, o`` (TensorFlow's).
-    w_h : ``(K, projection_dim, 4 * dim)``; w_p : ``(K, dim, projection_dim)``.
+    w_h : ``(K, projection_dim, 4 * dim)``; w_p : ``(K, dim, projection_dim)``, or ``None`` for plain LSTMs
+        (``h = o * tanh(c)``, ``projection_dim == dim``).
     c0, h0 : ``(K, batch, dim)``, ``(K, batch, projection_dim)``.
     live : ``live[t]`` = number of rows longer than ``t`` (non-increasing; ``len(live)`` = longest row).
     Returns outputs ``(K, batch, time, projection_dim)`` (zero past each row's length) and the state ``c, h`` after
@@ -42,11 +43,11 @@ class ProjectedLSTMRecurrence(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx: Any, gates_x: torch.Tensor, w_h: torch.Tensor, w_p: torch.Tensor, c0: torch.Tensor,
+    def forward(ctx: Any, gates_x: torch.Tensor, w_h: torch.Tensor, w_p: torch.Tensor | None, c0: torch.Tensor,
                 h0: torch.Tensor, live: list[int], cell_clip: float | None, proj_clip: float | None
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         k, batch, time, four_dim = gates_x.shape
-        dim, proj, steps = four_dim // 4, w_p.size(-1), len(live)
+        dim, proj, steps = four_dim // 4, w_h.size(1), len(live)
         save = any(ctx.needs_input_grad)
         out = gates_x.new_zeros(k, batch, time, proj)  # (K, batch, time, proj)
         # Activated gates i, j, f, o of every step (kept for the backward pass), or one scratch step.
@@ -70,7 +71,7 @@ class ProjectedLSTMRecurrence(torch.autograd.Function):
             if cell_clip is not None:
                 new_c.clamp_(-cell_clip, cell_clip)
             tc = torch.tanh(new_c, out=tanh_c[t, :, :n]) if save else torch.tanh(new_c)
-            new_h = torch.bmm(o * tc, w_p)  # (K, n, proj)
+            new_h = torch.bmm(o * tc, w_p) if w_p is not None else o * tc  # (K, n, proj)
             if save:
                 h_masks.append(_clip_mask(new_h, proj_clip))
             if proj_clip is not None:
@@ -96,7 +97,8 @@ class ProjectedLSTMRecurrence(torch.autograd.Function):
         c_masks, h_masks = ctx.masks
         k, batch, time, proj = out.shape
         steps, dim = acts.size(0), cells.size(-1)
-        w_h_t, w_p_t = w_h.transpose(1, 2), w_p.transpose(1, 2)  # (K, 4 * dim, proj), (K, proj, dim)
+        w_h_t = w_h.transpose(1, 2)  # (K, 4 * dim, proj)
+        w_p_t = None if w_p is None else w_p.transpose(1, 2)  # (K, proj, dim)
         # Local derivatives of all steps at once: d gates = [dc, dc, dc, dm] * factors.
         i, j, f, o = acts.chunk(4, dim=-1)  # each (steps, K, batch, dim)
         factors = acts.new_empty(steps, k, batch, 4, dim)
@@ -118,7 +120,7 @@ class ProjectedLSTMRecurrence(torch.autograd.Function):
             if h_masks[t] is not None:
                 dh = dh * h_masks[t]
             d_raw_h[t, :, :n] = dh
-            d_m = torch.bmm(dh, w_p_t)  # (K, n, dim)
+            d_m = torch.bmm(dh, w_p_t) if w_p_t is not None else dh  # (K, n, dim)
             dc = torch.addcmul(d_c[:, :n], d_m, dc_from_h[t, :, :n])
             if c_masks[t] is not None:
                 dc = dc * c_masks[t]
@@ -132,12 +134,12 @@ class ProjectedLSTMRecurrence(torch.autograd.Function):
         # elsewhere the gate gradients are zero.
         h_prev = torch.cat([h0.unsqueeze(2), out[:, :, :-1]], 2)  # (K, batch, time, proj)
         d_w_h = torch.bmm(h_prev.flatten(1, 2).transpose(1, 2), d_gates_x.flatten(1, 2))  # (K, proj, 4 * dim)
-        d_w_p = torch.einsum("tkbd,tkbp->kdp", o * tanh_c, d_raw_h)  # (K, dim, proj)
+        d_w_p = None if w_p is None else torch.einsum("tkbd,tkbp->kdp", o * tanh_c, d_raw_h)  # (K, dim, proj)
         return d_gates_x, d_w_h, d_w_p, d_c, d_h, None, None, None
 
 
-def projected_lstm(gates_x: torch.Tensor, w_h: torch.Tensor, w_p: torch.Tensor, c0: torch.Tensor, h0: torch.Tensor,
-                   lengths: torch.Tensor, cell_clip: float | None, proj_clip: float | None
+def projected_lstm(gates_x: torch.Tensor, w_h: torch.Tensor, w_p: torch.Tensor | None, c0: torch.Tensor,
+                   h0: torch.Tensor, lengths: torch.Tensor, cell_clip: float | None, proj_clip: float | None
                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Run ``ProjectedLSTMRecurrence`` on rows in any order (shapes in its docstring; ``lengths`` ``(batch,)``).
 
@@ -145,7 +147,8 @@ def projected_lstm(gates_x: torch.Tensor, w_h: torch.Tensor, w_p: torch.Tensor, 
     outputs move) and put back afterwards."""
     if torch.is_autocast_enabled(gates_x.device.type):  # mixed precision: the recurrence itself runs in float32
         with torch.autocast(gates_x.device.type, enabled=False):
-            return projected_lstm(gates_x.float(), w_h.float(), w_p.float(), c0.float(), h0.float(), lengths,
+            return projected_lstm(gates_x.float(), w_h.float(), None if w_p is None else w_p.float(), c0.float(),
+                                  h0.float(), lengths,
                                   cell_clip, proj_clip)
     lengths = lengths.cpu()
     order = torch.argsort(lengths, descending=True, stable=True)  # (batch,)

@@ -61,7 +61,9 @@ class CharCNNEncoder(nn.Module):
             nn.Conv1d(options.char_embedding_dim, n, kernel_size=width) for width, n in options.filters
         )
         self.highway = Highway(options.n_filters, options.n_highway)
-        self.projection = nn.Linear(options.n_filters, options.projection_dim)
+        # bilm-tf has no projection when the filters already number projection_dim.
+        self.projection = (nn.Linear(options.n_filters, options.projection_dim) if options.has_cnn_projection
+                           else nn.Identity())
         self._activation = torch.relu if options.activation == "relu" else torch.tanh
         self._max_width = max(width for width, _ in options.filters)
         #: False = the published models' straightforward computation (every token, all positions); tests and

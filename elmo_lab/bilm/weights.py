@@ -4,9 +4,10 @@ Datasets (shapes for the options' sizes):
   ``char_embed`` (n_characters - 1, char_dim): no row for the padding id 0, which we keep as a zero row.
   ``CNN/W_cnn_{i}`` (1, width, char_dim, n_filters), ``CNN/b_cnn_{i}`` (n_filters,).
   ``CNN_high_{k}/{W_carry, b_carry, W_transform, b_transform}`` with weights as (in, out).
-  ``CNN_proj/{W_proj, b_proj}``.
+  ``CNN_proj/{W_proj, b_proj}``, absent when the filters number ``projection_dim`` (no projection).
   ``RNN_{d}/RNN/MultiRNNCell/Cell{k}/LSTMCell/{W_0, B, W_P_0}``: d = 0 forward, 1 backward; ``W_0`` is
-  (input_dim + projection_dim, 4 * dim) with gates i, j, f, o (the same order ``ProjectedLSTMLayer`` uses).
+  (input_dim + projection_dim, 4 * dim) with gates i, j, f, o (the same order ``ProjectedLSTMLayer`` uses);
+  ``W_P_0`` is absent when ``projection_dim == dim`` (a plain LSTM).
 """
 from __future__ import annotations
 
@@ -50,15 +51,17 @@ def _entries(bilm: BiLM) -> Iterator[_Entry]:
         for name, linear in (("transform", transform), ("carry", carry)):
             yield f"CNN_high_{k}/W_{name}", linear.weight, lambda p: _t(p.numpy()), _t
             yield f"CNN_high_{k}/b_{name}", linear.bias, lambda p: p.numpy(), lambda a: a
-    yield "CNN_proj/W_proj", enc.projection.weight, lambda p: _t(p.numpy()), _t
-    yield "CNN_proj/b_proj", enc.projection.bias, lambda p: p.numpy(), lambda a: a
+    if bilm.options.has_cnn_projection:
+        yield "CNN_proj/W_proj", enc.projection.weight, lambda p: _t(p.numpy()), _t
+        yield "CNN_proj/b_proj", enc.projection.bias, lambda p: p.numpy(), lambda a: a
     for d, stack in enumerate((bilm.forward_lstm, bilm.backward_lstm)):
         for k, layer in enumerate(stack.layers):
             prefix = f"RNN_{d}/RNN/MultiRNNCell/Cell{k}/LSTMCell"
             yield (f"{prefix}/W_0", _Joined(layer.input_gates.weight, layer.hidden_gates.weight),
                    lambda p: _t(p.numpy()), _t)
             yield f"{prefix}/B", layer.input_gates.bias, lambda p: p.numpy(), lambda a: a
-            yield f"{prefix}/W_P_0", layer.projection.weight, lambda p: _t(p.numpy()), _t
+            if layer.projection is not None:
+                yield f"{prefix}/W_P_0", layer.projection.weight, lambda p: _t(p.numpy()), _t
 
 
 class _Joined:

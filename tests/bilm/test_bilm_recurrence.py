@@ -84,3 +84,21 @@ def test_runs_in_float32_under_mixed_precision():
     got.float().sum().backward()
     assert x.grad is not None and torch.isfinite(x.grad).all()
     torch.testing.assert_close(got.float(), want, rtol=0, atol=0.05)  # only the input matmul ran in bfloat16
+
+
+def test_plain_lstm_without_projection_matches_autograd():
+    args = list(_inputs(4))
+    k, dim = args[2].shape[0], args[0].shape[-1] // 4
+    args[2] = None  # no projection: h = o * tanh(c), so the state is dim wide
+    args[1] = torch.randn(k, dim, 4 * dim, dtype=torch.float64, requires_grad=True)
+    args[4] = torch.randn(k, args[0].shape[1], dim, dtype=torch.float64, requires_grad=True)
+    eye = torch.eye(dim, dtype=torch.float64).expand(k, dim, dim)
+    ours = projected_lstm(*args, 0.8, None)
+    want = _autograd_loop(*args[:2], eye, *args[3:], 0.8, float("inf"))
+    for got, expected in zip(ours, want):
+        torch.testing.assert_close(got, expected, rtol=0, atol=1e-12)
+    differentiable = [a for a in args if a is not None and a.requires_grad]
+    got_grads = torch.autograd.grad(sum(o.sum() for o in ours), differentiable)
+    want_grads = torch.autograd.grad(sum(o.sum() for o in want), differentiable)
+    for got, expected in zip(got_grads, want_grads):
+        torch.testing.assert_close(got, expected, rtol=0, atol=1e-10)

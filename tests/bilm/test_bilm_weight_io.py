@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from elmo_lab.bilm import WeightFileError, BiLMConfigError, load_bilm, save_bilm
+from elmo_lab.bilm import BiLMConfigError, WeightFileError, batch_to_char_ids, load_bilm, save_bilm
 
 SENTENCES = [["The", "biLM", "reads", "characters", "."], ["Ünïcode", "too"], ["x"]]
 
@@ -93,3 +93,45 @@ def test_save_load_round_trip_is_bit_identical(bilm_tf_dir, tmp_path):
     reloaded = load_bilm(tmp_path / "options.json", tmp_path / "weights.hdf5")
     assert torch.equal(original.embed_sentences(SENTENCES).layers, reloaded.embed_sentences(SENTENCES).layers)
 
+
+
+def test_unprojected_shapes_have_no_cnn_proj_or_w_p_as_in_bilm_tf(tmp_path):
+    """bilm-tf omits ``CNN_proj`` when the filters number ``projection_dim`` and ``W_P_0`` when ``projection_dim ==
+    dim`` (a plain LSTM cell, ``h = o * tanh(c)``, no projection clip); such files load and round-trip."""
+    from elmo_lab.bilm import BiLM
+    from elmo_lab.bilm.options import BiLMOptions
+
+    options = {"lstm": {"dim": 8, "projection_dim": 8, "n_layers": 2, "cell_clip": 3, "proj_clip": 3,
+                        "use_skip_connections": True},
+               "char_cnn": {"embedding": {"dim": 4}, "filters": [[1, 3], [2, 5]], "n_highway": 1,
+                            "n_characters": 262, "max_characters_per_token": 50, "activation": "relu"}}
+    torch.manual_seed(0)
+    bilm = BiLM(BiLMOptions.from_dict(options)).eval()
+    assert isinstance(bilm.token_encoder.projection, torch.nn.Identity)
+    layer = bilm.forward_lstm.layers[0]
+    assert layer.projection is None and layer.proj_clip is None
+    save_bilm(bilm, tmp_path / "options.json", tmp_path / "weights.hdf5")
+    names = set(_datasets(tmp_path / "weights.hdf5"))
+    assert not any(n.startswith("CNN_proj") or n.endswith("W_P_0") for n in names)
+    assert "RNN_1/RNN/MultiRNNCell/Cell1/LSTMCell/W_0" in names
+    reloaded = load_bilm(tmp_path / "options.json", tmp_path / "weights.hdf5")
+    out = bilm.embed_sentences(SENTENCES)
+    assert torch.equal(out.layers, reloaded.embed_sentences(SENTENCES).layers)
+    # the LSTM output is o * tanh(c): recompute the first forward step of the first layer by hand
+    char_ids = batch_to_char_ids(SENTENCES)
+    with torch.no_grad():
+        tokens = bilm.token_encoder(char_ids)  # (batch, time, 8)
+        gates = layer.input_gates(tokens[0, 0])  # zero initial state: the recurrent half is zero
+        i, j, f, o = gates.chunk(4)
+        c = (torch.sigmoid(i) * torch.tanh(j)).clamp(-3, 3)
+        first = bilm(char_ids, keep_sentence_boundaries=True).layers[0, 1, 0, :8]  # forward half of layer 1, <S>
+    torch.testing.assert_close(first, torch.sigmoid(o) * torch.tanh(c), rtol=0, atol=1e-6)
+
+
+def test_projection_wider_than_the_lstm_is_a_config_error():
+    from elmo_lab.bilm.options import BiLMOptions
+
+    with pytest.raises(BiLMConfigError, match=r"lstm.projection_dim \(16\) must be <= lstm.dim \(8\)"):
+        BiLMOptions.from_dict({"lstm": {"dim": 8, "projection_dim": 16, "n_layers": 1},
+                               "char_cnn": {"embedding": {"dim": 4}, "filters": [[1, 4]], "n_highway": 0,
+                                            "n_characters": 262}})
