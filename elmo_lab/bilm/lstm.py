@@ -46,11 +46,6 @@ class ProjectedLSTMLayer(nn.Module):
         self.hidden_gates = nn.Linear(projection_dim, 4 * dim, bias=False)  # W_0[input_dim:]
         self.projection = nn.Linear(dim, projection_dim, bias=False) if use_projection else None  # W_P_0
 
-    def stacked_weights(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """``w_h`` ``(projection_dim, 4 * dim)`` and ``w_p`` ``(dim, projection_dim)`` (or ``None``: no
-        projection), as the recurrence reads them."""
-        return self.hidden_gates.weight.t(), None if self.projection is None else self.projection.weight.t()
-
     def forward(self, inputs: torch.Tensor, lengths: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]
                 ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         """Run over ``inputs`` ``(batch, time, input_dim)``, left-aligned rows of ``lengths`` real steps.
@@ -72,8 +67,8 @@ def run_layers(layers: Sequence[ProjectedLSTMLayer], inputs: Sequence[torch.Tens
     """
     first = layers[0]
     k, (batch, time, _) = len(layers), inputs[0].shape
-    # The recurrence runs on rows sorted longest first (see ``recurrence``); sorting the narrow inputs here, rather
-    # than the 4 * dim wide gates there, is the cheap place to do it.
+    # The recurrence runs on rows sorted longest first (see ``recurrence``): sort the narrow inputs and states here
+    # (not the 4 * dim wide gates) and put the outputs back in order at the end.
     order = torch.argsort(lengths.cpu(), descending=True, stable=True).to(inputs[0].device)  # (batch,)
     x = torch.stack(list(inputs)).index_select(1, order).flatten(1, 2)  # (K, batch * time, input_dim)
     c0 = torch.stack([c for c, _ in states]).index_select(1, order)  # (K, batch, dim)
@@ -84,8 +79,9 @@ def run_layers(layers: Sequence[ProjectedLSTMLayer], inputs: Sequence[torch.Tens
     gates_x = torch.baddbmm(b_x, x, w_x).view(k, batch, time, 4 * first.dim)  # (K, batch, time, 4 * dim)
     with torch.no_grad():  # a constant: invisible to autograd, which would otherwise copy the whole gradient back
         gates_x[..., 2 * first.dim: 3 * first.dim] += FORGET_BIAS
-    w_h = torch.stack([layer.stacked_weights()[0] for layer in layers])  # (K, projection_dim, 4 * dim)
-    w_p = None if first.projection is None else torch.stack([layer.stacked_weights()[1] for layer in layers])
+    w_h = torch.stack([layer.hidden_gates.weight.t() for layer in layers])  # (K, projection_dim, 4 * dim)
+    w_p = (None if first.projection is None  # (K, dim, projection_dim)
+           else torch.stack([layer.projection.weight.t() for layer in layers]))
     out, c, h = projected_lstm(gates_x, w_h, w_p, c0, h0, lengths.index_select(0, order.to(lengths.device)),
                                first.cell_clip, first.proj_clip)  # (K, batch, time, projection_dim)
     inverse = torch.argsort(order)

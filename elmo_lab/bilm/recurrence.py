@@ -141,24 +141,14 @@ class ProjectedLSTMRecurrence(torch.autograd.Function):
 def projected_lstm(gates_x: torch.Tensor, w_h: torch.Tensor, w_p: torch.Tensor | None, c0: torch.Tensor,
                    h0: torch.Tensor, lengths: torch.Tensor, cell_clip: float | None, proj_clip: float | None
                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Run ``ProjectedLSTMRecurrence`` on rows in any order (shapes in its docstring; ``lengths`` ``(batch,)``).
-
-    Rows are sorted longest first for the recurrence (cheap: only the state, the gates of one step at a time and the
-    outputs move) and put back afterwards."""
+    """Run ``ProjectedLSTMRecurrence`` (shapes in its docstring) on rows sorted longest first: ``lengths``
+    ``(batch,)`` must not increase (``lstm.run_layers`` sorts the rows)."""
     if torch.is_autocast_enabled(gates_x.device.type):  # mixed precision: the recurrence itself runs in float32
         with torch.autocast(gates_x.device.type, enabled=False):
             return projected_lstm(gates_x.float(), w_h.float(), None if w_p is None else w_p.float(), c0.float(),
-                                  h0.float(), lengths,
-                                  cell_clip, proj_clip)
-    lengths = lengths.cpu()
-    order = torch.argsort(lengths, descending=True, stable=True)  # (batch,)
-    ordered = bool((order == torch.arange(order.numel())).all())
-    longest_first = sorted(lengths.tolist(), reverse=True)
+                                  h0.float(), lengths, cell_clip, proj_clip)
+    longest_first = lengths.tolist()
+    if longest_first != sorted(longest_first, reverse=True):
+        raise ValueError(f"rows must be sorted longest first, got lengths {longest_first}")
     live = [sum(1 for n in longest_first if n > t) for t in range(longest_first[0] if longest_first else 0)]
-    if ordered:
-        return ProjectedLSTMRecurrence.apply(gates_x, w_h, w_p, c0, h0, live, cell_clip, proj_clip)
-    index = order.to(gates_x.device)
-    out, c, h = ProjectedLSTMRecurrence.apply(gates_x.index_select(1, index), w_h, w_p, c0.index_select(1, index),
-                                              h0.index_select(1, index), live, cell_clip, proj_clip)
-    inverse = torch.argsort(index)
-    return out.index_select(1, inverse), c.index_select(1, inverse), h.index_select(1, inverse)
+    return ProjectedLSTMRecurrence.apply(gates_x, w_h, w_p, c0, h0, live, cell_clip, proj_clip)

@@ -2,6 +2,7 @@
 ragged rows, both clips reached, two LSTMs in one loop, and gradients flowing in from the final state too."""
 from __future__ import annotations
 
+import pytest
 import torch
 
 from elmo_lab.bilm.recurrence import projected_lstm
@@ -39,7 +40,7 @@ def _inputs(seed: int):
         return (torch.randn(*shape, generator=g, dtype=torch.float64) * scale).requires_grad_()
 
     return (rand(k, batch, time, 4 * dim, scale=2.0), rand(k, proj, 4 * dim), rand(k, dim, proj, scale=1.5),
-            rand(k, batch, dim), rand(k, batch, proj), torch.tensor([6, 2, 0, 4]))
+            rand(k, batch, dim), rand(k, batch, proj), torch.tensor([6, 4, 2, 0]))  # rows longest first
 
 
 def test_values_and_gradients_match_autograd_through_a_step_loop():
@@ -62,6 +63,13 @@ def test_values_and_gradients_match_autograd_through_a_step_loop():
 def test_gradcheck_without_clips():
     args = _inputs(2)
     assert torch.autograd.gradcheck(lambda *a: projected_lstm(*a, args[-1], None, None), args[:-1])
+
+
+def test_rows_must_come_longest_first():
+    args = list(_inputs(5))
+    args[-1] = torch.tensor([2, 6, 4, 0])
+    with pytest.raises(ValueError, match=r"rows must be sorted longest first, got lengths \[2, 6, 4, 0\]"):
+        projected_lstm(*args, 3.0, 3.0)
 
 
 def test_no_grad_run_saves_nothing_and_gives_the_same_values():
