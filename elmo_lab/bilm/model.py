@@ -66,6 +66,29 @@ class BiLM(nn.Module):
         self.forward_lstm.reset_state()
         self.backward_lstm.reset_state()
 
+    @property
+    def carried_state(self) -> tuple:
+        """The LSTM state carried between stateful calls (opaque; see ``reset_state``), to set back later."""
+        return self.forward_lstm._state, self.backward_lstm._state
+
+    @carried_state.setter
+    def carried_state(self, state: tuple) -> None:
+        self.forward_lstm._state, self.backward_lstm._state = state
+
+    def directional_tops(self, forward_ids: torch.Tensor, backward_ids: torch.Tensor,
+                         stateful: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """LM use with one input per direction, each already in its LSTM's reading order (stream windows,
+        ``elmo_lab.lm.streams``): ``forward_ids`` and ``backward_ids`` ``(batch, time, max_chars)`` with the same
+        row lengths.  Returns the top layer of each LSTM stack, ``(batch, time, projection_dim)`` each."""
+        lengths = (forward_ids > 0).any(-1).sum(-1)  # (batch,)
+        if not torch.equal(lengths, (backward_ids > 0).any(-1).sum(-1)):
+            raise ValueError("forward and backward inputs must have the same row lengths")
+        tokens = self.token_encoder(torch.cat([forward_ids, backward_ids]))  # (2 * batch, time, proj): one CNN pass
+        forward_tokens, backward_tokens = tokens.chunk(2)  # (batch, time, proj) each
+        forward, backward = run_stacks([self.forward_lstm, self.backward_lstm], [forward_tokens, backward_tokens],
+                                       lengths, stateful)
+        return forward[-1], backward[-1]
+
     def forward(self, char_ids: torch.Tensor, stateful: bool = False,
                 keep_sentence_boundaries: bool = False) -> BiLMOutput:
         """Run the biLM over ``char_ids`` ``(batch, time, max_chars)`` that include ``<S>``/``</S>``.

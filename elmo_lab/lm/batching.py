@@ -23,7 +23,7 @@ padded positions):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 import torch
@@ -38,14 +38,23 @@ IGNORE = -100  # target id that the loss skips
 @dataclass
 class LMBatch:
     """char_ids ``(batch, time, max_chars)``; forward_targets / backward_targets ``(batch, time)`` vocab ids or
-    ``IGNORE``."""
+    ``IGNORE``.
+
+    Stream windows (``streams``) also carry ``backward_char_ids`` ``(batch, time, max_chars)``: the backward LM's own
+    input, already in its reading order, to which ``backward_targets`` are aligned; they are run statefully and
+    ``reset_state`` marks the first window of a pass.
+    """
 
     char_ids: torch.Tensor
     forward_targets: torch.Tensor
     backward_targets: torch.Tensor
+    backward_char_ids: torch.Tensor | None = None
+    reset_state: bool = False
 
     def to(self, device: torch.device | str) -> "LMBatch":
-        return LMBatch(self.char_ids.to(device), self.forward_targets.to(device), self.backward_targets.to(device))
+        backward = None if self.backward_char_ids is None else self.backward_char_ids.to(device)
+        return LMBatch(self.char_ids.to(device), self.forward_targets.to(device), self.backward_targets.to(device),
+                       backward, self.reset_state)
 
     @property
     def n_predictions(self) -> int:
@@ -156,9 +165,19 @@ class RowDataset(torch.utils.data.Dataset):
         return index
 
 
-def make_loader(corpus: EncodedCorpus, window: int, batch_size: int, shuffle: bool,
-                seed: int = 0) -> torch.utils.data.DataLoader:
-    """A DataLoader of ``LMBatch`` over packed rows (shuffled each epoch when ``shuffle``)."""
+BATCHINGS = ("rows", "stream")
+
+
+def make_loader(corpus: EncodedCorpus, window: int, batch_size: int, shuffle: bool, seed: int = 0,
+                batching: str = "rows") -> Iterable[LMBatch]:
+    """``LMBatch``es of ``corpus``: packed sentence rows (shuffled each epoch when ``shuffle``), or ``stream``
+    windows with carried state (``streams``)."""
+    if batching == "stream":
+        from .streams import StreamLoader  # streams builds on this module
+
+        return StreamLoader(corpus, window, batch_size, shuffle, seed)
+    if batching != "rows":
+        raise ValueError(f"batching must be one of {', '.join(BATCHINGS)}; got {batching!r}")
     rows = pack_rows(corpus.sentence_starts, corpus.sentence_lengths, window)
     generator = torch.Generator().manual_seed(seed) if shuffle else None
     return torch.utils.data.DataLoader(RowDataset(len(rows)), batch_size=batch_size, shuffle=shuffle,

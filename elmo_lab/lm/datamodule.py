@@ -1,14 +1,14 @@
-"""Lightning data module for LM pretraining: corpus → vocabulary → packed sentence windows (see ``batching``)."""
+"""Lightning data module for LM pretraining: corpus → vocabulary → packed sentence rows (``batching``) or stream
+windows (``streams``)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import pytorch_lightning as pl
-import torch
-
-from .batching import EncodedCorpus, make_loader
+from .batching import BATCHINGS, EncodedCorpus, LMBatch, make_loader
 from .corpora import CorpusSpec, Sentences, load_corpus
+from .module import LMConfigError
 from .vocab import Vocabulary
 
 
@@ -17,15 +17,19 @@ class LMDataModule(pl.LightningDataModule):
     corpus : a ``CorpusSpec`` or its dict (``conf/corpus/*.yaml``).
     vocab_max_size / vocab_min_count : which training words the softmax predicts (``<S> </S> <UNK>`` included in the
         size); ``vocab_path`` uses a given ``vocab.txt`` instead (e.g. to continue training an exported LM).
-    window : tokens per packed row; batch_size : rows per training batch.
+    batching : ``rows`` (packed whole sentences, stateless) or ``stream`` (windows of one stream, state carried).
+    window : tokens per row / window; batch_size : rows per training batch (eval: ``eval_batch_size``).
     max_valid_sentences : evaluate on the first N dev sentences only (full-softmax evaluation is costly on CPU).
     """
 
     def __init__(self, corpus: CorpusSpec | dict[str, Any], vocab_max_size: int | None = None,
                  vocab_min_count: int = 1, vocab_path: str | None = None, window: int = 64, batch_size: int = 32,
                  eval_batch_size: int = 64, max_valid_sentences: int | None = None, seed: int = 0,
-                 max_chars: int = 50) -> None:
+                 max_chars: int = 50, batching: str = "rows") -> None:
         super().__init__()
+        if batching not in BATCHINGS:
+            raise LMConfigError(f"data.batching must be one of {', '.join(BATCHINGS)}; got {batching!r}")
+        self.batching = batching
         self.spec = corpus if isinstance(corpus, CorpusSpec) else CorpusSpec(**corpus)
         self.vocab_max_size, self.vocab_min_count, self.vocab_path = vocab_max_size, vocab_min_count, vocab_path
         self.window, self.batch_size, self.eval_batch_size = window, batch_size, eval_batch_size
@@ -54,14 +58,17 @@ class LMDataModule(pl.LightningDataModule):
                 **{f"{k}_words": e.n_predictions - len(e.sentence_lengths) for k, e in self.encoded.items()},
                 **{f"{k}_sentences": len(e.sentence_lengths) for k, e in self.encoded.items()}}
 
-    def train_dataloader(self) -> torch.utils.data.DataLoader:
-        return make_loader(self.encoded["train"], self.window, self.batch_size, shuffle=True, seed=self.seed)
+    def train_dataloader(self) -> Iterable[LMBatch]:
+        return make_loader(self.encoded["train"], self.window, self.batch_size, shuffle=True, seed=self.seed,
+                           batching=self.batching)
 
-    def val_dataloader(self) -> torch.utils.data.DataLoader:
-        return make_loader(self.encoded["valid"], self.window, self.eval_batch_size, shuffle=False)
+    def val_dataloader(self) -> Iterable[LMBatch]:
+        return make_loader(self.encoded["valid"], self.window, self.eval_batch_size, shuffle=False,
+                           batching=self.batching)
 
-    def test_dataloader(self) -> torch.utils.data.DataLoader:
-        return make_loader(self.encoded["test"], self.window, self.eval_batch_size, shuffle=False)
+    def test_dataloader(self) -> Iterable[LMBatch]:
+        return make_loader(self.encoded["test"], self.window, self.eval_batch_size, shuffle=False,
+                           batching=self.batching)
 
     def save_vocab(self, path: str | Path) -> None:
         assert self.vocab is not None

@@ -28,10 +28,19 @@ class LMConfigError(ValueError, UserError):
 
 def lm_nll(bilm: BiLM, softmax: FullSoftmax, batch: LMBatch, dropout: float = 0.0,
            training: bool = False) -> tuple[torch.Tensor, torch.Tensor, int, int]:
-    """Summed forward and backward NLL of ``batch`` and the number of scored predictions of each."""
-    out = bilm(batch.char_ids, stateful=False, keep_sentence_boundaries=True)
+    """Summed forward and backward NLL of ``batch`` and the number of scored predictions of each.
+
+    Packed rows run statelessly through ``BiLM.forward``; stream windows (``batch.backward_char_ids``) run each
+    direction on its own input with the state carried from the previous window (zeros when ``reset_state``)."""
+    if batch.backward_char_ids is None:
+        out = bilm(batch.char_ids, stateful=False, keep_sentence_boundaries=True)
+        forward_top, backward_top = out.forward_top, out.backward_top  # (batch, time, proj) each
+    else:
+        if batch.reset_state:
+            bilm.reset_state()
+        forward_top, backward_top = bilm.directional_tops(batch.char_ids, batch.backward_char_ids, stateful=True)
     losses, counts = [], []
-    for top, targets in ((out.forward_top, batch.forward_targets), (out.backward_top, batch.backward_targets)):
+    for top, targets in ((forward_top, batch.forward_targets), (backward_top, batch.backward_targets)):
         if dropout and training:
             top = F.dropout(top, dropout, True)  # (batch, time, proj)
         flat_targets = targets.reshape(-1)  # (batch * time,)
@@ -84,12 +93,15 @@ class BiLMLanguageModel(pl.LightningModule):
 
     def on_validation_epoch_start(self) -> None:
         self._val = [0.0, 0.0, 0, 0]
+        # Stream batching: validation within an epoch must not disturb the state the training windows carry.
+        self._train_state = self.bilm.carried_state
 
     def validation_step(self, batch: LMBatch, batch_idx: int) -> None:
         nll_f, nll_b, n_f, n_b = lm_nll(self.bilm, self.softmax, batch)
         self._val = [self._val[0] + float(nll_f), self._val[1] + float(nll_b), self._val[2] + n_f, self._val[3] + n_b]
 
     def on_validation_epoch_end(self) -> None:
+        self.bilm.carried_state = self._train_state
         ppl = perplexities(*self._val)
         for key, value in ppl.items():
             self.log(f"val_ppl_{key}", value, prog_bar=key == "average")

@@ -1,8 +1,10 @@
 """Perplexity of a biLM with a softmax on a corpus, and the ``python -m elmo_lab perplexity`` command.
 
-Perplexities are per scored prediction (words plus one sentence-boundary token per sentence and direction), with
-every sentence packed into rows as in training (``batching``), zero LSTM state at each row start, exact full
-softmax.  ``average`` is ``exp`` of the mean of the forward and backward mean NLLs (bilm-tf's definition).
+Perplexities are per scored prediction (words plus one sentence-boundary token per sentence and direction), exact
+full softmax, with the text batched as in training: ``rows`` packs whole sentences into rows that start from zero
+LSTM state (``batching``); ``stream`` reads the text as one stream with the state carried, so each sentence sees the
+text before it (``streams``; the PTB literature's protocol).  ``average`` is ``exp`` of the mean of the forward and
+backward mean NLLs (bilm-tf's definition).
 """
 from __future__ import annotations
 
@@ -15,18 +17,25 @@ import torch
 
 from elmo_lab.bilm.model import BiLM
 
-from .batching import EncodedCorpus, make_loader
+from .batching import BATCHINGS, EncodedCorpus, make_loader
 from .corpora import CorpusError, CorpusSpec, Sentences, load_corpus, ptb_split, read_text_file
 from .module import lm_nll, perplexities
 from .softmax import FullSoftmax
 from .vocab import Vocabulary
 
 
+BATCHING_WORDS = {"rows": "packed sentence rows, zero initial state",
+                  "stream": "one stream per batch row, LSTM state carried between windows"}
+
+
 @torch.no_grad()
 def evaluate_perplexity(bilm: BiLM, softmax: FullSoftmax, vocab: Vocabulary, sentences: Sentences,
                         window: int = 64, batch_size: int = 64,
-                        progress: Callable[[int, int], None] | None = None) -> dict[str, float]:
-    """``{"forward", "backward", "average", "n_predictions"}`` of ``sentences`` (eval mode, no gradients)."""
+                        progress: Callable[[int, int], None] | None = None,
+                        batching: str = "rows") -> dict[str, float]:
+    """``{"forward", "backward", "average", "n_predictions"}`` of ``sentences`` (eval mode, no gradients).
+
+    Stream batching leaves the biLM's carried state as it was."""
     corpus = EncodedCorpus(sentences, vocab, bilm.options.max_characters_per_token)
     if corpus.n_tokens == 0:
         raise CorpusError("no sentences to evaluate")
@@ -34,7 +43,8 @@ def evaluate_perplexity(bilm: BiLM, softmax: FullSoftmax, vocab: Vocabulary, sen
     bilm.eval(), softmax.eval()
     device = next(bilm.parameters()).device
     totals = [0.0, 0.0, 0, 0]
-    loader = make_loader(corpus, window, batch_size, shuffle=False)
+    loader = make_loader(corpus, window, batch_size, shuffle=False, batching=batching)
+    carried = bilm.carried_state
     try:
         for i, batch in enumerate(loader):
             nll_f, nll_b, n_f, n_b = lm_nll(bilm, softmax, batch.to(device))
@@ -43,6 +53,7 @@ def evaluate_perplexity(bilm: BiLM, softmax: FullSoftmax, vocab: Vocabulary, sen
                 progress(i + 1, len(loader))
     finally:
         bilm.train(was_training[0]), softmax.train(was_training[1])
+        bilm.carried_state = carried
     return {**perplexities(*totals), "n_predictions": totals[2]}
 
 
@@ -73,12 +84,14 @@ def run_perplexity(args: argparse.Namespace) -> None:
     sentences = corpus_sentences(args.corpus, args.split, args.tokenize)
     if args.max_sentences is not None:
         sentences = sentences[: args.max_sentences]
-    result = evaluate_perplexity(bilm, softmax, vocab, sentences, args.window, args.batch_size)
+    result = evaluate_perplexity(bilm, softmax, vocab, sentences, args.window, args.batch_size,
+                                 batching=args.batching)
     if args.json:
         print(json.dumps(result))
     else:
         print(f"forward {result['forward']:.2f}  backward {result['backward']:.2f}  "
-              f"average {result['average']:.2f}  ({result['n_predictions']} predictions per direction)")
+              f"average {result['average']:.2f}  ({result['n_predictions']} predictions per direction, "
+              f"{args.batching} batching)")
 
 
 def add_perplexity_command(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], None]:
@@ -90,8 +103,11 @@ def add_perplexity_command(parser: argparse.ArgumentParser) -> Callable[[argpars
     parser.add_argument("--split", default="test", choices=["train", "valid", "test"], help="for ptb / imdb")
     parser.add_argument("--tokenize", action="store_true", help="the file is raw text: split and tokenise it")
     parser.add_argument("--max-sentences", type=int, default=None, help="evaluate the first N sentences only")
-    parser.add_argument("--window", type=int, default=64, help="tokens per packed row (as in training)")
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--batching", default="rows", choices=BATCHINGS,
+                        help="rows: whole sentences packed into rows, zero state at each row start; stream: the text "
+                             "as one stream per batch row, state carried between windows (the PTB literature's way)")
+    parser.add_argument("--window", type=int, default=64, help="tokens per packed row or stream window")
+    parser.add_argument("--batch-size", type=int, default=64, help="rows per batch (stream: parallel segments)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     return run_perplexity

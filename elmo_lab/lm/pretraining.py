@@ -15,7 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 from .datamodule import LMDataModule
 from .export import export_lm
 from .module import BiLMLanguageModel
-from .perplexity import evaluate_perplexity
+from .perplexity import BATCHING_WORDS, evaluate_perplexity
 
 
 def _loggers(cfg: DictConfig) -> list[Any]:
@@ -30,7 +30,7 @@ def build(cfg: DictConfig) -> tuple[LMDataModule, BiLMLanguageModel]:
                       vocab_min_count=cfg.vocab.min_count, vocab_path=cfg.vocab.path, window=cfg.data.window,
                       batch_size=cfg.data.batch_size, eval_batch_size=cfg.data.eval_batch_size,
                       max_valid_sentences=cfg.data.max_valid_sentences, seed=cfg.seed,
-                      max_chars=cfg.bilm_arch.char_cnn.get("max_characters_per_token", 50))
+                      max_chars=cfg.bilm_arch.char_cnn.get("max_characters_per_token", 50), batching=cfg.data.batching)
     dm.setup()
     assert dm.vocab is not None
     model = BiLMLanguageModel(OmegaConf.to_container(cfg.bilm_arch, resolve=True), len(dm.vocab),
@@ -67,7 +67,7 @@ def run_pretraining(cfg: DictConfig, command: str = "python pretrain.py") -> dic
     results: dict[str, Any] = {}
     for split in ("valid", "test") if cfg.evaluate_test else ("valid",):
         ppl = evaluate_perplexity(model.bilm, model.softmax, dm.vocab, dm.splits[split], cfg.data.window,
-                                  cfg.data.eval_batch_size)
+                                  cfg.data.eval_batch_size, batching=cfg.data.batching)
         results[split] = ppl
         print(f"{split} perplexity: forward {ppl['forward']:.2f}  backward {ppl['backward']:.2f}  "
               f"average {ppl['average']:.2f}", flush=True)
@@ -84,7 +84,7 @@ def run_pretraining(cfg: DictConfig, command: str = "python pretrain.py") -> dic
         "train_seconds_this_call": round(train_seconds, 1),
         "perplexity": results,
         "perplexity_definition": "per prediction (words + one sentence boundary per sentence and direction), "
-                                 "packed sentence rows, zero initial state, exact full softmax; "
+                                 f"{BATCHING_WORDS[cfg.data.batching]}, exact full softmax; "
                                  "average = exp(mean of the two directions' mean NLL)",
         "model": OmegaConf.to_container(cfg.model, resolve=True),
         "data": OmegaConf.to_container(cfg.data, resolve=True),

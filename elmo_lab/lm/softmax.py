@@ -16,6 +16,46 @@ from torch import nn
 from .batching import IGNORE
 
 
+class SoftmaxNLL(torch.autograd.Function):
+    """Summed NLL of ``targets`` under ``softmax(hidden W^T + b)``, with a hand-written backward pass.
+
+    Why not ``F.cross_entropy(F.linear(...))``: at a 10k vocabulary its log-softmax, the NLL's zero-filled gradient
+    and the log-softmax backward each make full passes over the ``(n, vocab)`` logits, which on CPU cost as much as the
+    matmuls (``benchmarks/lm_throughput.py``).  Here the logits become the probabilities in place in the forward pass,
+    and the backward pass turns them into ``p - onehot`` in place: the logits are written once and touched three
+    times more.  Because of that, backward runs once per forward (no ``retain_graph``) and not twice differentiable.
+    """
+
+    @staticmethod
+    def forward(ctx, hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,  # type: ignore[override]
+                targets: torch.Tensor) -> torch.Tensor:
+        probs = torch.addmm(bias, hidden, weight.t())  # (n, vocab), logits for now
+        target_logits = probs.gather(1, targets.unsqueeze(1)).squeeze(1)  # (n,)
+        top = probs.amax(1, keepdim=True)  # (n, 1)
+        probs.sub_(top).exp_()  # (n, vocab): exp(logit - top)
+        total = probs.sum(1, keepdim=True)  # (n, 1)
+        probs.div_(total)  # (n, vocab): softmax
+        ctx.save_for_backward(hidden, weight, targets)
+        ctx.probs = probs  # not saved for backward: the backward pass overwrites it
+        return (top.squeeze(1) + total.squeeze(1).log() - target_logits).sum()
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
+        hidden, weight, targets = ctx.saved_tensors
+        probs, ctx.probs = ctx.probs, None
+        if probs is None:
+            raise RuntimeError("SoftmaxNLL: a second backward pass through the same loss (retain_graph) is not "
+                               "supported; the first one consumed the probabilities")
+        rows = torch.arange(targets.numel(), device=targets.device)  # (n,)
+        probs[rows, targets] -= 1.0  # (n, vocab): d NLL / d logits = p - onehot, in place (used once)
+        if grad.item() != 1.0:
+            probs.mul_(grad)
+        grad_hidden = probs @ weight if ctx.needs_input_grad[0] else None  # (n, dim)
+        grad_weight = probs.t() @ hidden if ctx.needs_input_grad[1] else None  # (vocab, dim)
+        grad_bias = probs.sum(0) if ctx.needs_input_grad[2] else None  # (vocab,)
+        return grad_hidden, grad_weight, grad_bias, None
+
+
 class FullSoftmax(nn.Module):
     """``logits = h W^T + b`` over the whole vocabulary.  ``W`` ``(vocab, dim)``, ``b`` ``(vocab,)``."""
 
@@ -33,8 +73,10 @@ class FullSoftmax(nn.Module):
         """Summed exact NLL of ``targets`` ``(n,)`` given ``hidden`` ``(n, dim)``; ``IGNORE`` targets skipped."""
         keep = targets != IGNORE  # (n,)
         hidden, targets = hidden[keep], targets[keep]  # (k, dim), (k,)
-        logits = F.linear(hidden, self.weight, self.bias)  # (k, vocab)
-        return F.cross_entropy(logits, targets, reduction="sum")
+        if not torch.is_grad_enabled() or hidden.dtype != torch.float32 or hidden.is_cuda:
+            # autograd's version where it is the better one: GPU kernels, autocast, no gradients (same sums)
+            return F.cross_entropy(F.linear(hidden, self.weight, self.bias), targets, reduction="sum")
+        return SoftmaxNLL.apply(hidden, self.weight, self.bias, targets)
 
     def forward(self, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Summed training loss (here: the exact NLL)."""

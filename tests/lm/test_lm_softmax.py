@@ -1,5 +1,6 @@
 import math
 
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -53,3 +54,36 @@ def test_sampled_softmax_training_lowers_the_exact_loss():
 def test_make_softmax_switches_on_vocabulary_size():
     assert type(make_softmax(4, 100, full_max_vocab=1000)) is FullSoftmax
     assert isinstance(make_softmax(4, 5000, full_max_vocab=1000, num_samples=64), SampledSoftmax)
+
+
+def test_fused_softmax_nll_matches_autograd_values_and_gradients():
+    from elmo_lab.lm.softmax import SoftmaxNLL
+
+    torch.manual_seed(0)
+    hidden = torch.randn(7, 5, dtype=torch.float64, requires_grad=True)
+    weight = torch.randn(11, 5, dtype=torch.float64, requires_grad=True)
+    bias = torch.randn(11, dtype=torch.float64, requires_grad=True)
+    targets = torch.tensor([0, 3, 10, 3, 5, 1, 9])
+    fused = SoftmaxNLL.apply(hidden, weight, bias, targets) * 2.5  # an upstream gradient other than 1
+    fused_grads = torch.autograd.grad(fused, (hidden, weight, bias), retain_graph=True)
+    plain = torch.nn.functional.cross_entropy(hidden @ weight.t() + bias, targets, reduction="sum") * 2.5
+    plain_grads = torch.autograd.grad(plain, (hidden, weight, bias))
+    assert torch.allclose(fused, plain, rtol=1e-12)
+    assert all(torch.allclose(a, b, rtol=1e-10, atol=1e-12) for a, b in zip(fused_grads, plain_grads))
+    with pytest.raises(RuntimeError, match="second backward pass"):
+        torch.autograd.grad(fused, hidden)
+
+
+def test_full_softmax_uses_the_fused_nll_when_training_on_cpu():
+    torch.manual_seed(0)
+    softmax = FullSoftmax(6, 13)
+    hidden = torch.randn(9, 6, requires_grad=True)
+    targets = torch.tensor([1, IGNORE, 4, 12, 0, IGNORE, 7, 7, 2])
+    loss = softmax(hidden, targets)
+    assert type(loss.grad_fn).__name__ == "SoftmaxNLLBackward"
+    loss.backward()
+    keep = targets != IGNORE
+    logits = hidden.detach()[keep] @ softmax.weight.detach().t() + softmax.bias.detach()
+    expected = torch.nn.functional.cross_entropy(logits, targets[keep], reduction="sum")
+    assert torch.allclose(loss, expected, rtol=1e-5)
+    assert (hidden.grad[~keep] == 0).all() and (hidden.grad[keep] != 0).all()

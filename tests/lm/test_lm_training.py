@@ -1,4 +1,5 @@
 """The LM module trains (loss falls), and ``pretrain.py`` runs end to end, resumes, exports and is evaluable."""
+import csv
 import json
 import subprocess
 import sys
@@ -91,3 +92,16 @@ def test_linear_schedule_decays_the_lr_to_zero_over_the_run(tiny_options, tiny_s
     trainer.fit(model, train_dataloaders=loader)
     assert lrs == pytest.approx([0.01 * (1 - k / 6) for k in range(6)])
     assert trainer.optimizers[0].param_groups[0]["lr"] == pytest.approx(0.0)
+
+
+def test_pretrain_script_with_stream_batching_validates_mid_epoch(tmp_path, tiny_corpus_path):
+    run_dir = tmp_path / "run"
+    done = _pretrain(run_dir, tiny_corpus_path, "data.batching=stream", "data.window=16", "data.eval_batch_size=4",
+                     "trainer.max_epochs=1", "trainer.val_check_interval=3", "trainer.num_sanity_val_steps=0")
+    assert done.returncode == 0, done.stderr[-2000:]
+    meta = json.loads((run_dir / "model" / "lm_metadata.json").read_text())
+    assert "state carried" in meta["perplexity_definition"] and meta["data"]["batching"] == "stream"
+    lines = tiny_corpus_path.read_text().splitlines()
+    assert meta["perplexity"]["test"]["n_predictions"] == sum(len(line.split()) + 1 for line in lines[-8:])
+    rows = list(csv.DictReader(next((run_dir / "csv").rglob("metrics.csv")).open()))
+    assert len([r for r in rows if r["val_ppl_average"]]) >= 2  # validated within the epoch, and training went on
