@@ -62,14 +62,17 @@ def run_layers(layers: Sequence[ProjectedLSTMLayer], inputs: Sequence[torch.Tens
                ) -> tuple[list[torch.Tensor], list[tuple[torch.Tensor, torch.Tensor]]]:
     """Run independent layers of the same shapes (e.g. a biLM layer's two directions) in one recurrence loop.
 
-    ``inputs[k]`` ``(batch, time, input_dim)`` goes through ``layers[k]`` from ``states[k]``; all share ``lengths``.
+    ``inputs[k]`` ``(batch, time, input_dim)`` goes through ``layers[k]`` from ``states[k]``; all share ``lengths``
+    (best on the CPU: the step loop needs them there, and reading them from a GPU waits for it).
     Returns each layer's outputs ``(batch, time, projection_dim)`` and final ``(c, h)``.
     """
     first = layers[0]
     k, (batch, time, _) = len(layers), inputs[0].shape
     # The recurrence runs on rows sorted longest first (see ``recurrence``): sort the narrow inputs and states here
     # (not the 4 * dim wide gates) and put the outputs back in order at the end.
-    order = torch.argsort(lengths.cpu(), descending=True, stable=True).to(inputs[0].device)  # (batch,)
+    cpu_lengths = lengths.cpu()  # (batch,)
+    cpu_order = torch.argsort(cpu_lengths, descending=True, stable=True)  # (batch,)
+    order = cpu_order.to(inputs[0].device)  # (batch,)
     x = torch.stack(list(inputs)).index_select(1, order).flatten(1, 2)  # (K, batch * time, input_dim)
     c0 = torch.stack([c for c, _ in states]).index_select(1, order)  # (K, batch, dim)
     h0 = torch.stack([h for _, h in states]).index_select(1, order)  # (K, batch, projection_dim)
@@ -82,7 +85,7 @@ def run_layers(layers: Sequence[ProjectedLSTMLayer], inputs: Sequence[torch.Tens
     w_h = torch.stack([layer.hidden_gates.weight.t() for layer in layers])  # (K, projection_dim, 4 * dim)
     w_p = (None if first.projection is None  # (K, dim, projection_dim)
            else torch.stack([layer.projection.weight.t() for layer in layers]))
-    out, c, h = projected_lstm(gates_x, w_h, w_p, c0, h0, lengths.index_select(0, order.to(lengths.device)),
+    out, c, h = projected_lstm(gates_x, w_h, w_p, c0, h0, cpu_lengths.index_select(0, cpu_order),
                                first.cell_clip, first.proj_clip)  # (K, batch, time, projection_dim)
     inverse = torch.argsort(order)
     out, c, h = out.index_select(1, inverse), c.index_select(1, inverse), h.index_select(1, inverse)
@@ -151,6 +154,7 @@ def run_stacks(stacks: Sequence[LSTMStack], inputs: Sequence[torch.Tensor], leng
     """Run independent stacks of the same shapes (a biLM's forward and backward LSTMs) layer by layer, each layer of
     all stacks in one recurrence loop (``run_layers``).  Returns per stack one output per layer."""
     batch = inputs[0].size(0)
+    lengths = lengths.cpu()  # (batch,): read from the device once per call, not once per layer
     states = [stack._initial_state(batch, inputs[0], stateful) for stack in stacks]
     outputs: list[list[torch.Tensor]] = [[] for _ in stacks]
     finals: list[list[tuple[torch.Tensor, torch.Tensor]]] = [[] for _ in stacks]

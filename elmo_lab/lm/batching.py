@@ -1,24 +1,25 @@
-"""Turn sentences into LM batches: a token stream packed into fixed windows of whole sentences.
+"""Turn sentences into LM batches: ``rows`` (the default, here) packs whole sentences into stateless rows; ``stream``
+(``streams.py``) reads the text as one stream per batch row with the LSTM state carried.
 
-Design (the choice against bilm-tf's stateful 20-token windows is reasoned below, not measured in perplexity; its cost
-is: on PTB, rows of 64 tokens are 79.5% real tokens, 76% scored predictions — 77% / 72% at 20 tokens; the LSTM
-recurrence skips the padding of each row (``elmo_lab/bilm/recurrence.py``), so what is lost is the input-gate matmul at
-padded positions):
+Packed rows (``data.batching=rows``):
 
 * Every sentence becomes ``<S> w_1 … w_n </S>`` in one continuous stream (corpus order).
 * The stream is cut into **rows of at most ``window`` tokens made of whole consecutive sentences** (greedy packing);
   a sentence longer than ``window`` is cut into windows that overlap by one token, so every prediction inside it is
   still made exactly once.  Rows are shuffled each epoch; within a row the sentences keep their corpus order.
-* The biLM runs **stateless** (zero state at each row start).  Why not bilm-tf's state carried across 20-token
-  windows: the reference feeds the backward LM a *separate* stream of reversed sentences; with one input tensor for
-  both directions (``BiLM.forward``), carrying the backward state from window k-1 into window k would let the
-  backward LM see the words before its target — a leak that makes backward perplexity meaningless.  Whole-sentence
-  rows give each sentence its full two-sided context and match how the biLM is used downstream (zero state, one
-  sentence at a time), so the reported perplexities are those of the embedding setting.
+* The biLM runs **stateless** (zero state at each row start), through ``BiLM.forward`` — one input for both
+  directions, the backward LSTM reading each row reversed — which is how the biLM is used downstream (zero state, one
+  sentence at a time): these perplexities are those of the embedding setting.  Carrying state across such rows is
+  not possible: the backward LM would start a row from a state built from the words before its targets.
+  ``streams`` carries state by giving the backward LM its own input instead.
+* Cost: rows are padded.  On PTB, rows of 64 tokens are 79.5% real tokens (76% scored predictions; 77% / 72% at 20
+  tokens); the LSTM recurrence skips each row's padding (``elmo_lab/bilm/recurrence.py``), the other layers do not.
 * Targets: forward LM at position t predicts token t+1, backward LM at t predicts t-1, inside the row only.  The
   trivial predictions across a sentence boundary (``</S>`` → next ``<S>``) are not scored, so each sentence
   contributes n+1 forward predictions (w_1 … w_n, ``</S>``) and n+1 backward ones (w_n … w_1, ``<S>``) — the usual
   perplexity convention (PTB counts the end-of-sentence token).
+
+Rows are the default because they trained the better LM on PTB in the same time (figures in ``streams``).
 """
 from __future__ import annotations
 
