@@ -6,6 +6,8 @@ CSV logs and an offline wandb run.  Config mistakes print one ``error: ...`` lin
 """
 from __future__ import annotations
 
+import sys
+
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
@@ -26,9 +28,8 @@ def main(cfg: DictConfig) -> float | None:
     except UserError as ex:
         report_user_error(ex, HydraConfig.get().runtime.output_dir)
     finally:
-        import wandb
-
-        if wandb.run is not None:
+        wandb = sys.modules.get("wandb")  # only a run that logged to wandb has imported it
+        if wandb is not None and wandb.run is not None:
             wandb.finish()
 
 

@@ -13,7 +13,10 @@ Baselines (same batches, interleaved with our steps so machine load hits all ali
 
 Tokens/s count the real tokens of each batch (``<S>``/``</S>`` included); ratios are ours / baseline.
 
-    python benchmarks/lm_throughput.py [--threads 1] [--steps 10] [--arch elmo-small]
+    python benchmarks/lm_throughput.py [--threads 1] [--steps 10] [--arch elmo-small] [--device cuda]
+
+``--device cuda`` times the same steps on a GPU (each step timed to its last kernel); ``--profile N`` then prints
+the N costliest operations of our steps (torch.profiler, host and device time).
 """
 from __future__ import annotations
 
@@ -114,7 +117,11 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=20)
     parser.add_argument("--arch", default="elmo-small", help="a conf/bilm_arch/*.yaml name")
     parser.add_argument("--vocab", type=int, default=10000, help="softmax words")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--profile", type=int, default=0, help="print the N costliest ops of our steps")
     args = parser.parse_args()
+    device = torch.device(args.device)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     options_dict = yaml.safe_load((ARCH_DIR / f"{args.arch}.yaml").read_text())
@@ -128,28 +135,31 @@ def main() -> None:
     for _ in range(args.warmup + args.steps):
         b = next(loader)
         word_ids = torch.where(b.forward_targets == IGNORE, 0, b.forward_targets)  # any ids of the right shape
-        batches.append((b, word_ids, int((b.char_ids > 0).any(-1).sum())))
+        batches.append((b.to(device), word_ids.to(device), int((b.char_ids > 0).any(-1).sum())))
     work = [multiply_adds(options, b, len(vocab)) for b, _, _ in batches[args.warmup:]]
     work_total = {name: sum(w[name] for w in work) for name in work[0]}
 
-    ours = BiLMLanguageModel(options_dict, len(vocab), dropout=0.1, sampled_softmax=False)
+    ours = BiLMLanguageModel(options_dict, len(vocab), dropout=0.1, sampled_softmax=False).to(device)
     models = {"ours": (ours, torch.optim.Adagrad(ours.parameters(), lr=0.2, initial_accumulator_value=1.0),
                        step_ours)}
     for name, char_cnn in (("lstm", False), ("cnn+lstm", True)):
-        base = FusedBaseline(options, len(vocab), char_cnn)
+        base = FusedBaseline(options, len(vocab), char_cnn).to(device)
         models[name] = (base, torch.optim.Adagrad(base.parameters(), lr=0.2, initial_accumulator_value=1.0),
                         step_base)
     times: dict[str, list[float]] = {name: [] for name in models}
     for i, (batch, word_ids, n_tokens) in enumerate(batches):
         for name, (model, opt, step) in models.items():
             model.train()
+            sync()
             start = time.perf_counter()
             step(model, opt, batch, word_ids)
+            sync()
             if i >= args.warmup:
                 times[name].append(n_tokens / (time.perf_counter() - start))
     print(f"arch {args.arch} ({sum(p.numel() for p in ours.bilm.parameters()):,} biLM parameters), softmax "
           f"{len(vocab)} words (full), batch {args.batch_size} x {args.window}, {args.threads} thread(s), "
-          f"{args.steps} timed steps, torch {torch.__version__}")
+          f"{args.steps} timed steps, torch {torch.__version__}, "
+          f"{torch.cuda.get_device_name(device) if device.type == 'cuda' else 'cpu'}")
     median = {name: statistics.median(v) for name, v in times.items()}
     tokens = sum(n for _, _, n in batches[args.warmup:])
     for name, tps in median.items():
@@ -164,6 +174,25 @@ def main() -> None:
         per_step = statistics.median(o / b for o, b in zip(times["ours"], times[base]))
         print(f"ratio ours / {label}: {per_step:.2f} (median of per-step ratios; ratio of medians "
               f"{median['ours'] / median[base]:.2f})" + ("  (target >= 0.7)" if base == "lstm" else ""))
+
+    if args.profile:
+        profile_ours(models["ours"], batches[args.warmup:], device, args.profile)
+
+
+def profile_ours(contender: tuple, batches: list, device: torch.device, top: int) -> None:
+    """The costliest operations of our training steps, by total host time and, on a GPU, device time."""
+    from torch.profiler import ProfilerActivity, profile
+
+    model, opt, step = contender
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    with profile(activities=activities) as prof:
+        for batch, word_ids, _ in batches:
+            step(model, opt, batch, word_ids)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+    for key in ["self_cpu_time_total"] + (["self_device_time_total"] if device.type == "cuda" else []):
+        print(prof.key_averages().table(sort_by=key, row_limit=top, max_name_column_width=48))
+
 
 if __name__ == "__main__":
     main()

@@ -23,3 +23,19 @@ def bilm_tf_dir() -> Path:
     if not (BILM_TF_FIXTURE / "options.json").is_file():
         pytest.fail(f"missing {BILM_TF_FIXTURE}: the official biLM fixture is expected in ../shared")
     return BILM_TF_FIXTURE
+
+
+# A tiny biLM architecture (options.json layout) for LM and device tests.
+TINY_OPTIONS = {
+    "lstm": {"dim": 16, "projection_dim": 8, "n_layers": 2, "cell_clip": 3, "proj_clip": 3,
+             "use_skip_connections": True},
+    "char_cnn": {"embedding": {"dim": 4}, "filters": [[1, 4], [2, 8]], "n_highway": 1, "n_characters": 262,
+                 "max_characters_per_token": 50, "activation": "relu"},
+}
+
+
+@pytest.fixture
+def tiny_options() -> dict:
+    import copy
+
+    return copy.deepcopy(TINY_OPTIONS)

@@ -58,21 +58,24 @@ class ProjectedLSTMLayer(nn.Module):
 
 
 def run_layers(layers: Sequence[ProjectedLSTMLayer], inputs: Sequence[torch.Tensor], lengths: torch.Tensor,
-               states: Sequence[tuple[torch.Tensor, torch.Tensor]]
+               states: Sequence[tuple[torch.Tensor, torch.Tensor]], cpu_lengths: torch.Tensor | None = None
                ) -> tuple[list[torch.Tensor], list[tuple[torch.Tensor, torch.Tensor]]]:
     """Run independent layers of the same shapes (e.g. a biLM layer's two directions) in one recurrence loop.
 
     ``inputs[k]`` ``(batch, time, input_dim)`` goes through ``layers[k]`` from ``states[k]``; all share ``lengths``
-    (best on the CPU: the step loop needs them there, and reading them from a GPU waits for it).
+    (on the inputs' device; ``cpu_lengths``, their host copy, if the caller has one: the step loop needs them on
+    the host, and reading them from a GPU waits for it).
     Returns each layer's outputs ``(batch, time, projection_dim)`` and final ``(c, h)``.
     """
     first = layers[0]
     k, (batch, time, _) = len(layers), inputs[0].shape
     # The recurrence runs on rows sorted longest first (see ``recurrence``): sort the narrow inputs and states here
     # (not the 4 * dim wide gates) and put the outputs back in order at the end.
-    cpu_lengths = lengths.cpu()  # (batch,)
-    cpu_order = torch.argsort(cpu_lengths, descending=True, stable=True)  # (batch,)
-    order = cpu_order.to(inputs[0].device)  # (batch,)
+    if cpu_lengths is None:
+        cpu_lengths = lengths.cpu()  # (batch,)
+    # The same stable order on both sides: on the device without a host-to-device copy (which would wait for it).
+    order = torch.argsort(lengths, descending=True, stable=True).to(inputs[0].device)  # (batch,)
+    live_lengths = torch.sort(cpu_lengths, descending=True).values  # (batch,) on the host
     x = torch.stack(list(inputs)).index_select(1, order).flatten(1, 2)  # (K, batch * time, input_dim)
     c0 = torch.stack([c for c, _ in states]).index_select(1, order)  # (K, batch, dim)
     h0 = torch.stack([h for _, h in states]).index_select(1, order)  # (K, batch, projection_dim)
@@ -85,7 +88,7 @@ def run_layers(layers: Sequence[ProjectedLSTMLayer], inputs: Sequence[torch.Tens
     w_h = torch.stack([layer.hidden_gates.weight.t() for layer in layers])  # (K, projection_dim, 4 * dim)
     w_p = (None if first.projection is None  # (K, dim, projection_dim)
            else torch.stack([layer.projection.weight.t() for layer in layers]))
-    out, c, h = projected_lstm(gates_x, w_h, w_p, c0, h0, cpu_lengths.index_select(0, cpu_order),
+    out, c, h = projected_lstm(gates_x, w_h, w_p, c0, h0, live_lengths,
                                first.cell_clip, first.proj_clip)  # (K, batch, time, projection_dim)
     inverse = torch.argsort(order)
     out, c, h = out.index_select(1, inverse), c.index_select(1, inverse), h.index_select(1, inverse)
@@ -129,6 +132,9 @@ class LSTMStack(nn.Module):
                  for layer in self.layers]
         if not stateful or self._state is None:
             return zeros
+        c_first = self._state[0][0]
+        if c_first.device != like.device or c_first.dtype != like.dtype:  # moved (e.g. to the CPU after a GPU fit)
+            self._state = [(c.to(like), h.to(like)) for c, h in self._state]
         carried = []
         for (c0, h0), (c, h) in zip(zeros, self._state):
             n = min(batch, c.size(0))
@@ -154,14 +160,15 @@ def run_stacks(stacks: Sequence[LSTMStack], inputs: Sequence[torch.Tensor], leng
     """Run independent stacks of the same shapes (a biLM's forward and backward LSTMs) layer by layer, each layer of
     all stacks in one recurrence loop (``run_layers``).  Returns per stack one output per layer."""
     batch = inputs[0].size(0)
-    lengths = lengths.cpu()  # (batch,): read from the device once per call, not once per layer
+    cpu_lengths = lengths.cpu()  # (batch,): read from the device once per call, not once per layer
     states = [stack._initial_state(batch, inputs[0], stateful) for stack in stacks]
     outputs: list[list[torch.Tensor]] = [[] for _ in stacks]
     finals: list[list[tuple[torch.Tensor, torch.Tensor]]] = [[] for _ in stacks]
     xs = list(inputs)  # (batch, time, input_dim) each
     for k in range(len(stacks[0].layers)):
         layer_in = [F.dropout(x, s.dropout, s.training) if s.dropout else x for s, x in zip(stacks, xs)]
-        outs, layer_states = run_layers([s.layers[k] for s in stacks], layer_in, lengths, [st[k] for st in states])
+        outs, layer_states = run_layers([s.layers[k] for s in stacks], layer_in, lengths, [st[k] for st in states],
+                                        cpu_lengths)
         for d, stack in enumerate(stacks):
             out = outs[d] + xs[d] if stack.use_skip_connections and k > 0 else outs[d]
             outputs[d].append(out)  # (batch, time, projection_dim)

@@ -6,7 +6,8 @@ highway work (the largest cost outside the LSTMs) is only paid for new words.  A
 precomputed vocabulary cache; this one fills itself as text streams through.
 
 Used only when gradients are off and the encoder is in eval mode; it empties itself when any encoder parameter is
-changed in place (optimizer steps, ``load_weights``), which it notices through the parameters' version counters.
+changed in place (optimizer steps, ``load_weights``), which it notices through the parameters' version counters, or
+moved to another device or dtype.
 """
 from __future__ import annotations
 
@@ -32,7 +33,9 @@ class TokenVectorCache:
         self._table = None
 
     def _check_stamp(self, module: nn.Module) -> None:
-        stamp = tuple(p._version for p in module.parameters())
+        # In-place changes bump a parameter's version; ``module.to(...)`` (another device or dtype, as Lightning's
+        # teardown after a GPU fit) gives it new storage.
+        stamp = tuple((p._version, p.data_ptr(), p.device, p.dtype) for p in module.parameters())
         if stamp != self._stamp:
             self.clear()
             self._stamp = stamp

@@ -65,12 +65,14 @@ def run_pretraining(cfg: DictConfig, command: str = "python pretrain.py") -> dic
 
     assert dm.splits is not None and dm.vocab is not None
     results: dict[str, Any] = {}
+    model.to(trainer.strategy.root_device)  # after a GPU fit Lightning has moved the model back to the CPU
     for split in ("valid", "test") if cfg.evaluate_test else ("valid",):
         ppl = evaluate_perplexity(model.bilm, model.softmax, dm.vocab, dm.splits[split], cfg.data.window,
                                   cfg.data.eval_batch_size, batching=cfg.data.batching)
         results[split] = ppl
         print(f"{split} perplexity: forward {ppl['forward']:.2f}  backward {ppl['backward']:.2f}  "
               f"average {ppl['average']:.2f}", flush=True)
+    model.cpu()
     metadata = {
         "command": command,
         "corpus": OmegaConf.to_container(cfg.corpus, resolve=True),

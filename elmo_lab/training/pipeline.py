@@ -68,8 +68,10 @@ def _loggers(cfg: DictConfig, tags: list[str], group: str, name: str) -> list:
     return out
 
 
-def _finetune(cfg: DictConfig, model: pl.LightningModule, datamodule: Any, run_dir: Path) -> dict:
-    """``bilm.finetune.enabled``: LM training of the biLM on the task's training text (labels ignored)."""
+def _finetune(cfg: DictConfig, model: pl.LightningModule, datamodule: Any, run_dir: Path,
+              device: torch.device) -> dict:
+    """``bilm.finetune.enabled``: LM training of the biLM on the task's training text (labels ignored), on
+    ``device`` (the trainer's: a ``trainer=gpu`` run fine-tunes on the GPU too), in float32."""
     try:
         from ..lm.finetune import finetune_bilm
     except ImportError:
@@ -79,9 +81,15 @@ def _finetune(cfg: DictConfig, model: pl.LightningModule, datamodule: Any, run_d
 
     f = cfg.bilm.finetune
     options_path, _ = resolve_bilm(cfg.bilm.spec)  # a pretrain.py export keeps its LM softmax beside the weights
-    report = finetune_bilm(model.bilm, datamodule.sentences("train"), datamodule.sentences("dev"),
-                           epochs=f.epochs, lr=f.lr, batch_size=f.batch_size, max_steps=f.max_steps,
-                           softmax_source=options_path.parent, seed=cfg.seed)
+    home = next(model.bilm.parameters()).device
+    model.bilm.to(device)
+    try:
+        report = finetune_bilm(model.bilm, datamodule.sentences("train"), datamodule.sentences("dev"),
+                               epochs=f.epochs, lr=f.lr, batch_size=f.batch_size, max_steps=f.max_steps,
+                               softmax_source=options_path.parent, seed=cfg.seed)
+    finally:
+        model.bilm.to(home)  # the trainer moves the whole task model itself
+    report["device"] = str(device)
     model.bilm.requires_grad_(not cfg.bilm.freeze)
     write_json_atomic(run_dir / "finetune.json", report)
     return report
@@ -116,11 +124,6 @@ def train(cfg: DictConfig) -> float | None:
         datamodule.need_chars = datamodule.need_chars and not model.uses_bilm_cache
     last = run_dir / "checkpoints" / "last.ckpt"
     resume = last if last.is_file() else None
-    finetune = None
-    if cfg.bilm.finetune.enabled:
-        finetune_file = run_dir / "finetune.json"
-        finetune = json.loads(finetune_file.read_text()) if resume else _finetune(cfg, model, datamodule, run_dir)
-
     callbacks = [hydra.utils.instantiate(c) for c in (cfg.callbacks or {}).values() if c is not None]
     e = plain["elmo"]
     name = f"{cfg.task.name}/{run_dir.name}"
@@ -128,6 +131,11 @@ def train(cfg: DictConfig) -> float | None:
     loggers = _loggers(cfg, tags, group=str(cfg.task.name), name=name)
     trainer: pl.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False,
                                                   default_root_dir=str(run_dir))
+    finetune = None
+    if cfg.bilm.finetune.enabled:  # after the trainer exists: a bad accelerator fails before minutes of LM training
+        finetune_file = run_dir / "finetune.json"
+        finetune = (json.loads(finetune_file.read_text()) if resume
+                    else _finetune(cfg, model, datamodule, run_dir, trainer.strategy.root_device))
     for lg in trainer.loggers:
         lg.log_hyperparams(plain)
     if resume:

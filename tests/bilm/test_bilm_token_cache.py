@@ -63,3 +63,18 @@ def test_capacity_bounds_the_cache():
     bilm.token_encoder.set_token_cache(0)
     for a, b in zip(outputs, _run(bilm)):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
+
+
+def test_cache_empties_when_the_encoder_moves_to_another_dtype_or_device():
+    """Lightning moves a model back to the CPU after a GPU fit: cached vectors must not outlive the move."""
+    torch.manual_seed(0)
+    bilm = BiLM(TINY).eval()
+    ids = batch_to_char_ids(BATCHES[0])
+    with torch.no_grad():
+        bilm(ids)
+        bilm.double()
+        out = bilm(ids).layers
+    assert out.dtype == torch.float64
+    bilm.token_encoder.set_token_cache(0)
+    with torch.no_grad():
+        torch.testing.assert_close(out, bilm(ids).layers, rtol=0, atol=1e-12)

@@ -43,3 +43,18 @@ def test_stateless_differs_from_stateful_after_first_batch(bilm_tf_dir):
     assert torch.equal(first, again)
     assert not torch.allclose(first[:, 1:], carried[:, 1:])
     assert torch.equal(first[:, 0], carried[:, 0])  # layer 0 (token encoding) has no state
+
+
+def test_carried_state_follows_the_model_to_another_dtype(bilm_tf_dir):
+    """A stateful biLM moved after a call (``.double()`` here; Lightning moves models between devices) carries
+    its state along instead of failing on mixed tensors."""
+    ids = [batch_to_char_ids([["Hello", "world", "."], ["A", "b"]]), batch_to_char_ids([["More", "text"], ["c"]])]
+    moved = load_bilm(bilm_tf_dir / "options.json", bilm_tf_dir / "lm_weights.hdf5")
+    reference = load_bilm(bilm_tf_dir / "options.json", bilm_tf_dir / "lm_weights.hdf5").double()
+    with torch.no_grad():
+        moved(ids[0], stateful=True)
+        reference(ids[0], stateful=True)
+        got = moved.double()(ids[1], stateful=True).layers
+        want = reference(ids[1], stateful=True).layers
+    assert got.dtype == torch.float64
+    torch.testing.assert_close(got, want, rtol=0, atol=1e-5)

@@ -1,4 +1,4 @@
-"""Fixtures for the LM tests: a tiny architecture and a small corpus."""
+"""Fixtures for the LM tests: a small corpus (the tiny architecture, ``tiny_options``, is in tests/conftest.py)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,20 +6,6 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).resolve().parent
-
-TINY_OPTIONS = {
-    "lstm": {"dim": 16, "projection_dim": 8, "n_layers": 2, "cell_clip": 3, "proj_clip": 3,
-             "use_skip_connections": True},
-    "char_cnn": {"embedding": {"dim": 4}, "filters": [[1, 4], [2, 8]], "n_highway": 1, "n_characters": 262,
-                 "max_characters_per_token": 50, "activation": "relu"},
-}
-
-
-@pytest.fixture
-def tiny_options() -> dict:
-    import copy
-
-    return copy.deepcopy(TINY_OPTIONS)
 
 
 @pytest.fixture(scope="session")

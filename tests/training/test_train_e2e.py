@@ -107,7 +107,7 @@ def test_bilm_finetuning_runs_before_task_training(fast_overrides: list[str], tm
     calls = []
 
     def fake_finetune(bilm, train_sentences, dev_sentences, **kwargs):
-        calls.append((len(train_sentences), len(dev_sentences), kwargs))
+        calls.append((len(train_sentences), len(dev_sentences), kwargs, next(bilm.parameters()).device.type))
         bilm.requires_grad_(True)
         return {"before": {"average": 100.0}, "after": {"average": 50.0}}
 
@@ -116,7 +116,8 @@ def test_bilm_finetuning_runs_before_task_training(fast_overrides: list[str], tm
     results = _run(overrides, tmp_path)
     assert len(calls) == 1 and calls[0][:2] == (6826, 852)
     assert calls[0][2]["max_steps"] == 2 and calls[0][2]["seed"] == 0
-    assert results["finetune"] == {"before": {"average": 100.0}, "after": {"average": 50.0}}
+    assert calls[0][3] == "cpu"  # the trainer's device (tests/gpu: "cuda" with trainer=gpu)
+    assert results["finetune"] == {"before": {"average": 100.0}, "after": {"average": 50.0}, "device": "cpu"}
     assert json.loads((tmp_path / "finetune.json").read_text()) == results["finetune"]
     # a fine-tuned biLM is kept in checkpoints, and (bilm.freeze) was not trained further with the task
     import torch
