@@ -67,12 +67,11 @@ def _lm(options: dict, vocab_size: int, device: str) -> tuple[BiLM, FullSoftmax]
     torch.manual_seed(0)
     bilm = BiLM(BiLMOptions.from_dict(options))
     softmax = FullSoftmax(bilm.options.projection_dim, vocab_size)
-    return bilm.to(device).train(), softmax.to(device).train()
+    return bilm.to(device).eval(), softmax.to(device).eval()  # no dropout: the same arithmetic on both devices
 
 
 def _step(options: dict, batch, device: str, vocab_size: int) -> tuple[float, dict[str, torch.Tensor]]:
     bilm, softmax = _lm(options, vocab_size, device)
-    bilm.eval(), softmax.eval()  # no dropout: the same arithmetic on both devices
     loss = lm_nll(bilm, softmax, batch.to(device))[0]
     loss.backward()
     grads = {f"bilm.{n}": p.grad.cpu() for n, p in bilm.named_parameters() if p.grad is not None}
@@ -97,7 +96,6 @@ def test_bf16_autocast_training_step_is_close_to_float32(tiny_options, sentences
     vocab = Vocabulary.from_sentences(sentences)
     batch = next(iter(make_loader(EncodedCorpus(sentences[:80], vocab), 12, 4, False))).to("cuda")
     bilm, softmax = _lm(tiny_options, len(vocab), "cuda")
-    bilm.eval(), softmax.eval()
     full = float(lm_nll(bilm, softmax, batch)[0])
     with torch.autocast("cuda", dtype=torch.bfloat16):
         loss = lm_nll(bilm, softmax, batch)[0]
@@ -110,7 +108,6 @@ def test_stream_windows_with_carried_state_score_like_one_window_on_cuda(tiny_op
                                                                         exact_float32):
     vocab = Vocabulary.from_sentences(sentences)
     bilm, softmax = _lm(tiny_options, len(vocab), "cuda")
-    bilm.eval(), softmax.eval()
     dev = sentences[:30]
     short = evaluate_perplexity(bilm, softmax, vocab, dev, window=3, batch_size=4, batching="stream")
     whole = evaluate_perplexity(bilm, softmax, vocab, dev, window=10_000, batch_size=4, batching="stream")
@@ -139,7 +136,7 @@ def test_one_device_read_of_the_row_lengths_per_lstm_call(tiny_options, sentence
     assert len(syncs) == 1, [str(w.message) for w in syncs]
 
 
-def _run(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
+def _run(args: list[str]) -> subprocess.CompletedProcess:
     result = subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, text=True, timeout=400)
     assert result.returncode == 0, result.stderr[-3000:]
     return result
@@ -151,7 +148,7 @@ def test_task_run_with_finetuning_on_gpu_in_bf16(tmp_path):
           "bilm.finetune.enabled=true", "trainer.max_epochs=1", "trainer.limit_train_batches=20",
           "trainer.limit_val_batches=5", "trainer.limit_test_batches=5", "trainer.enable_progress_bar=false",
           "logger=csv",
-          f"paths.output_dir={run_dir}", f"hydra.run.dir={run_dir}"], tmp_path)
+          f"paths.output_dir={run_dir}", f"hydra.run.dir={run_dir}"])
     results = json.loads((run_dir / "results.json").read_text())
     print(json.dumps({k: results[k] for k in results if k in ("metrics", "finetune")}, indent=1))
     assert 0.0 <= results["metrics"]["test/acc"] <= 1.0
@@ -164,7 +161,7 @@ def test_pretraining_on_gpu_with_stream_batching(tmp_path):
     corpus = REPO / "tests" / "lm" / "fixtures" / "tiny_corpus.txt"
     out = _run(["pretrain.py", "corpus=file", f"corpus.path={corpus}", "bilm_arch=tiny", "trainer=gpu",
                 "trainer.max_epochs=2", "data.batch_size=16", "data.batching=stream", "logger=csv",
-                f"hydra.run.dir={run_dir}", "trainer.enable_progress_bar=false"], tmp_path)
+                f"hydra.run.dir={run_dir}", "trainer.enable_progress_bar=false"])
     assert "test perplexity: forward" in out.stdout
     meta = json.loads((run_dir / "model" / "lm_metadata.json").read_text())
     assert meta["perplexity"]["test"]["average"] < 40
