@@ -15,8 +15,10 @@ from omegaconf import DictConfig
 from elmo_lab.config import register_configs
 from elmo_lab.errors import UserError
 from elmo_lab.training.cli import report_user_error, run_hydra_cli
+from elmo_lab.training.tasks import register_task_schemas
 
 register_configs()
+register_task_schemas("tasks")  # each task module's typed task.* schema
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")

@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
               "write the biLM layers of each line of a text file to HDF5 (like bilm-tf's dump_bilm_embeddings)"),
     "perplexity": ("elmo_lab.lm.perplexity:add_perplexity_command",
                    "forward, backward and average perplexity of a biLM with a softmax (pretrain.py exports) on a corpus"),
+    "report": ("elmo_lab.report:add_report_command", "compare sweep runs: mean ± std over seeds, Δ to the none baseline, plots"),
 }
 
 EXIT_USER_ERROR = 2

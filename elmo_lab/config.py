@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, List, Optional
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
@@ -82,6 +82,54 @@ class BilmConfig:
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
 
 
+class Optimizer(_Choice):
+    adam = "adam"
+    adamw = "adamw"
+    sgd = "sgd"
+    adagrad = "adagrad"
+    adadelta = "adadelta"
+
+
+class Scheduler(_Choice):
+    none = "none"
+    plateau = "plateau"
+    linear = "linear"
+
+
+@dataclass
+class LrSchedulerConfig:
+    """``task.lr_scheduler.*`` (see ``elmo_lab.training.optim``)."""
+
+    name: Scheduler = Scheduler.none
+    factor: float = 0.5  # plateau: lr multiplier
+    patience: int = 2  # plateau: validations without improvement before the lr drops
+
+
+@dataclass
+class TaskConfig:
+    """``task.*`` keys every task has; a task's schema (``Task.config``) extends it with its own keys."""
+
+    name: str = MISSING
+    module: str = MISSING
+    data_dir: Optional[str] = None
+    objective: str = "val/acc"  # the metric that picks the best checkpoint, stops early, and sweeps optimise
+    objective_mode: str = "max"  # max | min
+    word_dim: int = 100
+    min_count: int = 1  # words seen fewer times in train map to <UNK>
+    lowercase: bool = True  # for the task's word embeddings only; the biLM always reads the original text
+    batch_size: int = 32
+    eval_batch_size: Optional[int] = None
+    num_workers: int = 0
+    optimizer: Optimizer = Optimizer.adam
+    lr: float = 0.001
+    betas: Optional[List[float]] = None  # Adam family; null = (0.9, 0.999)
+    weight_decay: float = 0.0
+    momentum: float = 0.0  # sgd
+    lr_scheduler: LrSchedulerConfig = field(default_factory=LrSchedulerConfig)
+    gradient_clip_val: Optional[float] = None  # gradient norm clipping (trainer.gradient_clip_val)
+    max_epochs: Optional[int] = 10  # default for trainer.max_epochs
+
+
 @dataclass
 class TrainConfig:
     """The whole ``train.py`` config; ``task``, ``trainer``, ``logger``, ``callbacks``, ``paths`` come from yaml."""
@@ -97,7 +145,7 @@ class TrainConfig:
     threads: Optional[int] = 1  # torch CPU threads (None: torch's default, all cores)
     force: bool = False  # rerun a finished run (otherwise: say it is finished and exit 0)
     test: bool = True  # evaluate the best checkpoint on the test split at the end
-    optimized_metric: str = "val/acc"  # what train.py returns to sweepers
+    optimized_metric: str = "${task.objective}"  # what train.py returns to sweepers
     run_name: str = MISSING
 
 
@@ -138,3 +186,8 @@ def validate(cfg: DictConfig) -> None:
             raise ConfigError(f"task.{key}: must be >= 1, got {task[key]}")
     if "lr" in task and task.lr <= 0:
         raise ConfigError(f"task.lr: must be > 0, got {task.lr}")
+    if task.get("objective_mode", "max") not in ("max", "min"):
+        raise ConfigError(f"task.objective_mode: expected max or min, got {task.objective_mode!r}")
+    if not str(task.get("objective", "val/")).startswith("val/"):
+        raise ConfigError(f"task.objective: must be a validation metric (val/...), got {task.objective!r}; "
+                          "model selection never looks at the test split")

@@ -14,6 +14,10 @@ offline), optionally ELMo at the input / output of the contextual encoder, then
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import List, Optional
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -22,11 +26,45 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from elmo_lab.config import ConfigError
 
-from .base import ElmoDataModule, ElmoTaskModule, Task
+from .base import ElmoDataModule, ElmoTaskModule, Task, TaskConfig
 from .bcn import BCNEncoder, SelfAttentivePooling
 from .encoders import POOLINGS, BiLSTMEncoder, pool
 
 NUM_CLASSES = {"mr": 2, "sst": 5, "sst2": 2}
+
+
+class SentimentDataset(str, Enum):
+    mr = "mr"
+    sst = "sst"
+    sst2 = "sst2"
+
+
+class SentimentEncoder(str, Enum):
+    bilstm = "bilstm"
+    bcn = "bcn"
+
+
+class Pooling(str, Enum):
+    max = "max"
+    mean = "mean"
+    min = "min"
+
+
+@dataclass
+class SentimentConfig(TaskConfig):
+    """``task.*`` of the sentiment tasks (``conf/task/_sentiment.yaml`` has the defaults and what each key means)."""
+
+    dataset: SentimentDataset = SentimentDataset.mr
+    split_seed: int = 0
+    phrases: bool = False
+    min_phrase_tokens: int = 1
+    download: bool = True
+    encoder: SentimentEncoder = SentimentEncoder.bilstm
+    pooling: List[Pooling] = field(default_factory=lambda: [Pooling.max, Pooling.mean])
+    hidden_dim: int = 100
+    num_layers: int = 1
+    dropout: float = 0.2
+    eval_batch_size: Optional[int] = 256
 
 
 class SentimentDataModule(ElmoDataModule):
@@ -61,12 +99,12 @@ class SentimentClassifier(ElmoTaskModule):
             bad = [k for k in t.pooling if k not in POOLINGS]
             if bad or not t.pooling:
                 raise ConfigError(f"task.pooling: expected a non-empty list of {', '.join(POOLINGS)}, got {bad}")
-            self.encoder = self.placed_encoder(t.word_dim, lambda d: BiLSTMEncoder(d, t.hidden_dim, t.num_layers,
-                                                                                 t.dropout))
+            self.encoder = self.elmo.placed_encoder(t.word_dim, lambda d: BiLSTMEncoder(d, t.hidden_dim,
+                                                                                      t.num_layers, t.dropout))
             self.pooler = lambda h, mask: pool(h, mask, list(t.pooling))
             pooled_dim = len(t.pooling) * self.encoder.output_dim
         elif t.encoder == "bcn":
-            self.encoder = self.placed_encoder(t.word_dim, lambda d: BCNEncoder(d, t.hidden_dim, t.dropout))
+            self.encoder = self.elmo.placed_encoder(t.word_dim, lambda d: BCNEncoder(d, t.hidden_dim, t.dropout))
             self.pooler = SelfAttentivePooling(self.encoder.output_dim)
             pooled_dim = self.pooler.output_dim
         else:
@@ -81,7 +119,7 @@ class SentimentClassifier(ElmoTaskModule):
         """Class logits (batch, num_classes)."""
         mask = batch["mask"]  # (batch, time)
         words = self.embed_dropout(self.embed(batch["word_ids"]))  # (batch, time, word_dim)
-        layers = self.bilm_layers(batch["tokens"], batch.get("char_ids"))  # (batch, L+1, time, bilm_dim) or None
+        layers = self.elmo.layers(batch["tokens"], batch.get("char_ids"))  # (batch, L+1, time, bilm_dim) or None
         h = self.encoder(words, mask, layers)  # (batch, time, encoder.output_dim)
         return self.classifier(self.pooler(h, mask))  # (batch, num_classes)
 
@@ -97,4 +135,4 @@ class SentimentClassifier(ElmoTaskModule):
         })
 
 
-TASK = Task(datamodule=SentimentDataModule, module=SentimentClassifier)
+TASK = Task(datamodule=SentimentDataModule, module=SentimentClassifier, config=SentimentConfig)

@@ -39,3 +39,14 @@ def tiny_options() -> dict:
     import copy
 
     return copy.deepcopy(TINY_OPTIONS)
+
+
+@pytest.fixture(scope="session")
+def tiny_bilm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny biLM (random weights: for plumbing tests only) saved in the official layout."""
+    from elmo_lab import save_bilm
+    from train_helpers import tiny_bilm
+
+    folder = tmp_path_factory.mktemp("tiny_bilm")
+    save_bilm(tiny_bilm(), folder / "options.json", folder / "weights.hdf5")
+    return folder

@@ -24,7 +24,9 @@ __all__ = ["PTB_BRACKETS", "Tree", "parse_tree"]
 PTB_BRACKETS = {
     "-LRB-": "(", "-RRB-": ")", "-LSB-": "[", "-RSB-": "]", "-LCB-": "{", "-RCB-": "}", "``": '"', "''": '"'
 }
-_PIECE_RE = re.compile(r"\(|\)|[^\s()]+")
+# Pieces are separated by ASCII whitespace only: words may hold other space characters (the train trees write the
+# film title "8 1/2" as one word with a no-break space, U+00A0), which ``\s`` would split.
+_PIECE_RE = re.compile(r"\(|\)|[^ \t\n\r\f\v()]+")
 _LABEL_RE = re.compile(r"^-?\d+$")
 
 

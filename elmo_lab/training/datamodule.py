@@ -1,8 +1,10 @@
 """The data side every task shares: a word vocabulary, token → (word ids, char ids) batching, seeded shuffling.
 
-A task's datamodule subclasses ``ElmoDataModule`` and says how to read its splits (``load_splits``) and what tensors
-an example adds to a batch (``collate``); tokenisation to biLM character ids happens here, once, in the collate
-function (``elmo_lab.bilm.batch_to_char_ids``), so the model only sees tensors.
+A task's datamodule subclasses ``ElmoDataModule`` and says how to read its splits (``load_splits``), which token
+sequences an example has (``sequences_of``) and what tensors an example adds to a batch (``collate``).  Character
+ids for the biLM are built here, once, in the collate function (``elmo_lab.bilm.batch_to_char_ids``), so the model
+only sees tensors.  Lightning moves batches to the device whole (nested dicts included); token lists stay on the
+host for what needs text (QA span decoding, the biLM cache).
 """
 from __future__ import annotations
 
@@ -106,21 +108,39 @@ class WordVocabulary:
         return out
 
 
+class IndexedExamples(torch.utils.data.Dataset):
+    """A split's examples as ``(index, example)`` pairs, so that each batch knows which examples it holds (test
+    predictions are written in dataset order, also when several processes each saw a part)."""
+
+    def __init__(self, examples: Sequence[Any]) -> None:
+        self.examples = examples
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+    def __getitem__(self, i: int) -> tuple[int, Any]:
+        return i, self.examples[i]
+
+
 class ElmoDataModule(pl.LightningDataModule, ABC):
-    """Base datamodule: splits → vocabulary → batches with ``tokens``, ``word_ids``, ``mask``, ``char_ids``.
+    """Base datamodule: splits → vocabulary → batches with ``index``, and per token sequence ``tokens``,
+    ``word_ids``, ``mask`` and (when needed) ``char_ids``.
 
     # Parameters
     task : the ``task.*`` config (``batch_size``, ``eval_batch_size``, ``min_count``, ``lowercase``,
         ``num_workers``, ``data_dir`` and the task's own keys).
     seed : shuffling seed (the run's seed).
-    need_chars : build biLM character ids in each batch (False for ``elmo.placement=none`` without fine-tuning).
-    max_chars : the biLM's ``max_characters_per_token``.
+    elmo : the run's ``Elmo`` component: says whether batches need biLM character ids (it runs the biLM per batch)
+        and how many characters per token.  None (no component, e.g. a data-only use): character ids are built.
     """
 
-    def __init__(self, task: Any, seed: int = 0, need_chars: bool = True, max_chars: int = 50) -> None:
+    #: a task whose model has its own character CNN sets this: ``char_ids`` in every batch, whatever the placement
+    task_uses_char_ids: bool = False
+
+    def __init__(self, task: Any, seed: int = 0, elmo: Any = None) -> None:
         super().__init__()
         self.task = task if isinstance(task, DictConfig) else OmegaConf.create(task)
-        self.seed, self.need_chars, self.max_chars = seed, need_chars, max_chars
+        self.seed, self.elmo = seed, elmo
         self.splits: dict[str, list] | None = None
         self.vocab: WordVocabulary | None = None
 
@@ -129,24 +149,41 @@ class ElmoDataModule(pl.LightningDataModule, ABC):
     def load_splits(self) -> dict[str, list]:
         """Read the dataset: ``{"train": [...], "dev": [...], "test": [...]}`` of the task's example type."""
 
-    def tokens_of(self, example: Any) -> list[str]:
-        """The token sequence the vocabulary and the biLM read (override for multi-sequence examples)."""
-        return example.tokens
+    def sequences_of(self, example: Any) -> list[list[str]]:
+        """Every token sequence of an example that the vocabulary and the biLM read (``[tokens]`` for one sentence;
+        ``[question, passage]`` for QA).  The one place a task names them: the biLM cache, the vocabulary,
+        fine-tuning text and length bucketing all use it."""
+        return [example.tokens]
 
     def collate(self, examples: list) -> dict[str, Any]:
         """A batch for single-sequence tasks: ``encode_tokens`` plus ``labels`` (batch,) from ``example.label``."""
-        batch = self.encode_tokens([self.tokens_of(e) for e in examples])
+        batch = self.encode_tokens([self.sequences_of(e)[0] for e in examples])
         batch["labels"] = torch.tensor([e.label for e in examples], dtype=torch.long)  # (batch,)
         return batch
 
     # --- shared machinery -------------------------------------------------------------------------------------
+    @property
+    def need_chars(self) -> bool:
+        """Batches carry ``char_ids``: the biLM runs per batch, or the task model reads characters itself."""
+        return self.elmo is None or self.elmo.needs_char_ids or self.task_uses_char_ids
+
+    @property
+    def max_chars(self) -> int:
+        return self.elmo.max_characters_per_token if self.elmo is not None else 50
+
     def encode_tokens(self, sentences: list[list[str]]) -> dict[str, Any]:
         """``tokens``, ``word_ids`` (batch, time), ``mask`` (batch, time) and, when needed, ``char_ids``
-        (batch, time + 2, max_chars) with the sentence boundaries the biLM expects."""
+        (batch, time + 2, max_chars) with the sentence boundaries the biLM expects (a task's own character CNN
+        reads ``char_ids[:, 1:-1]``: the same UTF-8 byte ids with begin/end-of-word markers)."""
         word_ids = self.vocab.encode(sentences)  # (batch, time)
         batch: dict[str, Any] = {"tokens": sentences, "word_ids": word_ids, "mask": word_ids.ne(0)}
         if self.need_chars:
             batch["char_ids"] = batch_to_char_ids(sentences, self.max_chars)  # (batch, time + 2, chars)
+        return batch
+
+    def _collate_indexed(self, pairs: list[tuple[int, Any]]) -> dict[str, Any]:
+        batch = self.collate([example for _, example in pairs])
+        batch["index"] = torch.tensor([i for i, _ in pairs], dtype=torch.long)  # (batch,)
         return batch
 
     def setup(self, stage: str | None = None) -> None:
@@ -157,30 +194,41 @@ class ElmoDataModule(pl.LightningDataModule, ABC):
         if missing:
             raise ValueError(f"{type(self).__name__}.load_splits returned no {', '.join(missing)} split")
         self.splits = splits
-        self.vocab = WordVocabulary([self.tokens_of(e) for e in splits["train"]],
+        self.vocab = WordVocabulary([s for e in splits["train"] for s in self.sequences_of(e)],
                                     min_count=self.task.get("min_count", 1),
                                     lowercase=self.task.get("lowercase", True))
+        if self.elmo is not None:  # the biLM's cache will hold every sequence of every split
+            self.elmo.cache_sequences(s for split in SPLITS for e in splits[split] for s in self.sequences_of(e))
 
     def data_sizes(self) -> dict[str, int]:
         self.setup()
         return {name: len(examples) for name, examples in self.splits.items()}
 
+    def data_notes(self) -> dict:
+        """What ``results.json`` should say about the data beyond split sizes (how splits were made, what a reader
+        dropped or truncated); empty unless a task has something to say."""
+        return {}
+
     def sentences(self, split: str) -> list[list[str]]:
-        """The split's token sequences (for biLM fine-tuning, which ignores labels)."""
+        """The split's distinct token sequences in order of first appearance (biLM fine-tuning text)."""
         self.setup()
-        return [self.tokens_of(e) for e in self.splits[split]]
+        seen: dict[tuple[str, ...], None] = {}
+        for e in self.splits[split]:
+            for s in self.sequences_of(e):
+                seen.setdefault(tuple(s), None)
+        return [list(s) for s in seen]
 
     def _loader(self, split: str, train: bool) -> DataLoader:
         self.setup()
-        examples = self.splits[split]
+        examples = IndexedExamples(self.splits[split])
         size = self.task.batch_size if train else self.task.get("eval_batch_size") or self.task.batch_size
         workers = self.task.get("num_workers", 0)
-        common = dict(collate_fn=self.collate, num_workers=workers, persistent_workers=workers > 0)
+        common = dict(collate_fn=self._collate_indexed, num_workers=workers, persistent_workers=workers > 0)
         distributed = self.trainer is not None and self.trainer.world_size > 1
         if distributed:  # Lightning wraps the sampler in a DistributedSampler
             return DataLoader(examples, batch_size=size, sampler=EpochSeededSampler(len(examples), self.seed, train),
                               **common)
-        lengths = [len(self.tokens_of(e)) for e in examples]
+        lengths = [max(len(s) for s in self.sequences_of(e)) for e in self.splits[split]]
         sampler = BucketBatchSampler(lengths, size, self.seed, train, epoch_fn=self._current_epoch)
         return DataLoader(examples, batch_sampler=sampler, **common)
 
@@ -195,7 +243,3 @@ class ElmoDataModule(pl.LightningDataModule, ABC):
 
     def test_dataloader(self) -> DataLoader:
         return self._loader("test", False)
-
-    def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
-        """Move tensors; leave the token lists (kept for tasks that need text, e.g. QA span decoding)."""
-        return {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}

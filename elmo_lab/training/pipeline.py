@@ -19,11 +19,14 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from ..config import ConfigError, validate
+from ..elmo import Elmo
 from .callbacks import LayerWeightLogger, layer_weights
+from .tasks import load_task
 from .results import RESULTS_FILE, write_json_atomic, write_results
 
 log = logging.getLogger(__name__)
 RUN_CONFIG = "run_config.yaml"
+PREDICTION_FILES = ("predictions.txt", "predictions.json")  # what tasks write (see ElmoTaskModule)
 IGNORED_KEYS = ("force", "test", "threads", "logger")  # may change between a run and its resumption
 
 
@@ -44,7 +47,7 @@ def _prepare_run_dir(run_dir: Path, plain: dict, force: bool) -> None:
     comparable = {k: v for k, v in plain.items() if k not in IGNORED_KEYS}
     if force:
         shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
-        for name in (RESULTS_FILE, "layer_weights.png", "finetune.json"):
+        for name in (RESULTS_FILE, "layer_weights.png", "finetune.json", *PREDICTION_FILES):
             (run_dir / name).unlink(missing_ok=True)
     elif saved.is_file():
         difference = _diff(OmegaConf.to_container(OmegaConf.load(saved)), comparable)
@@ -68,8 +71,7 @@ def _loggers(cfg: DictConfig, tags: list[str], group: str, name: str) -> list:
     return out
 
 
-def _finetune(cfg: DictConfig, model: pl.LightningModule, datamodule: Any, run_dir: Path,
-              device: torch.device) -> dict:
+def _finetune(cfg: DictConfig, elmo: Elmo, datamodule: Any, run_dir: Path, device: torch.device) -> dict:
     """``bilm.finetune.enabled``: LM training of the biLM on the task's training text (labels ignored), on
     ``device`` (the trainer's: a ``trainer=gpu`` run fine-tunes on the GPU too), in float32."""
     try:
@@ -81,24 +83,22 @@ def _finetune(cfg: DictConfig, model: pl.LightningModule, datamodule: Any, run_d
 
     f = cfg.bilm.finetune
     options_path, _ = resolve_bilm(cfg.bilm.spec)  # a pretrain.py export keeps its LM softmax beside the weights
-    home = next(model.bilm.parameters()).device
-    model.bilm.to(device)
+    home = next(elmo.bilm.parameters()).device
+    elmo.bilm.to(device)
     try:
-        report = finetune_bilm(model.bilm, datamodule.sentences("train"), datamodule.sentences("dev"),
+        report = finetune_bilm(elmo.bilm, datamodule.sentences("train"), datamodule.sentences("dev"),
                                epochs=f.epochs, lr=f.lr, batch_size=f.batch_size, max_steps=f.max_steps,
                                softmax_source=options_path.parent, seed=cfg.seed)
     finally:
-        model.bilm.to(home)  # the trainer moves the whole task model itself
+        elmo.bilm.to(home)  # the trainer moves the whole task model itself
     report["device"] = str(device)
-    model.bilm.requires_grad_(not cfg.bilm.freeze)
+    elmo.bilm.requires_grad_(not cfg.bilm.freeze)
     write_json_atomic(run_dir / "finetune.json", report)
     return report
 
 
 def train(cfg: DictConfig) -> float | None:
     """Run one task training as ``cfg`` says; return ``cfg.optimized_metric`` (for sweepers)."""
-    from tasks.base import load_task  # the task modules live beside the package
-
     validate(cfg)
     run_dir = Path(cfg.paths.output_dir)
     results_path = run_dir / RESULTS_FILE
@@ -115,13 +115,10 @@ def train(cfg: DictConfig) -> float | None:
 
     task = load_task(cfg.task.module)
     placement = plain["elmo"]["placement"]
-    datamodule = task.datamodule(plain["task"], seed=cfg.seed, need_chars=placement != "none")
+    elmo = Elmo.from_config(plain["elmo"], plain["bilm"])  # the one place that decides whether a biLM is loaded
+    datamodule = task.datamodule(plain["task"], seed=cfg.seed, elmo=elmo)
     datamodule.setup()
-    model = task.module(task=plain["task"], elmo=plain["elmo"], bilm=plain["bilm"],
-                        data_info=datamodule.model_info(), seed=cfg.seed)
-    if model.bilm is not None:
-        datamodule.max_chars = model.bilm.options.max_characters_per_token
-        datamodule.need_chars = datamodule.need_chars and not model.uses_bilm_cache
+    model = task.module(task=plain["task"], elmo=elmo, data_info=datamodule.model_info(), seed=cfg.seed)
     last = run_dir / "checkpoints" / "last.ckpt"
     resume = last if last.is_file() else None
     callbacks = [hydra.utils.instantiate(c) for c in (cfg.callbacks or {}).values() if c is not None]
@@ -135,7 +132,7 @@ def train(cfg: DictConfig) -> float | None:
     if cfg.bilm.finetune.enabled:  # after the trainer exists: a bad accelerator fails before minutes of LM training
         finetune_file = run_dir / "finetune.json"
         finetune = (json.loads(finetune_file.read_text()) if resume
-                    else _finetune(cfg, model, datamodule, run_dir, trainer.strategy.root_device))
+                    else _finetune(cfg, elmo, datamodule, run_dir, trainer.strategy.root_device))
     for lg in trainer.loggers:
         lg.log_hyperparams(plain)
     if resume:
@@ -155,7 +152,8 @@ def train(cfg: DictConfig) -> float | None:
     if trainer.global_rank == 0:
         write_results(run_dir, task=cfg.task.name, placement=placement, mix=e["mix"], l2_coef=e["l2_coef"],
                       seed=cfg.seed, metrics=metrics, layer_weights=weights, data_sizes=datamodule.data_sizes(),
-                      config=plain, finetune=finetune)
+                      config=plain, finetune=finetune, objective=cfg.optimized_metric,
+                      data_notes=datamodule.data_notes())
         print("metrics: " + "  ".join(f"{k} {v:.4f}" for k, v in sorted(metrics.items())))
         for name, w in weights.items():
             print(f"layer weights {name}: s = [{', '.join(f'{x:.2f}' for x in w['s'])}], gamma = {w['gamma']:.2f}")

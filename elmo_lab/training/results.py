@@ -1,7 +1,9 @@
 """``results.json``: one file per run with what comparisons across runs need.
 
-Keys: ``task``, ``placement``, ``mix``, ``l2_coef``, ``seed``, ``metrics`` (final val and test, ``split/metric``),
-``layer_weights`` (``{mix: {"s": [...], "gamma": float}}``), ``data_sizes`` (examples per split), ``config`` (the
+Keys: ``task``, ``placement``, ``mix``, ``l2_coef``, ``seed``, ``objective`` (the task's model-selection metric),
+``metrics`` (final val and test, ``split/metric``),
+``layer_weights`` (``{mix: {"s": [...], "gamma": float}}``), ``data_sizes`` (examples per split), ``data_notes``
+(what a task says about its data: how splits were made, what was dropped or truncated), ``config`` (the
 resolved config), and ``finetune`` (biLM perplexities before/after, when ``bilm.finetune.enabled``).
 """
 from __future__ import annotations
@@ -34,13 +36,15 @@ def write_json_atomic(path: str | Path, data: dict) -> Path:
 
 def write_results(run_dir: str | Path, *, task: str, placement: str, mix: str, l2_coef: float, seed: int,
                   metrics: dict, layer_weights: dict, data_sizes: dict, config: dict,
-                  finetune: dict | None = None) -> Path:
+                  finetune: dict | None = None, objective: str | None = None,
+                  data_notes: dict | None = None) -> Path:
     """Write ``<run_dir>/results.json`` atomically and return its path."""
     data = {
-        "task": task, "placement": placement, "mix": mix, "l2_coef": l2_coef, "seed": seed,
+        "task": task, "placement": placement, "mix": mix, "l2_coef": l2_coef, "seed": seed, "objective": objective,
         "metrics": {k: _plain(v) for k, v in sorted(metrics.items())},
         "layer_weights": layer_weights,
         "data_sizes": data_sizes,
+        "data_notes": data_notes or {},
         "finetune": finetune,
         "config": config,
     }

