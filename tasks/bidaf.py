@@ -50,7 +50,9 @@ def masked_log_softmax(logits: torch.Tensor, mask: torch.Tensor, dim: int = -1) 
 
 
 class TrilinearSimilarity(nn.Module):
-    """S(a_i, b_j) = w·[a_i; b_j; a_i∘b_j] + bias for every pair, without building the (Ta, Tb, 3·dim) tensor.
+    """S(a_i, b_j) = w·[a_i; b_j; a_i∘b_j] for every pair, without building the (Ta, Tb, 3·dim) tensor.
+
+    No bias: every use normalises S with a softmax, which a constant shift does not change.
 
     # Parameters
     dim : width of both inputs.
@@ -60,7 +62,6 @@ class TrilinearSimilarity(nn.Module):
         super().__init__()
         bound = 1.0 / math.sqrt(3 * dim)  # nn.Linear(3 * dim, 1)'s initialisation
         self.weight = nn.Parameter(torch.empty(3, dim).uniform_(-bound, bound))  # rows: w_a, w_b, w_ab
-        self.bias = nn.Parameter(torch.zeros(()))
 
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """``a`` (batch, Ta, dim), ``b`` (batch, Tb, dim) → similarities (batch, Ta, Tb)."""
@@ -68,7 +69,7 @@ class TrilinearSimilarity(nn.Module):
         a_term = (a @ w_a).unsqueeze(2)  # (batch, Ta, 1)
         b_term = (b @ w_b).unsqueeze(1)  # (batch, 1, Tb)
         ab_term = (a * w_ab) @ b.transpose(1, 2)  # (batch, Ta, Tb)
-        return a_term + b_term + ab_term + self.bias  # (batch, Ta, Tb)
+        return a_term + b_term + ab_term  # (batch, Ta, Tb)
 
 
 class BiAttention(nn.Module):
@@ -118,10 +119,11 @@ class SelfAttention(nn.Module):
         self.output_dim = input_dim
 
     def attention(self, s: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Self-attention weights (batch, T, T) over ``s`` (batch, T, dim): 0 on the diagonal and at padding."""
+        """Self-attention weights (batch, T, T) over ``s`` (batch, T, dim): 0 on the diagonal and in padded rows
+        and columns."""
         time = s.size(1)
         not_self = ~torch.eye(time, dtype=torch.bool, device=s.device)  # (T, T)
-        allowed = mask.unsqueeze(1) & not_self  # (batch, T, T): key j valid and j != t
+        allowed = mask.unsqueeze(1) & mask.unsqueeze(2) & not_self  # (batch, T, T): t and j valid, j != t
         return masked_softmax(self.similarity(s, s), allowed, -1)  # (batch, T, T)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -153,8 +155,8 @@ class BiDAFSpanPredictor(nn.Module):
         self.self_attention = SelfAttention(g_dim, modeling_dim, dropout) if self_attention else None
         self.modeling = BiLSTMEncoder(g_dim, modeling_dim, num_layers=modeling_layers, dropout=dropout)
         self.end_encoder = BiLSTMEncoder(2 * modeling_dim, modeling_dim)
-        self.start_head = nn.Linear(g_dim + 2 * modeling_dim, 1)
-        self.end_head = nn.Linear(g_dim + 2 * modeling_dim, 1)
+        self.start_head = nn.Linear(g_dim + 2 * modeling_dim, 1, bias=False)  # no bias: softmax over positions
+        self.end_head = nn.Linear(g_dim + 2 * modeling_dim, 1, bias=False)
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, passage: torch.Tensor, question: torch.Tensor, passage_mask: torch.Tensor,

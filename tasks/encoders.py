@@ -1,9 +1,12 @@
-"""Contextual encoders and pooling shared by task heads (the ``encoder_factory`` targets of ``placed_encoder``)."""
+"""Contextual encoders, a character CNN and pooling shared by task heads (the ``encoder_factory`` targets of
+``Elmo.placed_encoder``)."""
 from __future__ import annotations
 
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from elmo_lab.bilm.chars import N_CHARACTERS
 
 
 class BiLSTMEncoder(nn.Module):
@@ -50,3 +53,26 @@ POOLINGS = {"max": masked_max, "mean": masked_mean, "min": masked_min}
 def pool(h: torch.Tensor, mask: torch.Tensor, kinds: list[str]) -> torch.Tensor:
     """Concatenate the named poolings of ``h`` (batch, time, dim) → (batch, len(kinds) * dim)."""
     return torch.cat([POOLINGS[k](h, mask) for k in kinds], -1)
+
+
+class CharCNN(nn.Module):
+    """Character embeddings → one convolution → max over the characters: (batch, time, chars) → (batch, time, filters).
+
+    Reads the batches' ``char_ids[:, 1:-1]`` (the biLM's UTF-8 byte ids with word-boundary markers, without the
+    sentence-boundary tokens), so tasks with their own character features need no second character vocabulary.
+
+    # Parameters
+    char_dim : character embedding width.  num_filters, width : the convolution.
+    """
+
+    def __init__(self, char_dim: int, num_filters: int, width: int) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(N_CHARACTERS, char_dim, padding_idx=0)
+        self.conv = nn.Conv1d(char_dim, num_filters, width, padding=width // 2)
+        self.output_dim = num_filters
+
+    def forward(self, char_ids: torch.Tensor) -> torch.Tensor:
+        batch, time, chars = char_ids.shape
+        x = self.embed(char_ids.reshape(batch * time, chars)).transpose(1, 2)  # (batch * time, char_dim, chars)
+        h = torch.relu(self.conv(x)).max(-1).values  # (batch * time, filters)
+        return h.reshape(batch, time, -1)  # (batch, time, filters)

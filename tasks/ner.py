@@ -27,7 +27,6 @@ from torch import nn
 from torchmetrics import MetricCollection
 
 from elmo_lab.atomic import atomic_path
-from elmo_lab.bilm.chars import N_CHARACTERS
 from elmo_lab.data.conll import TaggedSentence, load_conll2003
 from elmo_lab.data.errors import DataError
 from elmo_lab.metrics.span_f1 import SpanF1
@@ -35,7 +34,7 @@ from elmo_lab.tagging import allowed_transitions, convert, entity_types
 
 from .base import ElmoDataModule, ElmoTaskModule, Task, TaskConfig
 from .crf import ConditionalRandomField
-from .encoders import BiLSTMEncoder
+from .encoders import BiLSTMEncoder, CharCNN
 
 PREDICTIONS_FILE = "predictions.txt"
 
@@ -92,26 +91,6 @@ class ConllDataModule(ElmoDataModule):
     def model_info(self) -> dict:
         return {"vocab_size": len(self.vocab), "tag_names": self.tag_names, "scheme": str(self.task.scheme),
                 "vocab": self.vocab}
-
-
-class CharCNN(nn.Module):
-    """Character embeddings → one convolution → max over the characters: (batch, time, chars) → (batch, time, filters).
-
-    # Parameters
-    char_dim : character embedding width.  num_filters, width : the convolution.
-    """
-
-    def __init__(self, char_dim: int, num_filters: int, width: int) -> None:
-        super().__init__()
-        self.embed = nn.Embedding(N_CHARACTERS, char_dim, padding_idx=0)
-        self.conv = nn.Conv1d(char_dim, num_filters, width, padding=width // 2)
-        self.output_dim = num_filters
-
-    def forward(self, char_ids: torch.Tensor) -> torch.Tensor:
-        batch, time, chars = char_ids.shape
-        x = self.embed(char_ids.reshape(batch * time, chars)).transpose(1, 2)  # (batch * time, char_dim, chars)
-        h = torch.relu(self.conv(x)).max(-1).values  # (batch * time, filters)
-        return h.reshape(batch, time, -1)  # (batch, time, filters)
 
 
 class StackedBiLSTM(nn.Module):

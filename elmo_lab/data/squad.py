@@ -52,7 +52,6 @@ __all__ = ["Passage", "QAExample", "SQUAD_FILES", "SQUAD_URL", "SquadStats", "fi
 
 SQUAD_URL = "https://rajpurkar.github.io/SQuAD-explorer/dataset/"
 SQUAD_FILES = {"train": "train-v1.1.json", "test": "dev-v1.1.json"}  # our split name -> official file
-SPLITS = ("train", "dev", "test")
 
 
 @dataclass(frozen=True, eq=False)

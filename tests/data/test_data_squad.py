@@ -236,3 +236,12 @@ def test_offline_without_a_copy_says_how_to_get_the_files(tmp_path, monkeypatch)
         load_squad()
     with pytest.raises(DataError, match="SQuAD not available: .*train-v1.1.json does not exist"):
         load_squad(download=False)
+
+
+def test_stats_count_passages_articles_and_reject_bad_limits():
+    _, stats = load_squad(FIXTURES, val_fraction=0.0)
+    assert stats.passages == {"train": 5, "dev": 0, "test": 2} and stats.articles == {"train": 4, "dev": 0, "test": 2}
+    assert stats.truncated_passages == {"train": 0, "dev": 0, "test": 0} and stats.dropped_beyond_limit == 0
+    for name in ("max_passage_tokens", "max_train_questions"):
+        with pytest.raises(DataError, match=f"{name}=0: expected an integer >= 1"):
+            load_squad(FIXTURES, **{name: 0})

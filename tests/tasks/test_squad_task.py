@@ -1,0 +1,91 @@
+"""The SQuAD task end to end on the hand-written SQuAD-format fixtures: every placement trains, both token sequences
+go through the biLM cache, and the EM/F1 recomputed from ``predictions.json`` by the official definition equal the
+logged ones."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from elmo_lab.elmo import Elmo
+from elmo_lab.metrics.squad import evaluate
+from elmo_lab.training.pipeline import train
+from tasks.squad import SquadDataModule
+
+from train_helpers import FAST, REPO, compose_train
+
+FIXTURES = REPO / "tests" / "data" / "fixtures" / "squad"
+SETTINGS = [o for o in FAST if not o.startswith("task.hidden_dim")] + [
+    "task=squad", f"task.data_dir={FIXTURES}", "task.download=false", "task.val_fraction=0.25", "task.hidden_dim=4",
+    "task.modeling_dim=4", "task.char_filters=4", "task.batch_size=4", "trainer.max_epochs=2",
+    "trainer.limit_train_batches=null", "trainer.limit_val_batches=null", "trainer.limit_test_batches=null"]
+
+
+def _task() -> dict:
+    return dict(name="squad", module="tasks.squad", data_dir=str(FIXTURES), download=False, val_fraction=0.25,
+                split_seed=0, max_train_questions=None, max_passage_tokens=None, min_count=1, lowercase=True,
+                batch_size=4, eval_batch_size=8, num_workers=0)
+
+
+def test_questions_and_passages_are_both_cached_and_batched(tiny_bilm_dir: Path) -> None:
+    elmo = Elmo.from_config(dict(placement="both", mix="all", layer=None, layer_norm=False, dropout=0.0, l2_coef=0.0),
+                            dict(spec=str(tiny_bilm_dir), freeze=True, stateful=False, cache=True,
+                                 finetune=dict(enabled=False)))
+    dm = SquadDataModule(_task(), seed=0, elmo=elmo)
+    dm.setup()
+    batch = next(iter(dm.val_dataloader()))
+    assert set(batch) == {"question", "passage", "spans", "examples", "index"}
+    assert batch["passage"]["char_ids"].shape[0] == batch["spans"].shape[0]  # the task's own char CNN reads them
+    calls = []
+    elmo.bilm.register_forward_hook(lambda *args: calls.append(1))
+    elmo.layers(batch["passage"]["tokens"])  # fills the cache: every question and passage of every split
+    passes = len(calls)
+    elmo.layers(batch["question"]["tokens"])
+    assert len(calls) == passes  # a question is served from the cache like a passage
+    assert "official dev-v1.1.json" in dm.data_notes()["splits"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("placement", ["none", "input", "output", "both"])
+def test_bidaf_trains_and_predictions_json_gives_the_logged_em_f1(placement: str, tiny_bilm_dir: Path,
+                                                                   tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    train(compose_train(SETTINGS + [f"bilm.spec={tiny_bilm_dir}", f"elmo.placement={placement}"], run_dir=run_dir))
+    results = json.loads((run_dir / "results.json").read_text())
+    predictions = json.loads((run_dir / "predictions.json").read_text())
+    gold = json.loads((FIXTURES / "dev-v1.1.json").read_text())
+    assert len(predictions) == 5  # every question of the official dev file (the test split)
+    official = evaluate(gold, predictions)
+    assert official["exact_match"] == pytest.approx(results["metrics"]["test/em"], abs=1e-4)
+    assert official["f1"] == pytest.approx(results["metrics"]["test/f1"], abs=1e-4)
+    contexts = {p["context"] for a in gold["data"] for p in a["paragraphs"]}
+    assert all(any(text in c for c in contexts) for text in predictions.values())  # substrings of the context
+    expected = {"none": [], "input": ["input"], "output": ["output"], "both": ["input", "output"]}[placement]
+    assert sorted(results["layer_weights"]) == expected
+    assert (run_dir / "layer_weights.png").is_file() == (placement != "none")
+    assert results["objective"] == "val/f1" and "splits" in results["data_notes"]
+
+
+@pytest.mark.slow
+def test_train_py_squad_through_the_cli(tiny_bilm_dir: Path, tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    env = dict(os.environ, WANDB_MODE="offline")
+    result = subprocess.run([sys.executable, str(REPO / "train.py"), *SETTINGS, f"bilm.spec={tiny_bilm_dir}",
+                             "elmo.placement=both", f"hydra.run.dir={run_dir}"], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "test/f1" in result.stdout and (run_dir / "predictions.json").is_file()
+
+
+def test_missing_squad_files_are_one_clear_line(tmp_path: Path) -> None:
+    env = dict(os.environ, WANDB_MODE="offline")
+    result = subprocess.run([sys.executable, str(REPO / "train.py"), "task=squad", f"task.data_dir={tmp_path}",
+                             "elmo.placement=none", "logger=csv"], cwd=tmp_path, env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "train-v1.1.json" in lines[0], result.stderr
