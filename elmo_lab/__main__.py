@@ -25,6 +25,8 @@ from elmo_lab.errors import UserError
 COMMANDS: dict[str, tuple[str, str]] = {
     "embed": ("elmo_lab.embed:add_embed_command",
               "write the biLM layers of each line of a text file to HDF5 (like bilm-tf's dump_bilm_embeddings)"),
+    "fetch": ("elmo_lab.fetch:add_fetch_command",
+              "put datasets (conll2003, squad, sst) and published biLMs into the cache ahead of time"),
     "perplexity": ("elmo_lab.lm.perplexity:add_perplexity_command",
                    "forward, backward and average perplexity of a biLM with a softmax (pretrain.py exports) on a corpus"),
     "report": ("elmo_lab.report:add_report_command", "compare sweep runs: mean ± std over seeds, Δ to the none baseline, plots"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,8 @@ from .tasks import load_task
 from .results import RESULTS_FILE, write_json_atomic, write_results
 
 log = logging.getLogger(__name__)
+# A frozen biLM is kept in eval mode on purpose (no dropout inside it); Lightning would warn about it every run.
+warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode at the start of training")
 RUN_CONFIG = "run_config.yaml"
 PREDICTION_FILES = ("predictions.txt", "predictions.json")  # what tasks write (see ElmoTaskModule)
 IGNORED_KEYS = ("force", "test", "threads", "logger")  # may change between a run and its resumption
