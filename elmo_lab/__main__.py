@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "perplexity": ("elmo_lab.lm.perplexity:add_perplexity_command",
                    "forward, backward and average perplexity of a biLM with a softmax (pretrain.py exports) on a corpus"),
     "report": ("elmo_lab.report:add_report_command", "compare sweep runs: mean ± std over seeds, Δ to the none baseline, plots"),
+    "cache": ("elmo_lab.layer_cache_cli:add_cache_command", "inspect (info) or clear the biLM layer cache shared by runs"),
 }
 
 EXIT_USER_ERROR = 2

@@ -78,7 +78,11 @@ class BilmConfig:
     spec: str = "default"  # default | elmo_small | elmo_medium | elmo_original | a directory | OPTIONS,WEIGHTS
     freeze: bool = True  # the paper keeps the biLM frozen; only the mixes learn
     stateful: bool = False  # carry LSTM state across batches like the reference code (non-deterministic order)
-    cache: bool = True  # frozen & stateless: run the biLM once per distinct sentence per run, keep layers (fp16)
+    cache: bool = True  # frozen & stateless: run the biLM once per distinct sentence, reuse its layers (fp16)
+    cache_on_disk: bool = True  # keep them in a store shared by all runs (elmo_lab.layer_cache), not in RAM
+    cache_dir: Optional[str] = None  # null = $ELMO_LAB_CACHE/layers (~/.cache/elmo_lab/layers)
+    cache_max_gb: Optional[float] = 50.0  # least recently used entries are evicted beyond this (null: no cap)
+    random_weights: bool = False  # a control: spec's architecture with freshly initialised weights (fixed seed)
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
 
 

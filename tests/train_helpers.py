@@ -1,6 +1,9 @@
 """Helpers for tests that train task models: a tiny biLM, composed ``train.py`` configs (outputs in tmp), FAST."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import torch
@@ -42,3 +45,17 @@ FAST = ["trainer.max_epochs=1", "trainer.limit_train_batches=3", "trainer.limit_
         "trainer.limit_test_batches=2", "trainer.enable_progress_bar=false", "trainer.num_sanity_val_steps=0",
         "task.hidden_dim=8", "task.word_dim=8", "task.batch_size=8", "task.eval_batch_size=16", "logger=csv",
         "threads=1"]
+
+
+def train_cli(args: list[str], cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess:
+    """``python train.py ARGS`` as a user runs it (wandb offline), in ``cwd``."""
+    env = dict(os.environ, WANDB_MODE="offline")
+    return subprocess.run([sys.executable, str(REPO / "train.py"), *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def one_error_line(result: subprocess.CompletedProcess) -> str:
+    """The single ``error: ...`` line a failed CLI run printed (asserting exit status 2 and nothing else)."""
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    return lines[0]

@@ -24,12 +24,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from elmo_lab.data.errors import DataError
+from elmo_lab.data.files import decode_utf8, read_member
 from elmo_lab.tagging import canonical_scheme, convert, detect_scheme, split_tag
 
 __all__ = [
@@ -154,10 +154,7 @@ def parse_conll(
 
 
 def _decode(data: bytes, where: str) -> str:
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise DataError(f"{where}: not UTF-8 text (byte {error.start}); is this a CoNLL-2003 file?") from None
+    return decode_utf8(data, where, "a CoNLL-2003 file")
 
 
 def read_conll(path: str | Path, scheme: str = "bioes", source: str | None = None,
@@ -172,13 +169,7 @@ def read_conll(path: str | Path, scheme: str = "bioes", source: str | None = Non
         where = str(path)
     else:
         where = f"{path}:{member}"
-        try:
-            with zipfile.ZipFile(path) as archive:
-                data = archive.read(member)
-        except zipfile.BadZipFile:
-            raise DataError(f"{path}: not a valid zip file (expected the wheel {CONLL_WHEEL})") from None
-        except KeyError:
-            raise DataError(f"{path}: has no {member} (expected the wheel {CONLL_WHEEL})") from None
+        data = read_member(path, member, f"the wheel {CONLL_WHEEL}")
     return parse_conll(io.StringIO(_decode(data, where)), where, scheme=scheme, source=source)
 
 

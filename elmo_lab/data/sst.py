@@ -22,11 +22,11 @@ dev and test stay whole sentences, as in the papers.
 from __future__ import annotations
 
 import io
-import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 
 from elmo_lab.data.errors import DataError
+from elmo_lab.data.files import decode_utf8, read_member
 from elmo_lab.data.example import Example
 from elmo_lab.data.ptb_tree import Tree, parse_tree
 
@@ -58,10 +58,7 @@ def _parse_lines(lines: Iterable[str], where: str) -> list[Tree]:
 
 
 def _decode(data: bytes, where: str) -> str:
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise DataError(f"{where}: not UTF-8 text (byte {error.start}); is this an SST trees file?") from None
+    return decode_utf8(data, where, "an SST trees file")
 
 
 def read_trees(path: str | Path, member: str | None = None) -> list[Tree]:
@@ -73,13 +70,7 @@ def read_trees(path: str | Path, member: str | None = None) -> list[Tree]:
     if member is None:
         return _parse_lines(io.StringIO(_decode(path.read_bytes(), str(path))), str(path))
     where = f"{path}:{member}"
-    try:
-        with zipfile.ZipFile(path) as archive:
-            data = archive.read(member)
-    except zipfile.BadZipFile:
-        raise DataError(f"{path}: not a valid zip file (expected the SST archive {SST_ZIP})") from None
-    except KeyError:
-        raise DataError(f"{path}: has no {member} (expected the SST archive {SST_ZIP})") from None
+    data = read_member(path, member, f"the SST archive {SST_ZIP}")
     return _parse_lines(io.StringIO(_decode(data, where)), where)
 
 

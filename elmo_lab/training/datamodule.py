@@ -225,6 +225,12 @@ class ElmoDataModule(pl.LightningDataModule, ABC):
         workers = self.task.get("num_workers", 0)
         common = dict(collate_fn=self._collate_indexed, num_workers=workers, persistent_workers=workers > 0)
         distributed = self.trainer is not None and self.trainer.world_size > 1
+        if distributed and not train:  # each example once (Lightning's sampler would repeat some to even the ranks)
+            from pytorch_lightning.overrides.distributed import UnrepeatedDistributedSampler
+
+            sampler = UnrepeatedDistributedSampler(examples, num_replicas=self.trainer.world_size,
+                                                   rank=self.trainer.global_rank, shuffle=False)
+            return DataLoader(examples, batch_size=size, sampler=sampler, **common)
         if distributed:  # Lightning wraps the sampler in a DistributedSampler
             return DataLoader(examples, batch_size=size, sampler=EpochSeededSampler(len(examples), self.seed, train),
                               **common)

@@ -104,13 +104,13 @@ class ElmoTaskModule(pl.LightningModule, ABC):
         n = self.batch_size(batch)
         self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=n)
         if self.mixes():
-            self.log("train/l2_penalty", penalty, on_step=False, on_epoch=True, batch_size=n)
+            self.log("train/l2_penalty", penalty, on_step=False, on_epoch=True, batch_size=n, sync_dist=True)
         return loss + penalty
 
     def _eval_step(self, batch: dict, split: str, metrics: MetricCollection) -> Any:
         loss, preds, targets = self.step(batch)
         metrics.update(preds, targets)
-        self.log(f"{split}/loss", loss, on_step=False, on_epoch=True, batch_size=self.batch_size(batch))
+        self.log(f"{split}/loss", loss, on_step=False, on_epoch=True, batch_size=self.batch_size(batch), sync_dist=True)
         return preds
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
@@ -123,7 +123,7 @@ class ElmoTaskModule(pl.LightningModule, ABC):
             self._test_records.extend(zip(batch["index"].tolist(), records))
 
     def on_validation_epoch_end(self) -> None:
-        self.log_dict(self.val_metrics.compute(), prog_bar=True)
+        self.log_dict(self.val_metrics.compute(), prog_bar=True, sync_dist=True)  # torchmetrics: already global
         self.val_metrics.reset()
 
     def on_test_epoch_start(self) -> None:
@@ -131,7 +131,7 @@ class ElmoTaskModule(pl.LightningModule, ABC):
         self._test_records = []
 
     def on_test_epoch_end(self) -> None:
-        self.log_dict(self.test_metrics.compute())
+        self.log_dict(self.test_metrics.compute(), sync_dist=True)
         self.test_metrics.reset()
         if not self._test_records:
             return

@@ -4,6 +4,12 @@ write ``results.json`` and the layer-weight heatmap into the run directory.
 The run directory is deterministic from the config (``hydra.run.dir``), so rerunning a killed command resumes
 from ``checkpoints/last.ckpt``; a finished run (``results.json`` present) is reported and skipped unless
 ``force=true``.  A rerun whose config differs from the one the directory was started with is refused.
+
+Under DDP every process runs ``train`` on the same composed config (Lightning restarts the command for the other
+ranks of ``trainer=ddp``; SLURM or torchrun start them all at once), so all of them read the same run directory.
+The trainer is therefore built first: it knows this process's global rank, and only rank 0 deletes or writes
+anything there (``run_config.yaml``, ``finetune.json``, ``results.json``, the heatmap, the predictions file).
+The directory must be on a file system that every node sees (the best checkpoint is read back by all ranks).
 """
 from __future__ import annotations
 
@@ -19,6 +25,7 @@ import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from ..atomic import atomic_path
 from ..config import ConfigError, validate
 from ..elmo import Elmo
 from .callbacks import LayerWeightLogger, layer_weights
@@ -44,21 +51,32 @@ def _diff(old: Any, new: Any, prefix: str = "") -> str | None:
     return None if old == new else f"{prefix.rstrip('.')}: {old!r} -> {new!r}"
 
 
-def _prepare_run_dir(run_dir: Path, plain: dict, force: bool) -> None:
-    """Start the run over (``force``), or check that a resumed run has the config it was started with."""
+def _prepare_run_dir(run_dir: Path, plain: dict, force: bool, writer: bool = True) -> None:
+    """Start the run over (``force``), or check that a resumed run has the config it was started with.
+
+    # Parameters
+    run_dir : the run directory.
+    plain : the resolved config as plain containers (``IGNORED_KEYS`` are left out of the comparison).
+    force : delete what an earlier run left (checkpoints, results, predictions) instead of checking.
+    writer : this process may delete and write (global rank 0).  Every process checks, so that all ranks of a
+        distributed run refuse a mismatch alike instead of some waiting for the others.
+    """
     saved = run_dir / RUN_CONFIG
     comparable = {k: v for k, v in plain.items() if k not in IGNORED_KEYS}
-    if force:
-        shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
-        for name in (RESULTS_FILE, "layer_weights.png", "finetune.json", *PREDICTION_FILES):
-            (run_dir / name).unlink(missing_ok=True)
-    elif saved.is_file():
+    if not force and saved.is_file():
         difference = _diff(OmegaConf.to_container(OmegaConf.load(saved)), comparable)
         if difference:
             raise ConfigError(f"{run_dir} holds a run started with another config ({difference}); rerun with "
                               "force=true to start it over, or pick another run_name=...")
+    if not writer:
+        return
+    if force:
+        shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
+        for name in (RESULTS_FILE, "layer_weights.png", "finetune.json", *PREDICTION_FILES):
+            (run_dir / name).unlink(missing_ok=True)
     run_dir.mkdir(parents=True, exist_ok=True)
-    OmegaConf.save(OmegaConf.create(comparable), saved)
+    with atomic_path(saved, suffix=".yaml") as tmp:  # other ranks may be reading it
+        OmegaConf.save(OmegaConf.create(comparable), tmp)
 
 
 def _loggers(cfg: DictConfig, tags: list[str], group: str, name: str) -> list:
@@ -111,31 +129,37 @@ def train(cfg: DictConfig) -> float | None:
               f"{metrics.get(cfg.optimized_metric)}); force=true reruns it")
         return metrics.get(cfg.optimized_metric)
     plain = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
-    _prepare_run_dir(run_dir, plain, cfg.force)
+    placement, e = plain["elmo"]["placement"], plain["elmo"]
+    _prepare_run_dir(run_dir, plain, cfg.force, writer=False)  # a mismatch is refused before anything loads
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
 
+    # data errors come first (one line, nothing written): every rank reads the data, none writes yet
     task = load_task(cfg.task.module)
-    placement = plain["elmo"]["placement"]
     elmo = Elmo.from_config(plain["elmo"], plain["bilm"])  # the one place that decides whether a biLM is loaded
     datamodule = task.datamodule(plain["task"], seed=cfg.seed, elmo=elmo)
     datamodule.setup()
     model = task.module(task=plain["task"], elmo=elmo, data_info=datamodule.model_info(), seed=cfg.seed)
-    last = run_dir / "checkpoints" / "last.ckpt"
-    resume = last if last.is_file() else None
     callbacks = [hydra.utils.instantiate(c) for c in (cfg.callbacks or {}).values() if c is not None]
-    e = plain["elmo"]
-    name = f"{cfg.task.name}/{run_dir.name}"
     tags = [f"task:{cfg.task.name}", f"placement:{placement}", f"mix:{e['mix']}", f"l2:{e['l2_coef']}"]
-    loggers = _loggers(cfg, tags, group=str(cfg.task.name), name=name)
+    loggers = _loggers(cfg, tags, group=str(cfg.task.name), name=f"{cfg.task.name}/{run_dir.name}")
     trainer: pl.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False,
                                                   default_root_dir=str(run_dir))
+    writer = trainer.is_global_zero  # known from the launcher's environment before any process group exists
+    _prepare_run_dir(run_dir, plain, cfg.force, writer)
+    last = run_dir / "checkpoints" / "last.ckpt"
+    # force: rank 0 has deleted the checkpoints, maybe after another rank looked
+    resume = last if last.is_file() and not cfg.force else None
     finetune = None
     if cfg.bilm.finetune.enabled:  # after the trainer exists: a bad accelerator fails before minutes of LM training
         finetune_file = run_dir / "finetune.json"
-        finetune = (json.loads(finetune_file.read_text()) if resume
-                    else _finetune(cfg, elmo, datamodule, run_dir, trainer.strategy.root_device))
+        if resume:
+            finetune = json.loads(finetune_file.read_text())
+        elif writer:
+            finetune = _finetune(cfg, elmo, datamodule, run_dir, trainer.strategy.root_device)
+        else:  # DDP starts every rank from rank 0's module state, fine-tuned biLM included
+            elmo.bilm.requires_grad_(not cfg.bilm.freeze)
     for lg in trainer.loggers:
         lg.log_hyperparams(plain)
     if resume:
@@ -152,7 +176,7 @@ def train(cfg: DictConfig) -> float | None:
         if isinstance(cb, LayerWeightLogger):
             cb.write_heatmap(trainer, model, title=f"{cfg.task.name}: placement={placement}, mix={e['mix']}, "
                                                    f"λ={e['l2_coef']}")
-    if trainer.global_rank == 0:
+    if writer:
         write_results(run_dir, task=cfg.task.name, placement=placement, mix=e["mix"], l2_coef=e["l2_coef"],
                       seed=cfg.seed, metrics=metrics, layer_weights=weights, data_sizes=datamodule.data_sizes(),
                       config=plain, finetune=finetune, objective=cfg.optimized_metric,

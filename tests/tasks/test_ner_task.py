@@ -3,10 +3,7 @@ file (scored by the conlleval definition it gives the reported F1), and the CLI 
 from __future__ import annotations
 
 import json
-import os
 import random
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,7 +13,7 @@ from elmo_lab.tagging import spans
 from elmo_lab.training.pipeline import train
 from tasks.ner import ConllDataModule
 
-from train_helpers import FAST, REPO, compose_train
+from train_helpers import FAST, compose_train, one_error_line, train_cli
 
 PEOPLE, PLACES, ORGS = ["Smith", "Jones", "Anna Berg", "Li Wei"], ["Paris", "New York", "Oslo"], ["Acme Corp", "UN"]
 FRAMES = ["{PER} visited {LOC} .", "{ORG} hired {PER} in {LOC} .", "Officials in {LOC} met {ORG} today .",
@@ -103,17 +100,11 @@ def test_train_py_conll2003_through_the_cli(tiny_bilm_dir: Path, tmp_path: Path)
     args = [a for a in FAST if not a.startswith("task.hidden_dim")] + [
         "task=conll2003", f"task.data_dir={data}", f"bilm.spec={tiny_bilm_dir}", "elmo.placement=input",
         "task.hidden_dims=[8]", f"hydra.run.dir={run_dir}"]
-    env = dict(os.environ, WANDB_MODE="offline")
-    result = subprocess.run([sys.executable, str(REPO / "train.py"), *args], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=300)
+    result = train_cli(args, tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "test/f1" in result.stdout and (run_dir / "predictions.txt").is_file()
 
 
 def test_a_wrong_task_key_fails_at_composition(tmp_path: Path) -> None:
-    env = dict(os.environ, WANDB_MODE="offline")
-    result = subprocess.run([sys.executable, str(REPO / "train.py"), "task=conll2003", "task.scheme=iobes2",
-                             "logger=csv"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == [
-        "error: task.scheme: invalid value 'iobes2'; valid choices: bio, bioes"], result.stderr
+    line = one_error_line(train_cli(["task=conll2003", "task.scheme=iobes2", "logger=csv"], tmp_path))
+    assert line == "error: task.scheme: invalid value 'iobes2'; valid choices: bio, bioes"

@@ -4,9 +4,6 @@ logged ones."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,7 +13,7 @@ from elmo_lab.metrics.squad import evaluate
 from elmo_lab.training.pipeline import train
 from tasks.squad import SquadDataModule
 
-from train_helpers import FAST, REPO, compose_train
+from train_helpers import FAST, REPO, compose_train, one_error_line, train_cli
 
 FIXTURES = REPO / "tests" / "data" / "fixtures" / "squad"
 SETTINGS = [o for o in FAST if not o.startswith("task.hidden_dim")] + [
@@ -73,19 +70,13 @@ def test_bidaf_trains_and_predictions_json_gives_the_logged_em_f1(placement: str
 @pytest.mark.slow
 def test_train_py_squad_through_the_cli(tiny_bilm_dir: Path, tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
-    env = dict(os.environ, WANDB_MODE="offline")
-    result = subprocess.run([sys.executable, str(REPO / "train.py"), *SETTINGS, f"bilm.spec={tiny_bilm_dir}",
-                             "elmo.placement=both", f"hydra.run.dir={run_dir}"], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=300)
+    result = train_cli([*SETTINGS, f"bilm.spec={tiny_bilm_dir}", "elmo.placement=both", f"hydra.run.dir={run_dir}"],
+                       tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "test/f1" in result.stdout and (run_dir / "predictions.json").is_file()
 
 
 def test_missing_squad_files_are_one_clear_line(tmp_path: Path) -> None:
-    env = dict(os.environ, WANDB_MODE="offline")
-    result = subprocess.run([sys.executable, str(REPO / "train.py"), "task=squad", f"task.data_dir={tmp_path}",
-                             "elmo.placement=none", "logger=csv"], cwd=tmp_path, env=env, capture_output=True,
-                            text=True, timeout=120)
-    assert result.returncode == 2
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: ") and "train-v1.1.json" in lines[0], result.stderr
+    line = one_error_line(train_cli(["task=squad", f"task.data_dir={tmp_path}", "elmo.placement=none", "logger=csv"],
+                                    tmp_path))
+    assert line.startswith("error: ") and "train-v1.1.json" in line

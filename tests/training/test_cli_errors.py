@@ -23,8 +23,11 @@ def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     (["elmo.placement=bogus"], "error: elmo.placement: invalid value 'bogus'; valid choices: none, input, output, both"),
     (["elmo.mix=topp"], "error: elmo.mix: invalid value 'topp'; valid choices: all, top, average, layer"),
     (["elmo.placment=both"], "error: elmo.placment: no such key (did you mean placement?)"),
-    (["task=sts"], "error: task=sts: no such option (did you mean sst?); valid choices: conll2003, mr, squad, sst, sst2"),
+    (["task=sts"], "error: task=sts: no such option (did you mean sst?); valid choices: conll2003, mr, probe, probe_chunk, squad, sst, sst2"),
     (["elmo.l2_coef=-1"], "error: elmo.l2_coef: must be >= 0, got -1.0"),
+    (["task.encoder=bnc"], "error: task.encoder: invalid value 'bnc'; valid choices: bilstm, bcn"),
+    (["task.optimizer=adamm"], "error: task.optimizer: invalid value 'adamm'; valid choices: adam, adamw, sgd"),
+    (["task.objective=test/acc"], "error: task.objective: must be a validation metric (val/...), got 'test/acc'"),
 ])
 def test_config_error_is_one_clean_line(args: list[str], expected: str, tmp_path: Path) -> None:
     result = _run(args + ["logger=csv"], tmp_path)

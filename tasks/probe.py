@@ -1,0 +1,259 @@
+"""Linear probing of the biLM's representations (``task=probe``): how much of a token-level label (POS tags, chunk
+tags) a *linear* classifier can read off one biLM layer, with the biLM frozen.
+
+The probe sees nothing but ELMo: it gets its one placed encoder from ``self.elmo.placed_encoder`` with no word
+vectors (``word_dim = 0``) and an identity encoder, so with ``elmo.placement=input`` the encoder's output is the
+(scalar-mixed) biLM vector itself, followed by one ``nn.Linear``.  Its only parameters are the mix's (``γ``, and
+``w`` for ``elmo.mix=all``) and the linear layer's.  ``elmo.mix=layer elmo.layer=j`` probes layer ``j`` (0 = the
+context-free token layer); ``elmo.mix=all`` probes the learned mix.  ``experiment=probe_layers`` sweeps them all.
+
+Data: column ``task.column`` of a CoNLL-style file.  Without ``task.data_dir``: CoNLL-2003 English (the files of the
+NER task, ``elmo_lab.data.conll.load_conll2003``), column 2 = Penn Treebank POS tags (45 in train), 3 = chunk tags,
+4 = NER tags (IOB2).  With ``task.data_dir``: the same file layouts (``train.txt``/``valid.txt``/``test.txt``,
+``eng.train``/``eng.testa``/``eng.testb``, or the wheel), read by a generic column reader: one token per line,
+columns separated by spaces or tabs, column 1 the token, a blank line between sentences, ``-DOCSTART-`` lines
+skipped.  Labels are the training split's; a dev/test label never seen in train gets an extra id that the probe
+never predicts, so it always counts as wrong.
+
+Metric: token accuracy (torchmetrics, padding ignored); objective ``val/acc``.  Control: the most-frequent-tag
+baseline (each training word's most frequent label; unseen words get the overall most frequent label), on dev and
+test, written into ``results.json`` under ``data_notes`` and printed.  The other control, a randomly initialised
+biLM of the same shape, is ``bilm.random_weights=true``.
+"""
+from __future__ import annotations
+
+import io
+import zipfile
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import torch
+import torch.nn.functional as F
+from omegaconf import OmegaConf
+from torch import nn
+from torchmetrics import MetricCollection
+from torchmetrics.classification import MulticlassAccuracy
+
+from elmo_lab.config import ConfigError
+from elmo_lab.data.conll import find_conll2003, load_conll2003
+from elmo_lab.data.errors import DataError
+
+from .base import Elmo, ElmoDataModule, ElmoTaskModule, Task, TaskConfig
+
+IGNORE = -1  # label id of padding positions (left out of the loss and the accuracy)
+CONLL2003_COLUMNS = {2: "POS", 3: "chunk", 4: "NER"}
+
+
+@dataclass
+class ProbeConfig(TaskConfig):
+    """``task.*`` of the probe (``conf/task/probe.yaml`` has the defaults and what each key means)."""
+
+    column: int = 2
+    download: bool = True
+
+
+@dataclass(frozen=True)
+class LabelledSentence:
+    """One sentence: its tokens and one label per token."""
+
+    tokens: list[str]
+    labels: list[str]
+
+
+# --------------------------------------------------------------------------------------------------------- data
+
+
+def parse_columns(lines: Iterable[str], where: str, column: int) -> list[LabelledSentence]:
+    """Sentences of a CoNLL-style file, labelled with column ``column`` (1-based; column 1 is the token).
+
+    A line with fewer columns is a ``DataError`` naming ``where:line``; so is a file without a sentence.
+    """
+    sentences: list[LabelledSentence] = []
+    tokens: list[str] = []
+    labels: list[str] = []
+    for number, line in enumerate(lines, start=1):
+        fields = line.split()  # spaces and tabs
+        if not fields or fields[0] == "-DOCSTART-":
+            if tokens:
+                sentences.append(LabelledSentence(tokens, labels))
+                tokens, labels = [], []
+            continue
+        if len(fields) < column:
+            raise DataError(f"{where}:{number}: task.column={column} but the line has {len(fields)} column(s): "
+                            f"{line.strip()[:60]!r}")
+        tokens.append(fields[0])
+        labels.append(fields[column - 1])
+    if tokens:
+        sentences.append(LabelledSentence(tokens, labels))
+    if not sentences:
+        raise DataError(f"{where}: no sentences (expected one token per line, columns separated by spaces)")
+    return sentences
+
+
+def read_columns(path: Path, column: int, member: str | None = None) -> list[LabelledSentence]:
+    """``parse_columns`` of a file, or of the file ``member`` inside the zip (or wheel) ``path``."""
+    where = str(path) if member is None else f"{path}:{member}"
+    try:
+        if member is None:
+            data = path.read_bytes()
+        else:
+            with zipfile.ZipFile(path) as archive:
+                data = archive.read(member)
+    except (OSError, KeyError, zipfile.BadZipFile) as error:
+        raise DataError(f"{where}: cannot read ({error})") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise DataError(f"{where}: not UTF-8 text (byte {error.start})") from None
+    return parse_columns(io.StringIO(text), where, column)
+
+
+def load_probe_splits(data_dir: str | None, column: int, download: bool = True) -> dict[str, list[LabelledSentence]]:
+    """``{"train", "dev", "test"}`` labelled with ``column`` (rules in the module docstring)."""
+    if column < 2:
+        raise ConfigError(f"task.column: must be >= 2 (column 1 holds the tokens), got {column}")
+    if data_dir is None:
+        if column not in CONLL2003_COLUMNS:
+            raise ConfigError(f"task.column: CoNLL-2003 has columns 2 (POS), 3 (chunk) and 4 (NER), got {column}")
+        data = load_conll2003(None, scheme="bio", download=download)
+        return {split: [LabelledSentence(s.tokens, s.column(column)) for s in sentences]
+                for split, sentences in data.items()}
+    sources = find_conll2003(data_dir, download=False)
+    return {split: read_columns(path, column, member) for split, (path, member) in sources.items()}
+
+
+def most_frequent_tags(train: Sequence[LabelledSentence]) -> tuple[dict[str, str], str]:
+    """Each training word's most frequent label (ties: the label more frequent overall, then alphabetical), and
+    the overall most frequent label (for unseen words).  Words are compared as written (case kept)."""
+    overall: Counter[str] = Counter()
+    per_word: dict[str, Counter[str]] = {}
+    for sentence in train:
+        for token, label in zip(sentence.tokens, sentence.labels):
+            overall[label] += 1
+            per_word.setdefault(token, Counter())[label] += 1
+    fallback = max(sorted(overall), key=lambda t: overall[t])
+    table = {w: max(sorted(c), key=lambda t: (c[t], overall[t])) for w, c in per_word.items()}
+    return table, fallback
+
+
+def most_frequent_tag_accuracy(table: dict[str, str], fallback: str, sentences: Sequence[LabelledSentence]) -> float:
+    """Token accuracy of the most-frequent-tag baseline on ``sentences``."""
+    pairs = [(table.get(t, fallback), label) for s in sentences for t, label in zip(s.tokens, s.labels)]
+    return sum(p == g for p, g in pairs) / max(len(pairs), 1)
+
+
+def check_probe_elmo(elmo: Elmo) -> None:
+    """A probe reads the biLM alone, through ``elmo.placement=input``, and never changes it."""
+    if elmo.placement != "input":
+        raise ConfigError(f"elmo.placement: the probe reads the biLM vector alone; use elmo.placement=input "
+                          f"(got {elmo.placement}), e.g. python train.py experiment=probe_layers")
+    if not elmo.freeze:
+        raise ConfigError("bilm.freeze: the probe reads a fixed biLM; use bilm.freeze=true")
+
+
+class ProbeDataModule(ElmoDataModule):
+    """Labelled sentences; batches add ``labels`` (batch, time): label ids, ``IGNORE`` at padding, and
+    ``len(label_names)`` for labels never seen in train."""
+
+    def __init__(self, task: Any, seed: int = 0, elmo: Any = None) -> None:
+        super().__init__(task, seed, elmo)
+        if elmo is not None:
+            check_probe_elmo(elmo)  # before the data is read
+        self.label_names: list[str] = []
+        self.label_ids: dict[str, int] = {}
+        self.baseline: dict[str, float] = {}
+        self.unseen: dict[str, int] = {}
+
+    def load_splits(self) -> dict[str, list]:
+        t = self.task
+        return load_probe_splits(t.data_dir, t.column, download=t.get("download", True))
+
+    def setup(self, stage: str | None = None) -> None:
+        first = self.splits is None
+        super().setup(stage)
+        if not first:
+            return
+        self.label_names = sorted({label for s in self.splits["train"] for label in s.labels})
+        self.label_ids = {label: i for i, label in enumerate(self.label_names)}
+        self.unseen = {split: sum(label not in self.label_ids for s in self.splits[split] for label in s.labels)
+                       for split in ("dev", "test")}
+        table, fallback = most_frequent_tags(self.splits["train"])
+        self.baseline = {f"{split}/acc": most_frequent_tag_accuracy(table, fallback, self.splits[split])
+                         for split in ("train", "dev", "test")}
+        print(f"most-frequent-tag baseline (column {self.task.column}, {len(self.label_names)} labels): "
+              f"dev acc {self.baseline['dev/acc']:.4f}, test acc {self.baseline['test/acc']:.4f}")
+
+    def collate(self, examples: list[LabelledSentence]) -> dict[str, Any]:
+        batch = self.encode_tokens([e.tokens for e in examples])
+        unknown = len(self.label_names)
+        labels = torch.full_like(batch["word_ids"], IGNORE)  # (batch, time)
+        for i, e in enumerate(examples):
+            labels[i, : len(e.labels)] = torch.tensor([self.label_ids.get(x, unknown) for x in e.labels])
+        batch["labels"] = labels
+        return batch
+
+    def model_info(self) -> dict:
+        return {"label_names": self.label_names}
+
+    def data_notes(self) -> dict:
+        return {"column": self.task.column, "labels": len(self.label_names),
+                "tokens_with_labels_unseen_in_train": self.unseen, "most_frequent_tag_baseline": self.baseline}
+
+
+# -------------------------------------------------------------------------------------------------------- model
+
+
+class ElmoOnly(nn.Module):
+    """The identity as a contextual encoder: with no word vectors, what it returns is the ELMo vector."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.output_dim = dim
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return x  # (batch, time, dim)
+
+
+class LinearProbe(ElmoTaskModule):
+    """ELMo (one layer or a mix, scaled by γ) → one linear layer → label scores per token."""
+
+    def build(self, data_info: dict) -> None:
+        check_probe_elmo(self.elmo)
+        self.label_names = list(data_info["label_names"])
+        self.encoder = self.elmo.placed_encoder(0, ElmoOnly)
+        self.classifier = nn.Linear(self.encoder.output_dim, len(self.label_names))
+
+    def forward(self, batch: dict) -> torch.Tensor:
+        """Label scores (batch, time, num_labels)."""
+        mask = batch["mask"]  # (batch, time)
+        layers = self.elmo.layers(batch["tokens"], batch.get("char_ids"))  # (batch, L+1, time, dim)
+        nothing = layers.new_zeros(mask.size(0), mask.size(1), 0)  # (batch, time, 0): no word vectors
+        return self.classifier(self.encoder(nothing, mask, layers))  # (batch, time, num_labels)
+
+    def step(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        scores = self(batch)  # (batch, time, num_labels)
+        labels = batch["labels"]  # (batch, time)
+        known = labels.masked_fill(labels >= scores.size(-1), IGNORE)  # unseen labels: no loss, still wrong below
+        losses = F.cross_entropy(scores.flatten(0, 1), known.flatten(), ignore_index=IGNORE, reduction="none")
+        loss = losses.sum() / known.ne(IGNORE).sum().clamp(min=1)
+        mask = batch["mask"]
+        return loss, scores.argmax(-1)[mask], labels[mask]  # (tokens,) each
+
+    def make_metrics(self) -> MetricCollection:
+        # one class more than the probe predicts: the id of labels never seen in train
+        return MetricCollection({"acc": MulticlassAccuracy(len(self.label_names) + 1, average="micro",
+                                                           ignore_index=IGNORE)})
+
+
+def probe_run_name(mix: Any, layer: Any, random_weights: Any) -> str:
+    """``probe-layer1``, ``probe-all``, ``probe-layer1-random`` (``bilm.random_weights``): the run directory name that
+    ``experiment=probe_layers`` gives a single run, as ``${probe_run_name:${elmo.mix},${elmo.layer},...}``."""
+    return f"probe-{mix}{'' if layer is None else layer}" + ("-random" if random_weights else "")
+
+
+# registered on import: train.py imports every task module (for the task schemas) before composing the config
+OmegaConf.register_new_resolver("probe_run_name", probe_run_name, replace=True)
+
+TASK = Task(datamodule=ProbeDataModule, module=LinearProbe, config=ProbeConfig)
