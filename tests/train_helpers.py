@@ -27,7 +27,8 @@ def tiny_bilm(seed: int = 0) -> BiLM:
 
 
 def compose_train(overrides: list[str], run_dir: Path | None = None) -> DictConfig:
-    """Compose ``conf/train.yaml`` like ``python train.py`` would, with ``paths.output_dir`` in ``run_dir``."""
+    """Compose ``conf/train.yaml`` like ``python train.py`` would, with ``paths.output_dir`` in ``run_dir`` (and the
+    biLM layer store beside it, unless the overrides name one)."""
     register_configs()
     register_task_schemas("tasks")
     GlobalHydra.instance().clear()
@@ -37,6 +38,8 @@ def compose_train(overrides: list[str], run_dir: Path | None = None) -> DictConf
         HydraConfig.instance().set_config(cfg)
         with open_dict(cfg):
             cfg.paths.output_dir = str(run_dir)
+            if cfg.bilm.get("cache_dir") is None:  # keep the tests' biLM layers out of the user's layer store
+                cfg.bilm.cache_dir = str(Path(run_dir).parent / "layers")
             del cfg["hydra"]
     return cfg
 
