@@ -1,4 +1,4 @@
-"""CPU inference speed of the biLM against a fused ``torch.nn.LSTM`` stack of the same shapes, in the same run.
+"""Inference speed of the biLM against a fused ``torch.nn.LSTM`` stack of the same shapes, in the same run.
 
 The biLM is randomly initialised at "small ELMo" dims (2 x 1024 LSTM cells, 128 projection, 2048 char filters, 1
 highway layer, clipping 3, skip connections) and run in eval mode under ``torch.no_grad`` on real text: rows of the
@@ -16,7 +16,10 @@ reported is the median of the per-repetition ratios.  On a machine shared with o
 spin-waiting makes multi-threaded timings erratic (several times slower, for both contenders); there
 ``OMP_WAIT_POLICY=PASSIVE`` gives steadier figures.
 
-    python benchmarks/bilm_inference.py [--threads 2] [--reference-cnn]
+    python benchmarks/bilm_inference.py [--threads 2] [--reference-cnn] [--device cuda]
+
+``--device cuda`` times both on a GPU (each timed span ends with the device's last kernel); which recurrence the
+biLM runs there (CUDA graphs by default) follows ``ELMO_LAB_RECURRENCE`` (see ``elmo_lab/bilm/recurrence_graph.py``).
 """
 from __future__ import annotations
 
@@ -32,6 +35,7 @@ from typing import Callable
 import torch
 
 from elmo_lab.bilm import BiLM, BiLMOptions, batch_to_char_ids
+from elmo_lab.bilm.recurrence_graph import recurrence_backend
 from elmo_lab.bilm.token_encoder import DEFAULT_TOKEN_CACHE
 
 SMALL_ELMO = BiLMOptions(
@@ -61,22 +65,27 @@ def load_sentences(path: Path, n: int, n_tokens: int) -> list[list[str]]:
 class EncoderClock:
     """Adds up the seconds spent inside ``module`` (forward hooks), to split a biLM forward into its parts."""
 
-    def __init__(self, module: torch.nn.Module) -> None:
+    def __init__(self, module: torch.nn.Module, sync: Callable[[], None] = lambda: None) -> None:
         self.total = 0.0
+        self._sync = sync
         self._start = 0.0
         module.register_forward_pre_hook(self._enter)
         module.register_forward_hook(self._leave)
 
     def _enter(self, *_: object) -> None:
+        self._sync()
         self._start = time.perf_counter()
 
     def _leave(self, *_: object) -> None:
+        self._sync()
         self.total += time.perf_counter() - self._start
 
 
-def seconds(fn: Callable[[], object]) -> float:
+def seconds(fn: Callable[[], object], sync: Callable[[], None] = lambda: None) -> float:
+    sync()
     start = time.perf_counter()
     fn()
+    sync()
     return time.perf_counter() - start
 
 
@@ -92,22 +101,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--reference-cnn", action="store_true",
                         help="also time the straightforward char CNN (all 50 positions, every token)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
     args = parser.parse_args(argv)
+    device = torch.device(args.device)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
 
     torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore", message="LSTM with projections is not supported with oneDNN")
     torch.manual_seed(args.seed)
     corpus = args.corpus or default_corpus()
     sentences = load_sentences(corpus, args.batch_size * args.batches, args.tokens)
-    batches = [batch_to_char_ids(sentences[i: i + args.batch_size])
+    batches = [batch_to_char_ids(sentences[i: i + args.batch_size]).to(device)
                for i in range(0, len(sentences), args.batch_size)]  # each (batch, tokens + 2, 50)
     n_words = args.batch_size * args.batches * args.tokens
 
-    bilm = BiLM(SMALL_ELMO).eval()
+    bilm = BiLM(SMALL_ELMO).eval().to(device)
     opts = SMALL_ELMO
     fused = [torch.nn.LSTM(opts.projection_dim, opts.lstm_dim, num_layers=opts.n_layers,
-                           proj_size=opts.projection_dim, batch_first=True).eval() for _ in range(2)]
-    lstm_inputs = [torch.randn(b.shape[0], b.shape[1], opts.projection_dim) for b in batches]
+                           proj_size=opts.projection_dim, batch_first=True).eval().to(device) for _ in range(2)]
+    lstm_inputs = [torch.randn(b.shape[0], b.shape[1], opts.projection_dim, device=device) for b in batches]
 
     def run_fused() -> None:
         for x in lstm_inputs:
@@ -118,7 +130,7 @@ def main(argv: list[str] | None = None) -> None:
         for ids in batches:
             bilm(ids)
 
-    clock = EncoderClock(bilm.token_encoder)
+    clock = EncoderClock(bilm.token_encoder, sync)
     # "biLM": the default inference path, whose cross-batch token cache starts empty at every repetition (a cold
     # stream of distinct batches); "no token cache": each batch on its own.
     variants = [("biLM", "cache"), ("biLM, no token cache", "batch")] + (
@@ -128,13 +140,13 @@ def main(argv: list[str] | None = None) -> None:
     with torch.no_grad():
         # Repetitions interleave the contenders so that load from other processes hits them alike.
         for rep in range(args.warmup + args.repeats):
-            base = seconds(run_fused)
+            base = seconds(run_fused, sync)
             measured = {}
             for name, mode in variants:
                 bilm.token_encoder.use_shortcuts = mode != "reference"
                 bilm.token_encoder.set_token_cache(DEFAULT_TOKEN_CACHE if mode == "cache" else 0)
                 clock.total = 0.0
-                measured[name] = (seconds(run_bilm), clock.total)
+                measured[name] = (seconds(run_bilm, sync), clock.total)
             if rep >= args.warmup:
                 times["fused nn.LSTM x2 (baseline)"].append(base)
                 for name, (total, enc) in measured.items():
@@ -144,7 +156,9 @@ def main(argv: list[str] | None = None) -> None:
         bilm.token_encoder.set_token_cache(DEFAULT_TOKEN_CACHE)
 
     n_batches = len(batches)
-    print(f"small-ELMo biLM forward at {args.threads} threads: {n_batches} batches of {args.batch_size} sentences x "
+    where = (f"{torch.cuda.get_device_name(device)}, recurrence {recurrence_backend(device)}"
+             if device.type == "cuda" else f"{args.threads} threads, recurrence {recurrence_backend(device)}")
+    print(f"small-ELMo biLM forward on {where}: {n_batches} batches of {args.batch_size} sentences x "
           f"{args.tokens} words (+<S>/</S>), {args.repeats} interleaved repetitions (median; ms per batch of each "
           f"repetition in brackets)")
     header = (f"{'':28} {'words/s':>8} {'ratio':>6} {'ms/batch':>9} {'encoder':>8} {'LSTMs+rest':>10}  all runs")

@@ -15,8 +15,9 @@ Tokens/s count the real tokens of each batch (``<S>``/``</S>`` included); ratios
 
     python benchmarks/lm_throughput.py [--threads 1] [--steps 10] [--arch elmo-small] [--device cuda]
 
-``--device cuda`` times the same steps on a GPU (each step timed to its last kernel); ``--profile N`` then prints
-the N costliest operations of our steps (torch.profiler, host and device time).
+``--device cuda`` times the same steps on a GPU (each step timed to its last kernel), with the recurrence that
+``ELMO_LAB_RECURRENCE`` selects (CUDA graphs by default there; see ``elmo_lab/bilm/recurrence_graph.py``);
+``--profile N`` then prints the N costliest operations of our steps (torch.profiler, host and device time).
 """
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ import yaml
 from torch import nn
 
 from elmo_lab.bilm.options import BiLMOptions
+from elmo_lab.bilm.recurrence_graph import recurrence_backend
 from elmo_lab.bilm.token_encoder import CharCNNEncoder, token_spans
 from elmo_lab.lm.batching import IGNORE, EncodedCorpus, LMBatch, make_loader
 from elmo_lab.lm.corpora import ptb_split
@@ -159,7 +161,8 @@ def main() -> None:
     print(f"arch {args.arch} ({sum(p.numel() for p in ours.bilm.parameters()):,} biLM parameters), softmax "
           f"{len(vocab)} words (full), batch {args.batch_size} x {args.window}, {args.threads} thread(s), "
           f"{args.steps} timed steps, torch {torch.__version__}, "
-          f"{torch.cuda.get_device_name(device) if device.type == 'cuda' else 'cpu'}")
+          f"{torch.cuda.get_device_name(device) if device.type == 'cuda' else 'cpu'}, "
+          f"recurrence {recurrence_backend(device)} (ELMO_LAB_RECURRENCE)")
     median = {name: statistics.median(v) for name, v in times.items()}
     tokens = sum(n for _, _, n in batches[args.warmup:])
     for name, tps in median.items():

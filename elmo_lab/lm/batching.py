@@ -24,7 +24,7 @@ Rows are the default because they trained the better LM on PTB in the same time 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -166,13 +166,72 @@ class RowDataset(torch.utils.data.Dataset):
         return index
 
 
+class ShuffledRows:
+    """Training batches of packed rows in a fresh random order each epoch, **resumable mid-epoch**.
+
+    Epoch ``e``'s order is exactly the one a ``DataLoader(shuffle=True, generator=torch.Generator().manual_seed(seed))``
+    gives in its ``e``-th pass (``order``), so runs from scratch
+    see the same batches as before this class existed.  Why not that DataLoader: a run resumed from a mid-epoch
+    checkpoint would start its epoch over, re-reading the batches it had already trained on (a biLM pretraining run of
+    well under one epoch would see its first batches several times and never reach the rest).  Lightning saves
+    ``state_dict()`` in checkpoints and hands it back to ``load_state_dict`` on resume (its ``_Stateful`` protocol);
+    the next pass then continues the same epoch's order after the last batch trained on.
+
+    ``steps_done`` (the trainer's ``global_step``) says how many batches were trained on: a count of the batches
+    handed out would be ahead by Lightning's prefetched batch.  Without it (plain loops) the handed-out count is used.
+    """
+
+    def __init__(self, collate: RowCollator, n_rows: int, batch_size: int, seed: int,
+                 steps_done: Callable[[], int] | None = None) -> None:
+        self.collate, self.n_rows, self.batch_size, self.seed = collate, n_rows, batch_size, seed
+        self.steps_done = steps_done
+        self.epoch, self.skip = 0, 0  # the pass that the next iter() runs, and the batches of it already trained on
+        self._current: tuple[int, int] | None = None  # (epoch, step counter at its start) of the running pass
+        self._handed_out = 0
+
+    def __len__(self) -> int:
+        return -(-self.n_rows // self.batch_size)
+
+    def order(self, epoch: int) -> torch.Tensor:
+        """``(n_rows,)`` row order of ``epoch``: the generator draws what a ``DataLoader`` with a ``RandomSampler``
+        draws per epoch (the workers' base seed, the permutation, and the sampler's empty remainder permutation)."""
+        generator = torch.Generator().manual_seed(self.seed)
+        for _ in range(epoch + 1):
+            torch.empty((), dtype=torch.int64).random_(generator=generator)  # DataLoader iterator's base seed
+            order = torch.randperm(self.n_rows, generator=generator)
+            torch.randperm(self.n_rows, generator=generator)  # RandomSampler: remainder of num_samples % n
+        return order
+
+    def __iter__(self) -> Iterator[LMBatch]:
+        epoch, skip = self.epoch, self.skip
+        self.epoch, self.skip = epoch + 1, 0
+        start = self.steps_done() if self.steps_done is not None else 0
+        self._current, self._handed_out = (epoch, start - skip), skip
+        order = self.order(epoch).tolist()
+        for first in range(skip * self.batch_size, self.n_rows, self.batch_size):
+            self._handed_out += 1
+            yield self.collate(order[first: first + self.batch_size])
+
+    def state_dict(self) -> dict[str, int]:
+        if self._current is None:
+            return {"epoch": self.epoch, "batches_done": self.skip}
+        epoch, start = self._current
+        done = self.steps_done() - start if self.steps_done is not None else self._handed_out
+        return {"epoch": epoch, "batches_done": done}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        epoch, done = int(state["epoch"]), int(state["batches_done"])
+        self.epoch, self.skip = (epoch + 1, 0) if done >= len(self) else (epoch, done)
+        self._current = None
+
+
 BATCHINGS = ("rows", "stream")
 
 
 def make_loader(corpus: EncodedCorpus, window: int, batch_size: int, shuffle: bool, seed: int = 0,
-                batching: str = "rows") -> Iterable[LMBatch]:
-    """``LMBatch``es of ``corpus``: packed sentence rows (shuffled each epoch when ``shuffle``), or ``stream``
-    windows with carried state (``streams``)."""
+                batching: str = "rows", steps_done: Callable[[], int] | None = None) -> Iterable[LMBatch]:
+    """``LMBatch``es of ``corpus``: packed sentence rows (shuffled each epoch and resumable when ``shuffle``:
+    ``ShuffledRows``), or ``stream`` windows with carried state (``streams``)."""
     if batching == "stream":
         from .streams import StreamLoader  # streams builds on this module
 
@@ -180,6 +239,7 @@ def make_loader(corpus: EncodedCorpus, window: int, batch_size: int, shuffle: bo
     if batching != "rows":
         raise ValueError(f"batching must be one of {', '.join(BATCHINGS)}; got {batching!r}")
     rows = pack_rows(corpus.sentence_starts, corpus.sentence_lengths, window)
-    generator = torch.Generator().manual_seed(seed) if shuffle else None
-    return torch.utils.data.DataLoader(RowDataset(len(rows)), batch_size=batch_size, shuffle=shuffle,
-                                       generator=generator, collate_fn=RowCollator(corpus, rows))
+    if shuffle:
+        return ShuffledRows(RowCollator(corpus, rows), len(rows), batch_size, seed, steps_done)
+    return torch.utils.data.DataLoader(RowDataset(len(rows)), batch_size=batch_size, shuffle=False,
+                                       collate_fn=RowCollator(corpus, rows))

@@ -11,6 +11,8 @@ Sources (``Corpus`` config ``name``):
 * ``file`` — any text file: one sentence per line, tokens separated by whitespace (``tokenize: false``), or raw text
   (``tokenize: true``): each line is sentence-split and tokenised by ``elmo_lab.data.sentences.split_sentences``.
   Dev/test come from ``valid_path`` / ``test_path`` when given, else the last ``valid_fraction`` of the lines.
+* ``mix`` — IMDB plus general English text from registry packages (``sources``; see ``corpus_mix`` and
+  ``text_sources``), split by document, de-duplicated and cached.
 """
 from __future__ import annotations
 
@@ -39,6 +41,10 @@ class CorpusSpec:
     max_reviews: int | None = None  # imdb: read only the first N reviews (quick runs)
     valid_reviews: int = 500
     test_reviews: int = 500
+    sources: list[str] | None = None  # mix: imdb and/or names of text_sources.SOURCES
+    held_out_permille: int = 10  # mix: documents per 1,000 in dev, and as many in test
+    max_sentence_tokens: int = 150  # mix: longer "sentences" (tables, lists) are dropped
+    dedup_min_tokens: int = 5  # mix: training sentences this long are kept once and never when held out
 
 
 def ptb_split(split: str) -> Sentences:
@@ -74,6 +80,13 @@ def load_corpus(spec: CorpusSpec) -> dict[str, Sentences]:
     """``{"train": ..., "valid": ..., "test": ...}`` for ``spec``."""
     if spec.name == "ptb":
         return {split: ptb_split(split) for split in ("train", "valid", "test")}
+    if spec.name == "mix":
+        from .corpus_mix import load_mix
+
+        sources = list(spec.sources or [])
+        imdb = load_corpus(CorpusSpec(name="imdb", max_reviews=spec.max_reviews, valid_reviews=spec.valid_reviews,
+                                      test_reviews=spec.test_reviews)) if "imdb" in sources else None
+        return load_mix(sources, spec.held_out_permille, spec.max_sentence_tokens, spec.dedup_min_tokens, imdb)
     if spec.name == "imdb":
         from elmo_lab.data.movie_reviews import imdb_texts
         from elmo_lab.data.sentences import split_sentences
@@ -109,4 +122,4 @@ def load_corpus(spec: CorpusSpec) -> dict[str, Sentences]:
             out["train"], out["valid"] = train[:-n_dev], train[-n_dev:]
         out.setdefault("test", out["valid"])
         return out
-    raise CorpusError(f"corpus.name must be one of ptb, imdb, file; got {spec.name!r}")
+    raise CorpusError(f"corpus.name must be one of ptb, imdb, file, mix; got {spec.name!r}")

