@@ -29,4 +29,4 @@ def test_perplexity_of_an_export_and_bad_corpus(tmp_path, capsys, tiny_options, 
     assert 0.5 * len(vocab) < ppl["forward"] < 2 * len(vocab)
     assert ppl["n_predictions"] == sum(len(s) + 1 for s in sentences[:20])
     assert main(["perplexity", "--bilm", str(tmp_path / "lm"), "--corpus", str(tmp_path / "nope.txt")]) == 2
-    assert "expected ptb, imdb or an existing text file" in capsys.readouterr().err
+    assert "expected ptb, imdb, general, mix or an existing text file" in capsys.readouterr().err
