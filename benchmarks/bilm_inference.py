@@ -35,7 +35,7 @@ from typing import Callable
 import torch
 
 from elmo_lab.bilm import BiLM, BiLMOptions, batch_to_char_ids
-from elmo_lab.bilm.recurrence_graph import recurrence_backend
+from elmo_lab.bilm.recurrence_masked import recurrence_backend
 from elmo_lab.bilm.token_encoder import DEFAULT_TOKEN_CACHE
 
 SMALL_ELMO = BiLMOptions(

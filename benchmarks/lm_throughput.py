@@ -31,7 +31,7 @@ import yaml
 from torch import nn
 
 from elmo_lab.bilm.options import BiLMOptions
-from elmo_lab.bilm.recurrence_graph import recurrence_backend
+from elmo_lab.bilm.recurrence_masked import recurrence_backend
 from elmo_lab.bilm.token_encoder import CharCNNEncoder, token_spans
 from elmo_lab.lm.batching import IGNORE, EncodedCorpus, LMBatch, make_loader
 from elmo_lab.lm.corpora import ptb_split

@@ -17,7 +17,8 @@ from typing import Any
 
 import torch
 
-from .recurrence_graph import GRAPHS, recurrence_backend
+from .recurrence_graph import GRAPHS
+from .recurrence_masked import recurrence_backend
 
 
 def _clip(x: torch.Tensor, clip: float | None) -> torch.Tensor:
@@ -144,7 +145,7 @@ def projected_lstm(gates_x: torch.Tensor, w_h: torch.Tensor, w_p: torch.Tensor |
                    h0: torch.Tensor, lengths: torch.Tensor, cell_clip: float | None, proj_clip: float | None
                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Run ``ProjectedLSTMRecurrence`` (shapes in its docstring) on rows sorted longest first: ``lengths``
-    ``(batch,)`` must not increase (``lstm.run_layers`` sorts the rows).  ``recurrence_graph.recurrence_backend``
+    ``(batch,)`` must not increase (``lstm.run_layers`` sorts the rows).  ``recurrence_masked.recurrence_backend``
     picks this loop (the default) or the fixed-shape masked recurrence (eager, or CUDA graphs on CUDA)."""
     if torch.is_autocast_enabled(gates_x.device.type):  # mixed precision: the recurrence itself runs in float32
         with torch.autocast(gates_x.device.type, enabled=False):

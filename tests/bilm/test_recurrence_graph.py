@@ -13,9 +13,9 @@ import pytest
 import torch
 
 from elmo_lab.bilm.recurrence import projected_lstm
-from elmo_lab.bilm.recurrence_graph import (ENV_VAR, CudaGraphRecurrence, GraphCache, MaskedProjectedLSTMRecurrence,
-                                            _Lease, bucket_length, copy_padded, fit_time, graph_key,
-                                            recurrence_backend)
+from elmo_lab.bilm.recurrence_graph import (CudaGraphRecurrence, GraphCache, _Lease, bucket_length, copy_padded,
+                                            fit_time, graph_key)
+from elmo_lab.bilm.recurrence_masked import ENV_VAR, MaskedProjectedLSTMRecurrence, recurrence_backend
 
 
 @pytest.fixture(autouse=True)

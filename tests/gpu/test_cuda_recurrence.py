@@ -20,8 +20,8 @@ import torch
 from elmo_lab.bilm import BiLM, BiLMOptions, batch_to_char_ids, load_bilm
 from elmo_lab.bilm.lstm import run_stacks
 from elmo_lab.bilm.recurrence import projected_lstm
-from elmo_lab.bilm.recurrence_graph import (ENV_VAR, GRAPHS, CudaGraphRecurrence, MaskedProjectedLSTMRecurrence,
-                                            bucket_length)
+from elmo_lab.bilm.recurrence_graph import GRAPHS, CudaGraphRecurrence, bucket_length
+from elmo_lab.bilm.recurrence_masked import ENV_VAR, MaskedProjectedLSTMRecurrence
 
 pytestmark = [pytest.mark.gpu,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
