@@ -109,19 +109,21 @@ def load_mix(sources: Sequence[str], held_out_permille: int = 10, max_sentence_t
                           f"imdb, {', '.join(SOURCES)}")
     if not 0 < held_out_permille < 500:
         raise SourceError(f"corpus.held_out_permille must be in 1..499, got {held_out_permille}")
-    general = [s for s in sources if s != "imdb"]
-    folder = source_folder() / f"mix-{_key(general, held_out_permille, max_sentence_tokens, dedup_min_tokens)}"
-    if general and not (folder / "meta.json").is_file():
-        per_source = {name: _general_splits(name, held_out_permille, max_sentence_tokens) for name in general}
-        merged = {split: [s for name in general for s in per_source[name][split]] for split in SPLITS}
-        merged = _dedup(merged, dedup_min_tokens)
-        meta = {"sources": general, "held_out_permille": held_out_permille,
-                "sentences": {split: len(merged[split]) for split in SPLITS},
-                "tokens": {split: sum(map(len, merged[split])) for split in SPLITS}}
-        _write_atomic(folder, merged, meta)
     if "imdb" in sources and imdb_splits is None:
         raise SourceError("corpus.sources names imdb but no IMDB split was given")
-    cached = _read_cached(folder) if general else None
+    general = [s for s in sources if s != "imdb"]
+    folder = source_folder() / f"mix-{_key(general, held_out_permille, max_sentence_tokens, dedup_min_tokens)}"
+    cached: dict[str, Sentences] | None = None
+    if general and (folder / "meta.json").is_file():
+        cached = _read_cached(folder)
+    elif general:
+        per_source = {name: _general_splits(name, held_out_permille, max_sentence_tokens) for name in general}
+        merged = {split: [s for name in general for s in per_source[name][split]] for split in SPLITS}
+        cached = _dedup(merged, dedup_min_tokens)
+        meta = {"sources": general, "held_out_permille": held_out_permille,
+                "sentences": {split: len(cached[split]) for split in SPLITS},
+                "tokens": {split: sum(map(len, cached[split])) for split in SPLITS}}
+        _write_atomic(folder, cached, meta)
     # The general sources form one block (de-duplicated together), placed where the first of them is in `sources`.
     blocks = [name for name in sources if name == "imdb" or (general and name == general[0])]
     return {split: [s for name in blocks
