@@ -7,14 +7,18 @@ Three measurements, each printed as it finishes:
 2. Per-batch assembly on MR (8,530 snippets, the default biLM's shapes: 3 layers × 256, float16, batches of 64 in a
    shuffled order): from this run's memory vs from the memory-mapped disk entry (warm page cache), and the cache's
    previous in-memory layout for reference.  Synthetic values; only shapes and lengths matter here.
-3. The sweep: ``python train.py task=mr elmo.placement=P`` for P in none, input, output, both, each a fresh process
-   (nothing shared in memory), against one run (``placement=both``), each side with its own cold cache in a temporary
-   directory.  Printed: wall seconds and the ratio sweep / single (the cache's target: ≤ 1.5× with the default biLM;
-   without it a sweep costs about one biLM pass per biLM run).  Repeated with random weights of the published
-   ``elmo_small`` architecture (saved with ``save_bilm`` into the temporary directory), where the biLM pass dominates.
+3. The sweep over placements none, input, output, both against one run (``placement=both``), each side with its own
+   cold cache in a temporary directory.  ``--mode multirun`` (default): the sweep as the README runs it, one
+   ``python train.py -m task=mr elmo.placement=none,input,output,both`` (the basic launcher: jobs one after another in
+   one process, so start-up is paid once; per-job seconds from each job directory's first and last file).
+   ``--mode processes``: ``python train.py task=mr elmo.placement=P``, a fresh process each (nothing shared in memory,
+   as with joblib or a SLURM array).  Printed: wall seconds and the ratio sweep / single (the cache's target: ≤ 1.5×
+   with the default biLM; without it a sweep costs about one biLM pass per biLM run).  Repeated with random weights
+   of the published ``elmo_small`` architecture (saved with ``save_bilm`` into the temporary directory), where the
+   biLM pass dominates.
 
-    python benchmarks/sweep_cache.py [--epochs 1] [--bilms default,small] [--skip-sweep] [--digest-original]
-                                     [--compare-memory]
+    python benchmarks/sweep_cache.py [--epochs 1] [--bilms default,small] [--mode multirun|processes|both]
+                                     [--skip-sweep] [--digest-original] [--compare-memory]
 
 Slow on a busy machine: run it where nothing else competes for the cores.
 """
@@ -107,9 +111,12 @@ def time_assembly(folder: Path, batch_size: int = 64, repeats: int = 5) -> None:
         print(f"  {name:24s} {seconds / len(batches) * 1e3:6.2f} ms per batch (best of {repeats} epochs)")
 
 
-def _train(overrides: list[str], run_dir: Path, cache_dir: Path) -> float:
-    command = [sys.executable, str(REPO / "train.py"), "task=mr", f"bilm.cache_dir={cache_dir}", "logger=csv",
-               "trainer.enable_progress_bar=false", f"hydra.run.dir={run_dir}", *overrides]
+def _train(overrides: list[str], cache_dir: Path, run_dir: Path | None = None) -> float:
+    """Wall seconds of one ``train.py`` process (a multirun when ``run_dir`` is None and ``-m`` is in overrides)."""
+    where = [f"hydra.run.dir={run_dir}"] if run_dir is not None else []
+    flags = [o for o in overrides if o.startswith("-")]  # Hydra reads -m before the overrides only
+    command = [sys.executable, str(REPO / "train.py"), *flags, "task=mr", f"bilm.cache_dir={cache_dir}", "logger=csv",
+               "trainer.enable_progress_bar=false", *where, *(o for o in overrides if o not in flags)]
     start = time.perf_counter()
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True,
                           env=dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1")))
@@ -119,22 +126,37 @@ def _train(overrides: list[str], run_dir: Path, cache_dir: Path) -> float:
     return seconds
 
 
-def time_sweep(label: str, spec: str, epochs: int, folder: Path, on_disk: bool = True) -> None:
+def _job_seconds(job_dir: Path) -> float:
+    """A multirun job's span: from its first file (Hydra's ``.hydra/config.yaml``) to ``results.json``."""
+    return (job_dir / "results.json").stat().st_mtime - (job_dir / ".hydra" / "config.yaml").stat().st_mtime
+
+
+def time_sweep(label: str, spec: str, epochs: int, folder: Path, mode: str, on_disk: bool = True) -> None:
     common = [f"bilm.spec={spec}", f"trainer.max_epochs={epochs}", f"bilm.cache_on_disk={str(on_disk).lower()}"]
-    folder = folder / f"{Path(spec).name}-{'disk' if on_disk else 'memory'}"
+    folder = folder / f"{Path(spec).name}-{mode}-{'disk' if on_disk else 'memory'}"
     label += "" if on_disk else " [bilm.cache_on_disk=false: each run has its own in-memory cache]"
-    single = _train(common + ["elmo.placement=both"], folder / "single", folder / "cache_single")
-    runs = [_train(common + [f"elmo.placement={p}"], folder / f"sweep_{p}", folder / "cache_sweep")
-            for p in PLACEMENTS]
+    single = _train(common + ["elmo.placement=both"], folder / "cache_single", folder / "single")
+    if mode == "processes":
+        runs = [_train(common + [f"elmo.placement={p}"], folder / "cache_sweep", folder / f"sweep_{p}")
+                for p in PLACEMENTS]
+        total, how = sum(runs), "fresh processes"
+    else:
+        sweep_dir = folder / "multirun"
+        total = _train(["-m", *common, f"elmo.placement={','.join(PLACEMENTS)}", f"hydra.sweep.dir={sweep_dir}",
+                        "hydra.sweep.subdir=${elmo.placement}"], folder / "cache_sweep")
+        runs = [_job_seconds(sweep_dir / p) for p in PLACEMENTS]
+        how = f"one multirun process; start-up and Hydra {total - sum(runs):.0f} s"
     detail = ", ".join(f"{p} {s:.0f}" for p, s in zip(PLACEMENTS, runs))
-    print(f"sweep {label}: single run (both) {single:.1f} s; 4-placement sweep {sum(runs):.1f} s ({detail}); "
-          f"ratio {sum(runs) / single:.2f}x")
+    print(f"sweep {label}: single run (both) {single:.1f} s; 4-placement sweep {total:.1f} s ({how}; {detail}); "
+          f"ratio {total / single:.2f}x", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--epochs", type=int, default=1, help="trainer.max_epochs of every run (default 1)")
     parser.add_argument("--bilms", default="default,small", help="default and/or small (random elmo_small weights)")
+    parser.add_argument("--mode", choices=["multirun", "processes", "both"], default="multirun",
+                        help="the sweep as one `train.py -m` process (default) or a fresh process per placement")
     parser.add_argument("--skip-sweep", action="store_true", help="only the digest and assembly timings")
     parser.add_argument("--digest-original", action="store_true", help="also time the digest of a 93.6M biLM")
     parser.add_argument("--compare-memory", action="store_true",
@@ -155,8 +177,9 @@ def main() -> None:
                 Path(spec).mkdir()
                 save_bilm(BiLM(BiLMOptions(**ELMO_SMALL)).eval(), Path(spec) / "options.json",
                           Path(spec) / "weights.hdf5")
-            for on_disk in (True, False) if args.compare_memory else (True,):
-                time_sweep(label, spec, args.epochs, folder, on_disk)
+            for mode in ["multirun", "processes"] if args.mode == "both" else [args.mode]:
+                for on_disk in (True, False) if args.compare_memory else (True,):
+                    time_sweep(label, spec, args.epochs, folder, mode, on_disk)
 
 
 if __name__ == "__main__":

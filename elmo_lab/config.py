@@ -80,7 +80,7 @@ class BilmConfig:
     stateful: bool = False  # carry LSTM state across batches like the reference code (non-deterministic order)
     cache: bool = True  # frozen & stateless: run the biLM once per distinct sentence, reuse its layers (fp16)
     cache_on_disk: bool = True  # keep them in a store shared by all runs (elmo_lab.layer_cache), not in RAM
-    cache_dir: Optional[str] = None  # null = $ELMO_LAB_CACHE/layers (~/.cache/elmo_lab/layers)
+    cache_dir: Optional[str] = None  # null = $ELMO_LAB_LAYERS, else $ELMO_LAB_CACHE/layers
     cache_max_gb: Optional[float] = 50.0  # least recently used entries are evicted beyond this (null: no cap)
     random_weights: bool = False  # a control: spec's architecture with freshly initialised weights (fixed seed)
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)

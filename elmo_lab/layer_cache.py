@@ -1,8 +1,8 @@
 """An on-disk store of frozen biLM layers, shared by every run and process that reads the same biLM on the same text.
 
 A frozen, stateless biLM gives each token sequence the same layers in every run of a sweep, so the layers are
-computed once and kept on disk, in ``bilm.cache_dir`` (default ``$ELMO_LAB_CACHE/layers``).  An entry is named by a
-digest of what determines its values and nothing else (not file names, not run directories):
+computed once and kept on disk, in ``bilm.cache_dir`` (default ``$ELMO_LAB_LAYERS``, else ``$ELMO_LAB_CACHE/layers``).
+An entry is named by a digest of what determines its values and nothing else (not file names, not run directories):
 
 - the biLM's weights and options (``weights_digest``: SHA-256 of every state_dict tensor's raw bytes, memoised per
   module until a tensor changes; a fine-tuned biLM has other weights, hence another entry),
@@ -49,10 +49,12 @@ _DIGESTS: "weakref.WeakKeyDictionary[torch.nn.Module, tuple[tuple, str]]" = weak
 
 
 def default_root() -> Path:
-    """``$ELMO_LAB_CACHE/layers`` (``~/.cache/elmo_lab/layers`` when the variable is unset)."""
+    """``$ELMO_LAB_LAYERS`` if set (e.g. a cluster's scratch disk, while downloads stay in the user cache), else
+    ``$ELMO_LAB_CACHE/layers`` (``~/.cache/elmo_lab/layers`` when neither variable is set)."""
     from .download import cache_dir
 
-    return cache_dir() / "layers"
+    layers = os.environ.get("ELMO_LAB_LAYERS")
+    return Path(layers).expanduser() if layers else cache_dir() / "layers"
 
 
 # --- keys -----------------------------------------------------------------------------------------------------------

@@ -5,9 +5,9 @@
     python -m elmo_lab cache clear [--dir DIR] KEY [KEY ...]   # the entries named (a unique key prefix suffices)
     python -m elmo_lab cache clear [--dir DIR] --keep-gb 10    # least recently used entries until ≤ 10 GB remain
 
-``--dir`` defaults to ``$ELMO_LAB_CACHE/layers`` (where ``bilm.cache_dir: null`` puts the layers).  Entries that a
-running job holds locked (being written) are skipped by ``--keep-gb``; ``clear`` without it waits for them.  Bad
-input (an unknown key, a missing ``--dir``) is one ``error: ...`` line and exit status 2.
+``--dir`` defaults to ``$ELMO_LAB_LAYERS`` or ``$ELMO_LAB_CACHE/layers`` (where ``bilm.cache_dir: null`` puts the
+layers).  Entries that a running job holds locked (being written) are skipped by ``--keep-gb``; ``clear`` without it
+waits for them.  Bad input (an unknown key, a missing ``--dir``) is one ``error: ...`` line and exit status 2.
 """
 from __future__ import annotations
 
@@ -37,7 +37,8 @@ def add_cache_command(parser: argparse.ArgumentParser) -> Callable[[argparse.Nam
                        help="evict least recently used entries until at most GB remain")
     for action in (info, clear):
         action.add_argument("--dir", type=Path, default=None,
-                            help="the cache directory (bilm.cache_dir; default $ELMO_LAB_CACHE/layers)")
+                            help="the cache directory (bilm.cache_dir; default $ELMO_LAB_LAYERS or "
+                                 "$ELMO_LAB_CACHE/layers)")
     return run_cache
 
 

@@ -35,7 +35,7 @@ SKIP_DIRS = {"checkpoints", "wandb", "csv", ".hydra", "__pycache__", ".git"}  # 
 # Keys (and their subtrees) that cannot change a run's result.
 IGNORED_KEYS = ("seed", "run_name", "logger", "threads", "force", "test", "hydra", "paths", "bilm.spec",
                 "trainer.enable_progress_bar", "trainer.enable_model_summary", "trainer.log_every_n_steps",
-                "task.num_workers", "task.download", "callbacks.layer_weights.every_n_steps")
+                "task.num_workers", "task.download", "callbacks.layer_weights.every_n_steps", "bilm.cache_max_gb")
 # results.json's top-level copies of config values, for results written without a full config.
 TOP_LEVEL_SETTINGS = {"placement": "elmo.placement", "mix": "elmo.mix", "l2_coef": "elmo.l2_coef"}
 ELMO_PREFIXES = ("elmo.", "bilm.")  # settings that, apart from the placement, mean nothing for placement none

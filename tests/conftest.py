@@ -17,6 +17,15 @@ SHARED = Path(os.environ.get("ELMO_LAB_SHARED", REPO.parent / "shared"))
 BILM_TF_FIXTURE = SHARED / "fixtures" / "bilm_tf"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _layer_store_in_tmp(tmp_path_factory: pytest.TempPathFactory):
+    """Keep every test's biLM layers (in this process and in the ``train.py`` subprocesses, which inherit the
+    environment) out of the user's layer store: ``$ELMO_LAB_LAYERS`` points into the session's temporary folder."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ELMO_LAB_LAYERS", str(tmp_path_factory.mktemp("layers")))
+        yield
+
+
 @pytest.fixture(scope="session")
 def bilm_tf_dir() -> Path:
     """The reference implementation's tiny test model and its expected outputs."""

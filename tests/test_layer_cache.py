@@ -217,11 +217,15 @@ def test_cli_info_and_clear(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cap
     from elmo_lab.__main__ import main  # the rest in this process (each subprocess pays for importing torch)
 
     monkeypatch.setenv("ELMO_LAB_CACHE", str(home))
+    monkeypatch.delenv("ELMO_LAB_LAYERS")  # set for the whole session by conftest
     assert main(["cache", "clear", "--dir", str(tmp_path)]) == 0
     assert "removed 1 entries and 1 unfinished writes; 0 left" in capsys.readouterr().out
     assert not store.entries() and not list(tmp_path.glob(".*.tmp"))
     assert main(["cache", "info"]) == 0  # the default directory ($ELMO_LAB_CACHE/layers), absent: empty
     assert f"{home / 'layers'}: 0 entries" in capsys.readouterr().out
+    monkeypatch.setenv("ELMO_LAB_LAYERS", str(tmp_path / "scratch"))  # takes precedence over $ELMO_LAB_CACHE
+    assert main(["cache", "info"]) == 0
+    assert f"{tmp_path / 'scratch'}: 0 entries" in capsys.readouterr().out
     for args, message in [(("info", "--dir", str(tmp_path / "nope")), "is not a directory"),
                           (("clear", "--keep-gb", "-1"), "--keep-gb must be >= 0"),
                           (("clear", "b", "--keep-gb", "1"), "either KEYs or --keep-gb")]:

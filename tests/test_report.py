@@ -57,6 +57,8 @@ def write_run(folder: Path, *, placement: str = "input", mix: str = "all", layer
     config["task"].update(name=task, lr=lr)
     config["elmo"].update(placement=placement, mix=mix, layer=layer, l2_coef=l2)
     config["bilm"]["spec"] = spec
+    # where the layers were kept and the store's size cap: never a setting of their own
+    config["bilm"].update(cache_dir=f"/scratch/job{seed}/layers", cache_max_gb=50 + seed)
     config.update(seed=seed, run_name=run_dir.name, paths={"output_dir": str(run_dir)})
     weights = {} if placement == "none" else {
         name: {"s": [0.2 + 0.1 * seed, 0.5, 0.3 - 0.1 * seed], "gamma": 1.0 + seed}

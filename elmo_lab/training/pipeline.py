@@ -37,7 +37,8 @@ log = logging.getLogger(__name__)
 warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode at the start of training")
 RUN_CONFIG = "run_config.yaml"
 PREDICTION_FILES = ("predictions.txt", "predictions.json")  # what tasks write (see ElmoTaskModule)
-IGNORED_KEYS = ("force", "test", "threads", "logger")  # may change between a run and its resumption
+# May change between a run and its resumption (dotted: one nested key); none of them changes the run's result.
+IGNORED_KEYS = ("force", "test", "threads", "logger", "bilm.cache_dir", "bilm.cache_max_gb")
 
 
 def _diff(old: Any, new: Any, prefix: str = "") -> str | None:
@@ -51,6 +52,18 @@ def _diff(old: Any, new: Any, prefix: str = "") -> str | None:
     return None if old == new else f"{prefix.rstrip('.')}: {old!r} -> {new!r}"
 
 
+def _without(plain: dict, keys: tuple[str, ...]) -> dict:
+    """``plain`` without the (dotted) ``keys``; the nested dicts on their way are copied, never changed in place."""
+    out = dict(plain)
+    for key in keys:
+        head, _, rest = key.partition(".")
+        if not rest:
+            out.pop(head, None)
+        elif isinstance(out.get(head), dict):
+            out[head] = _without(out[head], (rest,))
+    return out
+
+
 def _prepare_run_dir(run_dir: Path, plain: dict, force: bool, writer: bool = True) -> None:
     """Start the run over (``force``), or check that a resumed run has the config it was started with.
 
@@ -62,9 +75,9 @@ def _prepare_run_dir(run_dir: Path, plain: dict, force: bool, writer: bool = Tru
         distributed run refuse a mismatch alike instead of some waiting for the others.
     """
     saved = run_dir / RUN_CONFIG
-    comparable = {k: v for k, v in plain.items() if k not in IGNORED_KEYS}
+    comparable = _without(plain, IGNORED_KEYS)
     if not force and saved.is_file():
-        difference = _diff(OmegaConf.to_container(OmegaConf.load(saved)), comparable)
+        difference = _diff(_without(OmegaConf.to_container(OmegaConf.load(saved)), IGNORED_KEYS), comparable)
         if difference:
             raise ConfigError(f"{run_dir} holds a run started with another config ({difference}); rerun with "
                               "force=true to start it over, or pick another run_name=...")

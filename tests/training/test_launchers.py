@@ -35,10 +35,12 @@ def _tiny_experiment(tmp_path: Path, tiny_bilm_dir: Path) -> Path:
 def test_local_launcher_runs_a_two_job_sweep_in_parallel(tiny_bilm_dir: Path, tmp_path: Path) -> None:
     extra, sweep = _tiny_experiment(tmp_path, tiny_bilm_dir), tmp_path / "sweep"
     result = _cli(["-m", f"--config-dir={extra}", "experiment=tiny", "logger=csv", "hydra/launcher=local",
-                   "elmo.placement=none,input", f"hydra.sweep.dir={sweep}"], tmp_path)
+                   "elmo.placement=none,input", f"hydra.sweep.dir={sweep}", f"bilm.cache_dir={tmp_path / 'l'}"],
+                  tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "Joblib.Parallel(n_jobs=2" in result.stdout + result.stderr
     runs = sorted(p.parent.name for p in sweep.glob("*/results.json"))
+    # a path (bilm.cache_dir) stays out of the job directory names, which would otherwise nest
     assert runs == ["elmo.placement=input,experiment=tiny", "elmo.placement=none,experiment=tiny"]
 
 

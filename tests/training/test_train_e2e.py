@@ -86,6 +86,9 @@ def test_finished_run_is_skipped_and_a_changed_config_refused(fast_overrides: li
     assert "run already finished" in capsys.readouterr().out
     assert (tmp_path / "results.json").stat().st_mtime_ns == stamp
     (tmp_path / "results.json").unlink()  # as if killed before the end
+    moved = overrides + [f"bilm.cache_dir={tmp_path / 'elsewhere'}"]  # where layers are kept cannot change a result
+    assert _run(moved, tmp_path)["metrics"] == first["metrics"]  # resumed from last.ckpt, not refused
+    (tmp_path / "results.json").unlink()
     with pytest.raises(ConfigError, match=r"another config \(task.hidden_dim: 8 -> 9\)"):
         train(compose_train(overrides + ["task.hidden_dim=9"], run_dir=tmp_path))
     forced = _run(overrides + ["task.hidden_dim=9", "force=true"], tmp_path)
