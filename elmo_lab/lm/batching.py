@@ -166,51 +166,40 @@ class RowDataset(torch.utils.data.Dataset):
         return index
 
 
-class ShuffledRows:
-    """Training batches of packed rows in a fresh random order each epoch, **resumable mid-epoch**.
+class ResumablePasses:
+    """Training passes (epochs) over ``len(self)`` batches that a checkpoint can stop and resume **mid-pass**.
 
-    Epoch ``e``'s order is exactly the one a ``DataLoader(shuffle=True, generator=torch.Generator().manual_seed(seed))``
-    gives in its ``e``-th pass (``order``), so runs from scratch
-    see the same batches as before this class existed.  Why not that DataLoader: a run resumed from a mid-epoch
-    checkpoint would start its epoch over, re-reading the batches it had already trained on (a biLM pretraining run of
-    well under one epoch would see its first batches several times and never reach the rest).  Lightning saves
-    ``state_dict()`` in checkpoints and hands it back to ``load_state_dict`` on resume (its ``_Stateful`` protocol);
-    the next pass then continues the same epoch's order after the last batch trained on.
+    Why not a plain ``DataLoader``: a run resumed from a mid-epoch checkpoint would start its epoch over, re-reading
+    the batches it had already trained on (a biLM pretraining run of well under one epoch would see its first batches
+    several times and never reach the rest).  Lightning saves ``state_dict()`` in checkpoints and hands it back to
+    ``load_state_dict`` on resume (its ``_Stateful`` protocol); the next pass then continues the same epoch after the
+    last batch trained on.  Subclasses yield from ``_batches(epoch, skip)``: pass ``epoch`` without its first
+    ``skip`` batches, each pass reproducible from ``epoch`` alone.
 
     ``steps_done`` (the trainer's ``global_step``) says how many batches were trained on: a count of the batches
     handed out would be ahead by Lightning's prefetched batch.  Without it (plain loops) the handed-out count is used.
     """
 
-    def __init__(self, collate: RowCollator, n_rows: int, batch_size: int, seed: int,
-                 steps_done: Callable[[], int] | None = None) -> None:
-        self.collate, self.n_rows, self.batch_size, self.seed = collate, n_rows, batch_size, seed
+    def __init__(self, steps_done: Callable[[], int] | None = None) -> None:
         self.steps_done = steps_done
         self.epoch, self.skip = 0, 0  # the pass that the next iter() runs, and the batches of it already trained on
         self._current: tuple[int, int] | None = None  # (epoch, step counter at its start) of the running pass
         self._handed_out = 0
 
     def __len__(self) -> int:
-        return -(-self.n_rows // self.batch_size)
+        raise NotImplementedError
 
-    def order(self, epoch: int) -> torch.Tensor:
-        """``(n_rows,)`` row order of ``epoch``: the generator draws what a ``DataLoader`` with a ``RandomSampler``
-        draws per epoch (the workers' base seed, the permutation, and the sampler's empty remainder permutation)."""
-        generator = torch.Generator().manual_seed(self.seed)
-        for _ in range(epoch + 1):
-            torch.empty((), dtype=torch.int64).random_(generator=generator)  # DataLoader iterator's base seed
-            order = torch.randperm(self.n_rows, generator=generator)
-            torch.randperm(self.n_rows, generator=generator)  # RandomSampler: remainder of num_samples % n
-        return order
+    def _batches(self, epoch: int, skip: int) -> Iterator[LMBatch]:
+        raise NotImplementedError
 
     def __iter__(self) -> Iterator[LMBatch]:
         epoch, skip = self.epoch, self.skip
         self.epoch, self.skip = epoch + 1, 0
         start = self.steps_done() if self.steps_done is not None else 0
         self._current, self._handed_out = (epoch, start - skip), skip
-        order = self.order(epoch).tolist()
-        for first in range(skip * self.batch_size, self.n_rows, self.batch_size):
+        for batch in self._batches(epoch, skip):
             self._handed_out += 1
-            yield self.collate(order[first: first + self.batch_size])
+            yield batch
 
     def state_dict(self) -> dict[str, int]:
         if self._current is None:
@@ -225,17 +214,48 @@ class ShuffledRows:
         self._current = None
 
 
+class ShuffledRows(ResumablePasses):
+    """Training batches of packed rows in a fresh random order each epoch, resumable mid-epoch (``ResumablePasses``).
+
+    Epoch ``e``'s order is exactly the one a ``DataLoader(shuffle=True, generator=torch.Generator().manual_seed(seed))``
+    gives in its ``e``-th pass (``order``), so runs from scratch see the same batches as with that DataLoader.
+    """
+
+    def __init__(self, collate: RowCollator, n_rows: int, batch_size: int, seed: int,
+                 steps_done: Callable[[], int] | None = None) -> None:
+        super().__init__(steps_done)
+        self.collate, self.n_rows, self.batch_size, self.seed = collate, n_rows, batch_size, seed
+
+    def __len__(self) -> int:
+        return -(-self.n_rows // self.batch_size)
+
+    def order(self, epoch: int) -> torch.Tensor:
+        """``(n_rows,)`` row order of ``epoch``: the generator draws what a ``DataLoader`` with a ``RandomSampler``
+        draws per epoch (the workers' base seed, the permutation, and the sampler's empty remainder permutation)."""
+        generator = torch.Generator().manual_seed(self.seed)
+        for _ in range(epoch + 1):
+            torch.empty((), dtype=torch.int64).random_(generator=generator)  # DataLoader iterator's base seed
+            order = torch.randperm(self.n_rows, generator=generator)
+            torch.randperm(self.n_rows, generator=generator)  # RandomSampler: remainder of num_samples % n
+        return order
+
+    def _batches(self, epoch: int, skip: int) -> Iterator[LMBatch]:
+        order = self.order(epoch).tolist()
+        for first in range(skip * self.batch_size, self.n_rows, self.batch_size):
+            yield self.collate(order[first: first + self.batch_size])
+
+
 BATCHINGS = ("rows", "stream")
 
 
 def make_loader(corpus: EncodedCorpus, window: int, batch_size: int, shuffle: bool, seed: int = 0,
                 batching: str = "rows", steps_done: Callable[[], int] | None = None) -> Iterable[LMBatch]:
-    """``LMBatch``es of ``corpus``: packed sentence rows (shuffled each epoch and resumable when ``shuffle``:
-    ``ShuffledRows``), or ``stream`` windows with carried state (``streams``)."""
+    """``LMBatch``es of ``corpus``: packed sentence rows (shuffled each epoch when ``shuffle``: ``ShuffledRows``), or
+    ``stream`` windows with carried state (``streams``); training loaders (``shuffle``) resume mid-epoch."""
     if batching == "stream":
         from .streams import StreamLoader  # streams builds on this module
 
-        return StreamLoader(corpus, window, batch_size, shuffle, seed)
+        return StreamLoader(corpus, window, batch_size, shuffle, seed, steps_done)
     if batching != "rows":
         raise ValueError(f"batching must be one of {', '.join(BATCHINGS)}; got {batching!r}")
     rows = pack_rows(corpus.sentence_starts, corpus.sentence_lengths, window)

@@ -22,6 +22,9 @@ from .batching import IGNORE, LMBatch
 from .softmax import FullSoftmax, make_softmax
 
 
+CARRIED_STATE = "carried_lstm_state"  # the checkpoint entry of the stream-batching LSTM state
+
+
 class LMConfigError(ValueError, UserError):
     """A pretraining setting that is not valid (names the config key)."""
 
@@ -90,6 +93,15 @@ class BiLMLanguageModel(pl.LightningModule):
         self.log("train_loss", loss, prog_bar=True, batch_size=batch.char_ids.size(0))
         self.log("tokens_seen", self.tokens_seen.float(), on_step=True, on_epoch=False)
         return loss
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Stream batching: keep the LSTM state the training windows carry, so that a run resumed mid-pass continues
+        with the state it stopped with (``streams.StreamLoader`` continues with the next window)."""
+        checkpoint[CARRIED_STATE] = self.bilm.carried_state  # (None, None) for stateless training (packed rows)
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if CARRIED_STATE in checkpoint:
+            self.bilm.carried_state = checkpoint[CARRIED_STATE]
 
     def on_validation_epoch_start(self) -> None:
         self._val = [0.0, 0.0, 0, 0]

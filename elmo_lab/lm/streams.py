@@ -26,12 +26,12 @@ So ``rows`` stays the default.
 from __future__ import annotations
 
 import math
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
 
-from .batching import IGNORE, EncodedCorpus, LMBatch
+from .batching import IGNORE, EncodedCorpus, LMBatch, ResumablePasses
 
 BOS_TYPE, EOS_TYPE = 0, 1  # type ids of <S> and </S> in ``EncodedCorpus.stream``
 
@@ -92,26 +92,30 @@ class StreamCollator:
         return LMBatch(inputs[0], targets[0], targets[1], backward_char_ids=inputs[1], reset_state=k == 0)
 
 
-class StreamLoader:
+class StreamLoader(ResumablePasses):
     """An iterable of stream-window ``LMBatch``es (one pass = one epoch), with a ``len``, as Lightning wants.
 
-    ``shuffle``: training segments from a new random offset each pass; otherwise sentence-aligned segments.
+    ``shuffle`` (training): segments from a new random offset each pass, resumable mid-pass like the packed rows
+    (``ResumablePasses``: a resumed pass continues after the last window trained on, and ``BiLMLanguageModel`` keeps
+    the carried LSTM state in its checkpoints, so the windows after the resume point see the state they would have
+    seen).  Otherwise (evaluation) sentence-aligned segments, the same every pass.
     """
 
-    def __init__(self, corpus: EncodedCorpus, window: int, batch_size: int, shuffle: bool, seed: int = 0) -> None:
+    def __init__(self, corpus: EncodedCorpus, window: int, batch_size: int, shuffle: bool, seed: int = 0,
+                 steps_done: Callable[[], int] | None = None) -> None:
+        super().__init__(steps_done)
         if window < 1:
             raise ValueError(f"window must be at least 1 token, got {window}")
         self.corpus, self.window, self.batch_size, self.shuffle, self.seed = corpus, window, batch_size, shuffle, seed
-        self.passes = 0
         self._eval_collator = None if shuffle else StreamCollator(corpus, sentence_segments(corpus, batch_size),
                                                                   window)
         if shuffle:
             circular_segments(corpus.n_tokens, batch_size, 0)  # fail now if the stream is too short
 
-    def _collator(self) -> StreamCollator:
+    def _collator(self, epoch: int) -> StreamCollator:
         if self._eval_collator is not None:
             return self._eval_collator
-        offset = int(np.random.default_rng(self.seed + self.passes).integers(self.corpus.n_tokens))
+        offset = int(np.random.default_rng(self.seed + epoch).integers(self.corpus.n_tokens))
         return StreamCollator(self.corpus, circular_segments(self.corpus.n_tokens, self.batch_size, offset),
                               self.window)
 
@@ -122,6 +126,10 @@ class StreamLoader:
                                   self.window))
 
     def __iter__(self) -> Iterator[LMBatch]:
-        collator = self._collator()
-        self.passes += 1
-        return (collator(k) for k in range(len(collator)))
+        if self._eval_collator is not None:
+            return (self._eval_collator(k) for k in range(len(self._eval_collator)))
+        return super().__iter__()
+
+    def _batches(self, epoch: int, skip: int) -> Iterator[LMBatch]:
+        collator = self._collator(epoch)
+        return (collator(k) for k in range(skip, len(collator)))
