@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from elmo_lab.bilm.model import BiLM
 from elmo_lab.bilm.options import BiLMOptions
 from elmo_lab.errors import UserError
+from elmo_lab.seeding import reseed_for_step
 
 from .batching import IGNORE, LMBatch
 from .softmax import FullSoftmax, make_softmax
@@ -66,12 +67,13 @@ class BiLMLanguageModel(pl.LightningModule):
     sampled_softmax : ``None`` = full up to ``full_softmax_max_vocab`` words, sampled beyond; or force it.
     num_samples : negatives of the sampled softmax (paper 8,192).
     optimizer : ``adagrad`` (bilm-tf: lr 0.2, initial accumulator 1.0), ``adam`` or ``adamw``.
+    seed : every training step reseeds the RNGs from (seed, step), so a resumed run repeats the uninterrupted one.
     """
 
     def __init__(self, options: dict[str, Any], vocab_size: int, dropout: float = 0.1,
                  sampled_softmax: bool | None = None, num_samples: int = 8192, full_softmax_max_vocab: int = 20000,
                  optimizer: str = "adagrad", lr: float = 0.2, weight_decay: float = 0.0,
-                 adagrad_initial_accumulator: float = 1.0, lr_schedule: str = "none") -> None:
+                 adagrad_initial_accumulator: float = 1.0, lr_schedule: str = "none", seed: int = 0) -> None:
         super().__init__()
         self.save_hyperparameters()
         if optimizer not in ("adagrad", "adam", "adamw"):
@@ -85,6 +87,9 @@ class BiLMLanguageModel(pl.LightningModule):
         self._val = [0.0, 0.0, 0, 0]
         # Forward-LM predictions trained on so far (saved in checkpoints; goes into the export's metadata).
         self.register_buffer("tokens_seen", torch.zeros((), dtype=torch.long))
+
+    def on_train_batch_start(self, batch: LMBatch, batch_idx: int) -> None:
+        reseed_for_step(self.hparams.seed, self.global_step)
 
     def training_step(self, batch: LMBatch, batch_idx: int) -> torch.Tensor:
         nll_f, nll_b, n_f, n_b = lm_nll(self.bilm, self.softmax, batch, self.dropout, training=True)

@@ -34,7 +34,7 @@ def build(cfg: DictConfig) -> tuple[LMDataModule, BiLMLanguageModel]:
     dm.setup()
     assert dm.vocab is not None
     model = BiLMLanguageModel(OmegaConf.to_container(cfg.bilm_arch, resolve=True), len(dm.vocab),
-                              **OmegaConf.to_container(cfg.model, resolve=True))
+                              **OmegaConf.to_container(cfg.model, resolve=True), seed=cfg.seed)
     return dm, model
 
 

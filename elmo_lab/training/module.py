@@ -9,12 +9,10 @@ ELMo itself — the biLM, its cache, freezing, checkpoints without it, the mixes
 """
 from __future__ import annotations
 
-import random
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-import numpy as np
 import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig, OmegaConf
@@ -25,6 +23,7 @@ from ..bilm.model import BiLM
 from ..elmo import Elmo
 from ..mix import ScalarMix
 from ..placements import ElmoPlacedEncoder
+from ..seeding import reseed_for_step
 from .optim import build_optimizer
 
 
@@ -151,12 +150,9 @@ class ElmoTaskModule(pl.LightningModule, ABC):
         self.elmo.reset_state()
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
-        """Reseed every RNG from (seed, global step): the dropout masks of a step do not depend on what ran
-        before it, so a run resumed from ``last.ckpt`` ends with the same weights as an uninterrupted run."""
-        s = self.seed * 1_000_003 + self.global_step
-        random.seed(s)
-        np.random.seed(s % 2**32)
-        torch.manual_seed(s)
+        """Reseed every RNG from (seed, global step): a run resumed from ``last.ckpt`` ends with the same weights as
+        an uninterrupted run."""
+        reseed_for_step(self.seed, self.global_step)
 
     def configure_optimizers(self) -> Any:
         """The task's optimizer (``task.optimizer``, ``lr``, ``betas``, ``weight_decay``) and optional lr schedule

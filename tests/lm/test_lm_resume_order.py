@@ -110,7 +110,7 @@ def test_a_stream_loader_restored_mid_pass_continues_that_pass(tiny_sentences):
 
 
 def _tiny_lm_run(tmp_path: Path, options: dict, batching: str, max_steps: int, resume: Path | None = None):
-    """A tiny biLM trained by Lightning for ``max_steps`` (no dropout, so that runs are exactly repeatable)."""
+    """A tiny biLM trained by Lightning for ``max_steps`` (dropout 0.1: each step reseeds from (seed, step))."""
     from elmo_lab.lm.datamodule import LMDataModule
     from elmo_lab.lm.module import BiLMLanguageModel
 
@@ -118,7 +118,7 @@ def _tiny_lm_run(tmp_path: Path, options: dict, batching: str, max_steps: int, r
     dm = LMDataModule({"name": "file", "path": str(HERE / "fixtures" / "tiny_corpus.txt")}, window=8, batch_size=4,
                       batching=batching)
     dm.setup()
-    model = BiLMLanguageModel(options, len(dm.vocab), dropout=0.0)
+    model = BiLMLanguageModel(options, len(dm.vocab), dropout=0.1, seed=3)
     trainer = pl.Trainer(max_steps=max_steps, logger=False, enable_checkpointing=False, enable_progress_bar=False,
                          enable_model_summary=False, num_sanity_val_steps=0, limit_val_batches=0,
                          default_root_dir=str(tmp_path))
@@ -130,7 +130,8 @@ def _tiny_lm_run(tmp_path: Path, options: dict, batching: str, max_steps: int, r
 def test_a_pretraining_run_resumed_mid_epoch_ends_with_the_weights_of_an_uninterrupted_one(tmp_path, tiny_options,
                                                                                             batching):
     """Through Lightning's own checkpointing: the loader position (both batchings) and, for streams, the carried
-    LSTM state travel in the checkpoint; without either, the resumed steps would train on other windows or states."""
+    LSTM state travel in the checkpoint, and every step reseeds its dropout from (seed, step); without any of them
+    the resumed steps would train on other windows, states or dropout masks."""
     _, straight = _tiny_lm_run(tmp_path / "a", tiny_options, batching, max_steps=8)
     cut, _ = _tiny_lm_run(tmp_path / "b", tiny_options, batching, max_steps=5)
     cut.save_checkpoint(tmp_path / "cut.ckpt")
