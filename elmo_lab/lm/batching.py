@@ -31,6 +31,7 @@ import torch
 
 from elmo_lab.bilm.chars import BOS_TOKEN, EOS_TOKEN, token_to_char_ids
 
+from .corpora import CorpusError
 from .vocab import Vocabulary
 
 IGNORE = -100  # target id that the loss skips
@@ -178,10 +179,16 @@ class ResumablePasses:
 
     ``steps_done`` (the trainer's ``global_step``) says how many batches were trained on: a count of the batches
     handed out would be ahead by Lightning's prefetched batch.  Without it (plain loops) the handed-out count is used.
+
+    ``shard`` (distributed training) gives ``(rank, world_size)``: each process then trains on its own share of every
+    pass (subclasses say how), all with the same number of batches, as DDP needs; asked when a pass starts, since the
+    trainer knows the ranks only by then.
     """
 
-    def __init__(self, steps_done: Callable[[], int] | None = None) -> None:
+    def __init__(self, steps_done: Callable[[], int] | None = None,
+                 shard: Callable[[], tuple[int, int]] | None = None) -> None:
         self.steps_done = steps_done
+        self.shard = shard if shard is not None else lambda: (0, 1)
         self.epoch, self.skip = 0, 0  # the pass that the next iter() runs, and the batches of it already trained on
         self._current: tuple[int, int] | None = None  # (epoch, step counter at its start) of the running pass
         self._handed_out = 0
@@ -219,15 +226,23 @@ class ShuffledRows(ResumablePasses):
 
     Epoch ``e``'s order is exactly the one a ``DataLoader(shuffle=True, generator=torch.Generator().manual_seed(seed))``
     gives in its ``e``-th pass (``order``), so runs from scratch see the same batches as with that DataLoader.
+    Distributed (``shard``), rank ``r`` of ``W`` takes batches ``r, r + W, r + 2W, …`` of that order, and the last
+    ``n_batches % W`` batches of the epoch are left out so that every rank has as many.
     """
 
     def __init__(self, collate: RowCollator, n_rows: int, batch_size: int, seed: int,
-                 steps_done: Callable[[], int] | None = None) -> None:
-        super().__init__(steps_done)
+                 steps_done: Callable[[], int] | None = None,
+                 shard: Callable[[], tuple[int, int]] | None = None) -> None:
+        super().__init__(steps_done, shard)
         self.collate, self.n_rows, self.batch_size, self.seed = collate, n_rows, batch_size, seed
 
     def __len__(self) -> int:
-        return -(-self.n_rows // self.batch_size)
+        world = self.shard()[1]
+        n_batches = -(-self.n_rows // self.batch_size)
+        if n_batches < world:
+            raise CorpusError(f"data.batch_size: {n_batches} training batches per epoch cannot be shared by "
+                              f"{world} processes; use a smaller batch size or fewer devices")
+        return n_batches // world
 
     def order(self, epoch: int) -> torch.Tensor:
         """``(n_rows,)`` row order of ``epoch``: the generator draws what a ``DataLoader`` with a ``RandomSampler``
@@ -241,7 +256,9 @@ class ShuffledRows(ResumablePasses):
 
     def _batches(self, epoch: int, skip: int) -> Iterator[LMBatch]:
         order = self.order(epoch).tolist()
-        for first in range(skip * self.batch_size, self.n_rows, self.batch_size):
+        rank, world = self.shard()
+        for k in range(skip, len(self)):
+            first = (k * world + rank) * self.batch_size
             yield self.collate(order[first: first + self.batch_size])
 
 
@@ -249,17 +266,19 @@ BATCHINGS = ("rows", "stream")
 
 
 def make_loader(corpus: EncodedCorpus, window: int, batch_size: int, shuffle: bool, seed: int = 0,
-                batching: str = "rows", steps_done: Callable[[], int] | None = None) -> Iterable[LMBatch]:
+                batching: str = "rows", steps_done: Callable[[], int] | None = None,
+                shard: Callable[[], tuple[int, int]] | None = None) -> Iterable[LMBatch]:
     """``LMBatch``es of ``corpus``: packed sentence rows (shuffled each epoch when ``shuffle``: ``ShuffledRows``), or
-    ``stream`` windows with carried state (``streams``); training loaders (``shuffle``) resume mid-epoch."""
+    ``stream`` windows with carried state (``streams``); training loaders (``shuffle``) resume mid-epoch and take
+    their rank's share of each pass when ``shard`` gives ``(rank, world_size)``."""
     if batching == "stream":
         from .streams import StreamLoader  # streams builds on this module
 
-        return StreamLoader(corpus, window, batch_size, shuffle, seed, steps_done)
+        return StreamLoader(corpus, window, batch_size, shuffle, seed, steps_done, shard)
     if batching != "rows":
         raise ValueError(f"batching must be one of {', '.join(BATCHINGS)}; got {batching!r}")
     rows = pack_rows(corpus.sentence_starts, corpus.sentence_lengths, window)
     if shuffle:
-        return ShuffledRows(RowCollator(corpus, rows), len(rows), batch_size, seed, steps_done)
+        return ShuffledRows(RowCollator(corpus, rows), len(rows), batch_size, seed, steps_done, shard)
     return torch.utils.data.DataLoader(RowDataset(len(rows)), batch_size=batch_size, shuffle=False,
                                        collate_fn=RowCollator(corpus, rows))

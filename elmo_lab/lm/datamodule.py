@@ -60,11 +60,15 @@ class LMDataModule(pl.LightningDataModule):
 
     def train_dataloader(self) -> Iterable[LMBatch]:
         return make_loader(self.encoded["train"], self.window, self.batch_size, shuffle=True, seed=self.seed,
-                           batching=self.batching, steps_done=self._steps_done)
+                           batching=self.batching, steps_done=self._steps_done, shard=self._shard)
 
     def _steps_done(self) -> int:
         """Optimizer steps so far (one per training batch): where a resumed run's loader picks up its epoch."""
         return self.trainer.global_step if self.trainer is not None else 0
+
+    def _shard(self) -> tuple[int, int]:
+        """``(rank, world_size)`` of this process: under DDP each rank trains on its own share of every epoch."""
+        return (self.trainer.global_rank, self.trainer.world_size) if self.trainer is not None else (0, 1)
 
     def val_dataloader(self) -> Iterable[LMBatch]:
         return make_loader(self.encoded["valid"], self.window, self.eval_batch_size, shuffle=False,

@@ -94,6 +94,8 @@ class BiLMLanguageModel(pl.LightningModule):
     def training_step(self, batch: LMBatch, batch_idx: int) -> torch.Tensor:
         nll_f, nll_b, n_f, n_b = lm_nll(self.bilm, self.softmax, batch, self.dropout, training=True)
         loss = nll_f / max(n_f, 1) + nll_b / max(n_b, 1)
+        if self._trainer is not None and self.trainer.world_size > 1:  # DDP: every rank trained on its own share
+            n_f = int(self.trainer.strategy.reduce(torch.tensor(n_f, device=self.device), reduce_op="sum"))
         self.tokens_seen += n_f
         self.log("train_loss", loss, prog_bar=True, batch_size=batch.char_ids.size(0))
         self.log("tokens_seen", self.tokens_seen.float(), on_step=True, on_epoch=False)

@@ -11,6 +11,7 @@ import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.utilities import rank_zero_only
 
 from .datamodule import LMDataModule
 from .export import export_lm
@@ -39,7 +40,8 @@ def build(cfg: DictConfig) -> tuple[LMDataModule, BiLMLanguageModel]:
 
 
 def run_pretraining(cfg: DictConfig, command: str = "python pretrain.py") -> dict[str, Any]:
-    """Train (or resume), evaluate and export; returns the metadata written beside the exported files."""
+    """Train (or resume), evaluate and export; returns the metadata written beside the exported files (``{}`` on the
+    other ranks of a distributed run: they train, rank 0 evaluates and exports)."""
     if cfg.threads:
         torch.set_num_threads(int(cfg.threads))
     pl.seed_everything(cfg.seed, workers=True)
@@ -49,19 +51,24 @@ def run_pretraining(cfg: DictConfig, command: str = "python pretrain.py") -> dic
     sizes = dm.describe()
     n_params = sum(p.numel() for p in model.bilm.parameters())
     n_softmax = sum(p.numel() for p in model.softmax.parameters())
-    print(f"corpus {cfg.corpus.name}: {json.dumps(sizes)}; biLM {n_params:,} parameters + softmax {n_softmax:,} "
-          f"({type(model.softmax).__name__})", flush=True)
+    if rank_zero_only.rank == 0:  # DDP: the other ranks run this script too
+        print(f"corpus {cfg.corpus.name}: {json.dumps(sizes)}; biLM {n_params:,} parameters + softmax {n_softmax:,} "
+              f"({type(model.softmax).__name__})", flush=True)
     ckpt_dir = run_dir / "checkpoints"
     checkpoint = pl.callbacks.ModelCheckpoint(
         dirpath=ckpt_dir, save_last=True, save_top_k=0,
         train_time_interval=datetime.timedelta(minutes=cfg.checkpoint_every_minutes))
+    # use_distributed_sampler=False: under DDP the training loaders shard themselves (LMDataModule), and every rank
+    # evaluates the whole dev set, so the logged perplexities are exact (a DistributedSampler would pad with repeats)
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=[checkpoint], logger=_loggers(cfg) or False,
-                                      default_root_dir=str(run_dir))
+                                      default_root_dir=str(run_dir), use_distributed_sampler=False)
     last = ckpt_dir / "last.ckpt"
     started = time.time()
     trainer.fit(model, datamodule=dm, ckpt_path=str(last) if last.is_file() else None)
-    trainer.save_checkpoint(last)  # the final state, also when max_time or max_steps stopped the run
+    trainer.save_checkpoint(last)  # the final state, also when max_time or max_steps stopped the run (every rank)
     train_seconds = time.time() - started
+    if not trainer.is_global_zero:  # DDP: rank 0 alone evaluates and exports
+        return {}
 
     assert dm.splits is not None and dm.vocab is not None
     results: dict[str, Any] = {}

@@ -98,12 +98,15 @@ class StreamLoader(ResumablePasses):
     ``shuffle`` (training): segments from a new random offset each pass, resumable mid-pass like the packed rows
     (``ResumablePasses``: a resumed pass continues after the last window trained on, and ``BiLMLanguageModel`` keeps
     the carried LSTM state in its checkpoints, so the windows after the resume point see the state they would have
-    seen).  Otherwise (evaluation) sentence-aligned segments, the same every pass.
+    seen).  Distributed (``shard``), the stream is cut into ``batch_size × world_size`` segments and rank ``r`` reads
+    segments ``r · batch_size …``, so the ranks read disjoint text.  Otherwise (evaluation) sentence-aligned
+    segments, the same every pass and on every rank.
     """
 
     def __init__(self, corpus: EncodedCorpus, window: int, batch_size: int, shuffle: bool, seed: int = 0,
-                 steps_done: Callable[[], int] | None = None) -> None:
-        super().__init__(steps_done)
+                 steps_done: Callable[[], int] | None = None,
+                 shard: Callable[[], tuple[int, int]] | None = None) -> None:
+        super().__init__(steps_done, shard)
         if window < 1:
             raise ValueError(f"window must be at least 1 token, got {window}")
         self.corpus, self.window, self.batch_size, self.shuffle, self.seed = corpus, window, batch_size, shuffle, seed
@@ -113,17 +116,19 @@ class StreamLoader(ResumablePasses):
             circular_segments(corpus.n_tokens, batch_size, 0)  # fail now if the stream is too short
 
     def _collator(self, epoch: int) -> StreamCollator:
+        """Pass ``epoch``'s segments of this rank: ``batch_size`` of the ``batch_size × world_size`` equal slices."""
         if self._eval_collator is not None:
             return self._eval_collator
+        rank, world = self.shard()
         offset = int(np.random.default_rng(self.seed + epoch).integers(self.corpus.n_tokens))
-        return StreamCollator(self.corpus, circular_segments(self.corpus.n_tokens, self.batch_size, offset),
+        segments = circular_segments(self.corpus.n_tokens, self.batch_size * world, offset)
+        return StreamCollator(self.corpus, segments[rank * self.batch_size: (rank + 1) * self.batch_size],
                               self.window)
 
     def __len__(self) -> int:
         if self._eval_collator is not None:
             return len(self._eval_collator)
-        return len(StreamCollator(self.corpus, circular_segments(self.corpus.n_tokens, self.batch_size, 0),
-                                  self.window))
+        return len(self._collator(0))  # every pass and rank: segments of the same length
 
     def __iter__(self) -> Iterator[LMBatch]:
         if self._eval_collator is not None:
