@@ -11,18 +11,15 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig, OmegaConf
-from torch import nn
 from torchmetrics import MetricCollection
 
-from ..bilm.model import BiLM
 from ..elmo import Elmo
 from ..mix import ScalarMix
-from ..placements import ElmoPlacedEncoder
 from ..seeding import reseed_for_step
 from .optim import build_optimizer
 
@@ -74,26 +71,13 @@ class ElmoTaskModule(pl.LightningModule, ABC):
         """Examples in a batch (for epoch averages of the loss)."""
         return len(batch["index"]) if "index" in batch else len(batch["tokens"])
 
-    # --- ELMo, through the component ----------------------------------------------------------------------------
-    @property
-    def bilm(self) -> BiLM | None:
-        return self.elmo.bilm
-
-    def placed_encoder(self, word_dim: int, encoder_factory: Callable[[int], nn.Module],
-                       name: str = "encoder") -> ElmoPlacedEncoder:
-        return self.elmo.placed_encoder(word_dim, encoder_factory, name)
-
-    def bilm_layers(self, tokens: Sequence[Sequence[str]], char_ids: torch.Tensor | None = None) -> torch.Tensor | None:
-        """``self.elmo.layers``: (batch, L + 1, time, dim) for any batch of token sequences, or None."""
-        return self.elmo.layers(tokens, char_ids)
-
-    def cache_bilm(self, sentences: Sequence[Sequence[str]]) -> None:
-        self.elmo.fill_cache(sentences)
-
+    # --- ELMo, through the component (tasks call ``self.elmo`` directly: ``placed_encoder``, ``layers``) -------
     def mixes(self) -> dict[str, ScalarMix]:
+        """The scalar mixes of this model (read by ``LayerWeightLogger``)."""
         return self.elmo.mixes()
 
     def regularization_loss(self) -> torch.Tensor:
+        """λ·Σw² over every mix, added to the task loss in ``training_step``."""
         return self.elmo.regularization_loss().to(self.device)
 
     # --- Lightning hooks --------------------------------------------------------------------------------------

@@ -73,7 +73,7 @@ def _batch() -> dict:
 def test_bilm_runs_once_per_batch_with_two_mixes(tiny_bilm_dir: Path) -> None:
     model = _model(tiny_bilm_dir, "both")
     calls = []
-    model.bilm.register_forward_hook(lambda *args: calls.append(1))
+    model.elmo.bilm.register_forward_hook(lambda *args: calls.append(1))
     loss, _, _ = model.step(_batch())
     assert len(model.mixes()) == 2 and len(calls) == 1
 
@@ -81,10 +81,10 @@ def test_bilm_runs_once_per_batch_with_two_mixes(tiny_bilm_dir: Path) -> None:
 def test_frozen_bilm_gets_no_gradients_but_the_mixes_do(tiny_bilm_dir: Path) -> None:
     model = _model(tiny_bilm_dir, "both")
     model.train()
-    assert not model.bilm.training  # frozen: kept in eval mode
+    assert not model.elmo.bilm.training  # frozen: kept in eval mode
     loss, _, _ = model.step(_batch())
     (loss + model.regularization_loss()).backward()
-    assert all(p.grad is None for p in model.bilm.parameters())
+    assert all(p.grad is None for p in model.elmo.bilm.parameters())
     for mix in model.mixes().values():
         assert mix.weights.grad is not None and mix.gamma.grad is not None
 
@@ -93,16 +93,16 @@ def test_unfrozen_bilm_is_trained(tiny_bilm_dir: Path) -> None:
     model = _model(tiny_bilm_dir, "input", freeze=False)
     loss, _, _ = model.step(_batch())
     loss.backward()
-    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.bilm.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.elmo.bilm.parameters())
 
 
 def test_cached_bilm_layers_match_a_fresh_pass(tiny_bilm_dir: Path) -> None:
     model = _model(tiny_bilm_dir, "input", cache=True)
     batch = _batch()
-    fresh = model.bilm_layers(batch["tokens"], batch["char_ids"])  # (2, 3, 3, 16)
-    model.cache_bilm(batch["tokens"] + [["unused"]])
+    fresh = model.elmo.layers(batch["tokens"], batch["char_ids"])  # (2, 3, 3, 16)
+    model.elmo.fill_cache(batch["tokens"] + [["unused"]])
     calls = []
-    model.bilm.register_forward_hook(lambda *args: calls.append(1))
-    cached = model.bilm_layers(batch["tokens"])
+    model.elmo.bilm.register_forward_hook(lambda *args: calls.append(1))
+    cached = model.elmo.layers(batch["tokens"])
     assert not calls and cached.shape == fresh.shape
     assert torch.allclose(cached, fresh, atol=2e-3)  # float16 storage
