@@ -57,6 +57,23 @@ def train_cli(args: list[str], cwd: Path, timeout: int = 300) -> subprocess.Comp
                           text=True, timeout=timeout)
 
 
+def train_main_in_process(args: list[str], cwd: Path, monkeypatch, capsys) -> tuple[int, str]:
+    """``python train.py ARGS`` run as ``__main__`` in this process (``sys.argv`` patched): for composition errors,
+    which a fresh interpreter would spend ~10 s on importing torch to print.  Returns (exit status, stderr)."""
+    import runpy
+
+    import pytest
+
+    monkeypatch.chdir(cwd)
+    monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)  # run_hydra_cli sets it; restored afterwards
+    monkeypatch.setattr(sys, "argv", [str(REPO / "train.py"), *args])
+    with pytest.raises(SystemExit) as exited:
+        runpy.run_path(str(REPO / "train.py"), run_name="__main__")
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err + captured.out
+    return int(exited.value.code), captured.err
+
+
 def one_error_line(result: subprocess.CompletedProcess) -> str:
     """The single ``error: ...`` line a failed CLI run printed (asserting exit status 2 and nothing else)."""
     lines = [line for line in result.stderr.splitlines() if line.strip()]

@@ -13,7 +13,7 @@ from elmo_lab.tagging import spans
 from elmo_lab.training.pipeline import train
 from tasks.ner import ConllDataModule
 
-from train_helpers import FAST, compose_train, one_error_line, train_cli
+from train_helpers import FAST, compose_train, train_cli, train_main_in_process
 
 PEOPLE, PLACES, ORGS = ["Smith", "Jones", "Anna Berg", "Li Wei"], ["Paris", "New York", "Oslo"], ["Acme Corp", "UN"]
 FRAMES = ["{PER} visited {LOC} .", "{ORG} hired {PER} in {LOC} .", "Officials in {LOC} met {ORG} today .",
@@ -105,6 +105,8 @@ def test_train_py_conll2003_through_the_cli(tiny_bilm_dir: Path, tmp_path: Path)
     assert "test/f1" in result.stdout and (run_dir / "predictions.txt").is_file()
 
 
-def test_a_wrong_task_key_fails_at_composition(tmp_path: Path) -> None:
-    line = one_error_line(train_cli(["task=conll2003", "task.scheme=iobes2", "logger=csv"], tmp_path))
-    assert line == "error: task.scheme: invalid value 'iobes2'; valid choices: bio, bioes"
+def test_a_wrong_task_key_fails_at_composition(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture) -> None:
+    status, err = train_main_in_process(["task=conll2003", "task.scheme=iobes2", "logger=csv"], tmp_path, monkeypatch,
+                                        capsys)
+    assert status == 2 and err == "error: task.scheme: invalid value 'iobes2'; valid choices: bio, bioes\n"

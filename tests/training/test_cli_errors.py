@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from train_helpers import train_main_in_process
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -19,14 +21,12 @@ def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
                           text=True, timeout=120)
 
 
+# Through a fresh ``python train.py`` each: an override error, a missing group option, and two checks that run
+# inside the job (``config.validate``), after Hydra has created the run directory.
 @pytest.mark.parametrize("args, expected", [
     (["elmo.placement=bogus"], "error: elmo.placement: invalid value 'bogus'; valid choices: none, input, output, both"),
-    (["elmo.mix=topp"], "error: elmo.mix: invalid value 'topp'; valid choices: all, top, average, layer"),
-    (["elmo.placment=both"], "error: elmo.placment: no such key (did you mean placement?)"),
     (["task=sts"], "error: task=sts: no such option (did you mean sst?); valid choices: conll2003, mr, probe, probe_chunk, squad, sst, sst2"),
     (["elmo.l2_coef=-1"], "error: elmo.l2_coef: must be >= 0, got -1.0"),
-    (["task.encoder=bnc"], "error: task.encoder: invalid value 'bnc'; valid choices: bilstm, bcn"),
-    (["task.optimizer=adamm"], "error: task.optimizer: invalid value 'adamm'; valid choices: adam, adamw, sgd"),
     (["task.objective=test/acc"], "error: task.objective: must be a validation metric (val/...), got 'test/acc'"),
 ])
 def test_config_error_is_one_clean_line(args: list[str], expected: str, tmp_path: Path) -> None:
@@ -36,6 +36,22 @@ def test_config_error_is_one_clean_line(args: list[str], expected: str, tmp_path
     assert lines == [expected] or (len(lines) == 1 and lines[0].startswith(expected)), result.stderr
     assert "Traceback" not in result.stderr + result.stdout
     assert not (tmp_path / "outputs").exists() or not any((tmp_path / "outputs").rglob("*.yaml"))
+
+
+# More composition errors through the same script, run as ``__main__`` with the command line in ``sys.argv`` (what
+# ``python train.py ...`` does) but in this process: each fresh interpreter would spend ~10 s importing torch.
+@pytest.mark.parametrize("args, expected", [
+    (["elmo.mix=topp"], "error: elmo.mix: invalid value 'topp'; valid choices: all, top, average, layer"),
+    (["elmo.placment=both"], "error: elmo.placment: no such key (did you mean placement?)"),
+    (["task.encoder=bnc"], "error: task.encoder: invalid value 'bnc'; valid choices: bilstm, bcn"),
+    (["task.optimizer=adamm"], "error: task.optimizer: invalid value 'adamm'; valid choices: adam, adamw, sgd"),
+])
+def test_composition_error_is_one_clean_line(args: list[str], expected: str, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    status, err = train_main_in_process([*args, "logger=csv"], tmp_path, monkeypatch, capsys)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert status == 2 and len(lines) == 1 and lines[0].startswith(expected), err
+    assert not (tmp_path / "outputs").exists()
 
 
 @pytest.mark.slow
