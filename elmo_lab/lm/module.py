@@ -107,8 +107,12 @@ class BiLMLanguageModel(pl.LightningModule):
         checkpoint[CARRIED_STATE] = self.bilm.carried_state  # (None, None) for stateless training (packed rows)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        if CARRIED_STATE in checkpoint:
-            self.bilm.carried_state = checkpoint[CARRIED_STATE]
+        if CARRIED_STATE not in checkpoint:
+            return
+        state = checkpoint[CARRIED_STATE]
+        if self._trainer is not None and self.trainer.global_rank > 0:
+            state = (None, None)  # DDP: a checkpoint holds rank 0's state; the other ranks restart from zeros
+        self.bilm.carried_state = state
 
     def on_validation_epoch_start(self) -> None:
         self._val = [0.0, 0.0, 0, 0]

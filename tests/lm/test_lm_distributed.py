@@ -73,3 +73,18 @@ def test_pretrain_py_on_two_cpu_processes(tmp_path: Path, tiny_corpus_path: Path
     # each rank made its share of the steps (about half of one process's); together they saw the epoch once
     assert meta["global_steps"] == len(loader)
     assert 0.8 * predictions < meta["tokens_seen"] <= predictions, (meta["tokens_seen"], predictions)
+
+
+def test_only_rank_0_takes_the_checkpointed_stream_state(tiny_options):
+    """A checkpoint holds rank 0's carried LSTM state; another rank's segments are other text, so it restarts its
+    state from zeros rather than continue from rank 0's."""
+    import torch
+
+    from elmo_lab.lm.module import CARRIED_STATE, BiLMLanguageModel
+
+    saved = {CARRIED_STATE: ([(torch.ones(2, 16), torch.ones(2, 8))] * 2, [(torch.ones(2, 16), torch.ones(2, 8))] * 2)}
+    for rank, expected in ((0, saved[CARRIED_STATE]), (1, (None, None))):
+        model = BiLMLanguageModel(tiny_options, 10)
+        model._trainer = type("Trainer", (), {"global_rank": rank})()  # what the strategy says when it restores
+        model.on_load_checkpoint(saved)
+        assert model.bilm.carried_state == expected
