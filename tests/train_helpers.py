@@ -50,10 +50,12 @@ FAST = ["trainer.max_epochs=1", "trainer.limit_train_batches=3", "trainer.limit_
         "threads=1"]
 
 
-def train_cli(args: list[str], cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess:
-    """``python train.py ARGS`` as a user runs it (wandb offline), in ``cwd``."""
-    env = dict(os.environ, WANDB_MODE="offline")
-    return subprocess.run([sys.executable, str(REPO / "train.py"), *args], cwd=cwd, env=env, capture_output=True,
+def train_cli(args: list[str], cwd: Path, timeout: int = 300, env: dict | None = None) -> subprocess.CompletedProcess:
+    """``python train.py ARGS`` as a user runs it (wandb offline, into ``cwd``; no ``HYDRA_FULL_ERROR``), in ``cwd``;
+    ``env`` adds variables."""
+    full = dict(os.environ, WANDB_MODE="offline", WANDB_DIR=str(cwd), **(env or {}))
+    full.pop("HYDRA_FULL_ERROR", None)
+    return subprocess.run([sys.executable, str(REPO / "train.py"), *args], cwd=cwd, env=full, capture_output=True,
                           text=True, timeout=timeout)
 
 

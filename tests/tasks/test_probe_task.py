@@ -4,9 +4,6 @@ check, and the per-layer sweep through the CLI with its report."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,7 +17,7 @@ from tasks.probe import (LabelledSentence, LinearProbe, ProbeDataModule, most_fr
                          most_frequent_tags)
 from test_ner_task import write_conll  # tests/tasks is on sys.path under pytest's default import mode
 
-from train_helpers import REPO, compose_train
+from train_helpers import compose_train, train_cli
 
 ELMO = dict(placement="input", mix="layer", layer=1, layer_norm=False, dropout=0.0, l2_coef=0.0)
 FAST_PROBE = ["trainer.max_epochs=1", "trainer.enable_progress_bar=false", "logger=csv", "threads=1"]
@@ -186,9 +183,7 @@ def test_layer_sweep_through_the_cli_and_its_report(tiny_bilm_dir: Path, tmp_pat
     sweep = tmp_path / "sweep"
     args = ["-m", "experiment=probe_layers", "probe=layer0,layer1", f"task.data_dir={data}", "task.column=4",
             f"bilm.spec={tiny_bilm_dir}", f"hydra.sweep.dir={sweep}"] + FAST_PROBE
-    env = dict(os.environ, WANDB_MODE="offline")
-    result = subprocess.run([sys.executable, str(REPO / "train.py"), *args], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=600)
+    result = train_cli(args, tmp_path, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "most-frequent-tag baseline (column 4, 4 labels)" in result.stdout
     runs = sorted(p.parent.name for p in sweep.glob("*/results.json"))
@@ -205,11 +200,8 @@ def test_layer_sweep_through_the_cli_and_its_report(tiny_bilm_dir: Path, tmp_pat
 
 
 def test_placement_error_through_the_cli(tiny_bilm_dir: Path, tmp_path: Path) -> None:
-    env = dict(os.environ, WANDB_MODE="offline")
-    env.pop("HYDRA_FULL_ERROR", None)
-    result = subprocess.run([sys.executable, str(REPO / "train.py"), "task=probe", "elmo.placement=both",
-                             f"bilm.spec={tiny_bilm_dir}", f"task.data_dir={tmp_path}", "logger=csv"], cwd=tmp_path,
-                            env=env, capture_output=True, text=True, timeout=300)
+    result = train_cli(["task=probe", "elmo.placement=both", f"bilm.spec={tiny_bilm_dir}", f"task.data_dir={tmp_path}",
+                        "logger=csv"], tmp_path)
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     expected = "error: elmo.placement: the probe reads the biLM vector alone; use elmo.placement=input (got both)"

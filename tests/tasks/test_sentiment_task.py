@@ -1,9 +1,6 @@
 """The sentiment task module: MR/SST datamodules, batches, encoders and pooling, and clear data errors."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,8 +11,8 @@ from elmo_lab.training.datamodule import BucketBatchSampler
 from tasks.bcn import BCNEncoder, SelfAttentivePooling
 from tasks.encoders import BiLSTMEncoder, pool
 from tasks.sentiment import SentimentDataModule
+from train_helpers import train_cli
 
-REPO = Path(__file__).resolve().parents[2]
 TASK = dict(name="mr", module="tasks.sentiment", dataset="mr", data_dir=None, split_seed=0, phrases=False,
             min_phrase_tokens=1, download=False, min_count=1, lowercase=True, batch_size=4, eval_batch_size=8,
             num_workers=0)
@@ -81,10 +78,7 @@ def test_malformed_sst_tree_is_reported_with_file_and_line(tmp_path: Path) -> No
 
 
 def test_sst_without_data_says_so_and_names_the_offline_task(tmp_path: Path) -> None:
-    env = dict(os.environ, WANDB_MODE="offline")
-    result = subprocess.run([sys.executable, str(REPO / "train.py"), "task=sst", f"task.data_dir={tmp_path}/none",
-                             "elmo.placement=none", "logger=csv"], cwd=tmp_path, env=env, capture_output=True,
-                            text=True, timeout=300)
+    result = train_cli(["task=sst", f"task.data_dir={tmp_path}/none", "elmo.placement=none", "logger=csv"], tmp_path)
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: SST not found") and "task=mr" in lines[0], result.stderr

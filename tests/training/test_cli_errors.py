@@ -2,23 +2,11 @@
 traceback, and no run directory left behind."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from train_helpers import train_main_in_process
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    env = dict(os.environ, WANDB_MODE="offline", WANDB_DIR=str(cwd))
-    env.pop("HYDRA_FULL_ERROR", None)
-    return subprocess.run([sys.executable, str(REPO / "train.py"), *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=120)
+from train_helpers import train_cli, train_main_in_process
 
 
 # Through a fresh ``python train.py`` each: an override error, a missing group option, and two checks that run
@@ -30,7 +18,7 @@ def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     (["task.objective=test/acc"], "error: task.objective: must be a validation metric (val/...), got 'test/acc'"),
 ])
 def test_config_error_is_one_clean_line(args: list[str], expected: str, tmp_path: Path) -> None:
-    result = _run(args + ["logger=csv"], tmp_path)
+    result = train_cli(args + ["logger=csv"], tmp_path, timeout=120)
     assert result.returncode == 2, result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert lines == [expected] or (len(lines) == 1 and lines[0].startswith(expected)), result.stderr
@@ -70,7 +58,7 @@ def test_multirun_sweep_writes_one_run_dir_per_job(tiny_bilm_dir: Path, tmp_path
     sweep = tmp_path / "sweep"
     args = ["-m", f"--config-dir={tmp_path / 'extra'}", "experiment=tiny", "elmo.placement=none,both",
             "elmo.l2_coef=0,1", f"hydra.sweep.dir={sweep}"]
-    result = _run(args, tmp_path)
+    result = train_cli(args, tmp_path, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     runs = sorted(p.parent.name for p in sweep.glob("*/results.json"))
     assert runs == [f"elmo.l2_coef={l2},elmo.placement={p},experiment=tiny" for l2 in (0, 1) for p in ("both", "none")]

@@ -5,20 +5,12 @@ from __future__ import annotations
 
 import os
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from omegaconf import OmegaConf
 
-from train_helpers import FAST, REPO, compose_train
-
-
-def _cli(args: list[str], cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
-    env = dict(os.environ, WANDB_MODE="offline", OMP_NUM_THREADS="1", **(env or {}))
-    return subprocess.run([sys.executable, str(REPO / "train.py"), *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=600)
+from train_helpers import FAST, compose_train, train_cli
 
 
 def _tiny_experiment(tmp_path: Path, tiny_bilm_dir: Path) -> Path:
@@ -34,7 +26,7 @@ def _tiny_experiment(tmp_path: Path, tiny_bilm_dir: Path) -> Path:
 @pytest.mark.slow
 def test_local_launcher_runs_a_two_job_sweep_in_parallel(tiny_bilm_dir: Path, tmp_path: Path) -> None:
     extra, sweep = _tiny_experiment(tmp_path, tiny_bilm_dir), tmp_path / "sweep"
-    result = _cli(["-m", f"--config-dir={extra}", "experiment=tiny", "logger=csv", "hydra/launcher=local",
+    result = train_cli(["-m", f"--config-dir={extra}", "experiment=tiny", "logger=csv", "hydra/launcher=local",
                    "elmo.placement=none,input", f"hydra.sweep.dir={sweep}", f"bilm.cache_dir={tmp_path / 'l'}"],
                   tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -60,7 +52,7 @@ def test_slurm_sweep_is_one_array_job_with_a_task_per_gpu(tmp_path: Path) -> Non
                        ("srun", "exit 1")):
         (bin_dir / name).write_text(f"#!/bin/sh\n{body}\n")
         (bin_dir / name).chmod((bin_dir / name).stat().st_mode | stat.S_IEXEC)
-    result = _cli(["-m", "hydra/launcher=slurm", "hydra.launcher.partition=gpu", "trainer=ddp", "trainer.devices=4",
+    result = train_cli(["-m", "hydra/launcher=slurm", "hydra.launcher.partition=gpu", "trainer=ddp", "trainer.devices=4",
                    "trainer.num_nodes=2", "seed=0,1", "elmo.placement=input,both", "logger=csv",
                    f"hydra.sweep.dir={tmp_path / 'sweep'}"], tmp_path,
                   env={"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"})
