@@ -96,7 +96,11 @@ def run_cache(args: argparse.Namespace) -> None:
     """The ``cache`` command."""
     if args.dir is not None and not args.dir.expanduser().is_dir():
         raise CacheCommandError(f"cache {args.action}: --dir {args.dir} is not a directory")
-    store = LayerStore(args.dir if args.dir is not None else default_root())
+    root = args.dir if args.dir is not None else default_root()
+    if root.exists() and not root.is_dir():  # the default may come from $ELMO_LAB_LAYERS; absent is just empty
+        raise CacheCommandError(f"cache {args.action}: the layer store {root} ($ELMO_LAB_LAYERS or "
+                                "$ELMO_LAB_CACHE/layers) is not a directory")
+    store = LayerStore(root)
     if args.action == "info":
         _info(store, args.verify)
     else:

@@ -226,6 +226,12 @@ def test_cli_info_and_clear(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cap
     monkeypatch.setenv("ELMO_LAB_LAYERS", str(tmp_path / "scratch"))  # takes precedence over $ELMO_LAB_CACHE
     assert main(["cache", "info"]) == 0
     assert f"{tmp_path / 'scratch'}: 0 entries" in capsys.readouterr().out
+    (tmp_path / "a_file").write_text("")
+    monkeypatch.setenv("ELMO_LAB_LAYERS", str(tmp_path / "a_file"))
+    assert main(["cache", "info"]) == 2
+    assert capsys.readouterr().err == (f"error: cache info: the layer store {tmp_path / 'a_file'} ($ELMO_LAB_LAYERS or "
+                                       "$ELMO_LAB_CACHE/layers) is not a directory\n")
+    monkeypatch.setenv("ELMO_LAB_LAYERS", str(tmp_path / "scratch"))
     for args, message in [(("info", "--dir", str(tmp_path / "nope")), "is not a directory"),
                           (("clear", "--keep-gb", "-1"), "--keep-gb must be >= 0"),
                           (("clear", "b", "--keep-gb", "1"), "either KEYs or --keep-gb")]:
