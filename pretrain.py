@@ -13,7 +13,7 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
-from elmo_lab.errors import UserError
+from elmo_lab.util.errors import UserError
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="pretrain")

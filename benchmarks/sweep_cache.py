@@ -1,4 +1,4 @@
-"""What the shared biLM layer cache (``elmo_lab.layer_cache``, ``bilm.cache_on_disk``) saves a sweep.
+"""What the shared biLM layer cache (``elmo_lab.cache.store``, ``bilm.cache_on_disk``) saves a sweep.
 
 Three measurements, each printed as it finishes:
 
@@ -40,7 +40,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from elmo_lab import BiLM, BiLMOptions, save_bilm  # noqa: E402
-from elmo_lab.layer_cache import LayerStore, weights_digest  # noqa: E402
+from elmo_lab.cache.store import LayerStore, weights_digest  # noqa: E402
 
 PLACEMENTS = ["none", "input", "output", "both"]
 ELMO_SMALL = dict(filters=[[1, 32], [2, 32], [3, 64], [4, 128], [5, 256], [6, 512], [7, 1024]], char_embedding_dim=16,
@@ -76,7 +76,7 @@ def _old_assembly(cache: dict, tokens: list) -> torch.Tensor:
 
 def time_assembly(folder: Path, batch_size: int = 64, repeats: int = 5) -> None:
     from elmo_lab.data import rotten_tomatoes_splits
-    from elmo_lab.elmo import Elmo
+    from elmo_lab.elmo.layer_cache import SequenceLayerCache
     from elmo_lab.bilm.pretrained import load_named_bilm
 
     splits = rotten_tomatoes_splits()
@@ -85,10 +85,10 @@ def time_assembly(folder: Path, batch_size: int = 64, repeats: int = 5) -> None:
     n_layers, dim = bilm.num_layers, bilm.output_dim
     rng = np.random.default_rng(0)
     values = {s: rng.standard_normal((len(s), n_layers, dim)).astype(np.float16) for s in sequences}
-    memory = Elmo(bilm, placement="input", cache=True)
-    memory._cache.update(values)
-    disk = Elmo(bilm, placement="input", cache=True, cache_store=LayerStore(folder))
-    entry = disk._store.open_or_build("0" * 40, [len(s) for s in sequences], n_layers, dim,
+    memory = SequenceLayerCache()
+    memory._memory.update(values)
+    disk = SequenceLayerCache(LayerStore(folder))
+    entry = disk.store.open_or_build("0" * 40, [len(s) for s in sequences], n_layers, dim,
                                       lambda: (values[s] for s in sequences))
     disk._on_disk.update((s, (entry, i)) for i, s in enumerate(sequences))
     old = {s: torch.from_numpy(v).transpose(0, 1).contiguous() for s, v in values.items()}
@@ -98,7 +98,7 @@ def time_assembly(folder: Path, batch_size: int = 64, repeats: int = 5) -> None:
     tokens = sum(len(s) for s in sequences)
     print(f"assembly: MR {len(sequences)} sequences, {tokens} tokens, {n_layers}×{dim} fp16 "
           f"({tokens * n_layers * dim * 2 / 2**20:.0f} MiB), {len(batches)} batches of {batch_size}")
-    ways = {"memory": memory._assemble, "disk (memmap)": disk._assemble,
+    ways = {"memory": lambda b: memory._assemble(bilm, b), "disk (memmap)": lambda b: disk._assemble(bilm, b),
             "previous memory layout": lambda b: _old_assembly(old, b)}
     best = dict.fromkeys(ways, float("inf"))
     for _ in range(repeats):  # interleaved, best epoch kept: robust to a busy machine; disk round 1 checks CRCs

@@ -4,11 +4,11 @@ Adding a command takes one function and one line:
 
 1. In your module write ``def add_NAME_command(parser: argparse.ArgumentParser) -> Callable[[Namespace], None]``
    that declares the command's arguments on ``parser`` and returns the function running it (see
-   ``elmo_lab.embed.add_embed_command``).
+   ``elmo_lab.cli.embed.add_embed_command``).
 2. Add ``"NAME": ("package.module:add_NAME_command", "one-line help"),`` to ``COMMANDS`` below.
 
 Only the chosen command's module is imported.  A command reports bad user input by raising a subclass of
-``elmo_lab.errors.UserError``; the user then sees one line
+``elmo_lab.util.errors.UserError``; the user then sees one line
 ``error: <message>`` on stderr and exit status 2, without a traceback.  Any other exception is a bug and keeps its
 traceback.
 """
@@ -19,18 +19,18 @@ import importlib
 import sys
 from typing import Callable, Sequence
 
-from elmo_lab.errors import UserError
+from elmo_lab.util.errors import UserError
 
 # name -> ("module:function that configures the sub-parser and returns the runner", help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "embed": ("elmo_lab.embed:add_embed_command",
+    "embed": ("elmo_lab.cli.embed:add_embed_command",
               "write the biLM layers of each line of a text file to HDF5 (like bilm-tf's dump_bilm_embeddings)"),
-    "fetch": ("elmo_lab.fetch:add_fetch_command",
+    "fetch": ("elmo_lab.cli.fetch:add_fetch_command",
               "put datasets (conll2003, squad, sst) and published biLMs into the cache ahead of time"),
     "perplexity": ("elmo_lab.lm.perplexity:add_perplexity_command",
                    "forward, backward and average perplexity of a biLM with a softmax (pretrain.py exports) on a corpus"),
-    "report": ("elmo_lab.report:add_report_command", "compare sweep runs: mean ± std over seeds, Δ to the none baseline, plots"),
-    "cache": ("elmo_lab.layer_cache_cli:add_cache_command", "inspect (info) or clear the biLM layer cache shared by runs"),
+    "report": ("elmo_lab.report.tables:add_report_command", "compare sweep runs: mean ± std over seeds, Δ to the none baseline, plots"),
+    "cache": ("elmo_lab.cli.cache:add_cache_command", "inspect (info) or clear the biLM layer cache shared by runs"),
 }
 
 EXIT_USER_ERROR = 2

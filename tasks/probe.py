@@ -31,27 +31,19 @@ from typing import Any, Iterable, Sequence
 
 import torch
 import torch.nn.functional as F
-from omegaconf import OmegaConf
 from torch import nn
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy
 
-from elmo_lab.config import ConfigError
+from elmo_lab.config.schema import ConfigError
 from elmo_lab.data.conll import find_conll2003, load_conll2003
 from elmo_lab.data.errors import DataError
 
-from .base import Elmo, ElmoDataModule, ElmoTaskModule, Task, TaskConfig
+from elmo_lab.config.tasks import ProbeConfig
+from elmo_lab.training.api import ElmoDataModule, ElmoTaskModule, StepOutput, Task
 
 IGNORE = -1  # label id of padding positions (left out of the loss and the accuracy)
 CONLL2003_COLUMNS = {2: "POS", 3: "chunk", 4: "NER"}
-
-
-@dataclass
-class ProbeConfig(TaskConfig):
-    """``task.*`` of the probe (``conf/task/probe.yaml`` has the defaults and what each key means)."""
-
-    column: int = 2
-    download: bool = True
 
 
 @dataclass(frozen=True)
@@ -144,12 +136,14 @@ def most_frequent_tag_accuracy(table: dict[str, str], fallback: str, sentences: 
     return sum(p == g for p, g in pairs) / max(len(pairs), 1)
 
 
-def check_probe_elmo(elmo: Elmo) -> None:
-    """A probe reads the biLM alone, through ``elmo.placement=input``, and never changes it."""
-    if elmo.placement != "input":
+def check_probe_config(config: dict) -> None:
+    """A probe reads the biLM alone, through ``elmo.placement=input``, and never changes it (``Task.check``: runs
+    before the data is read)."""
+    placement = str(config["elmo"]["placement"])
+    if placement != "input":
         raise ConfigError(f"elmo.placement: the probe reads the biLM vector alone; use elmo.placement=input "
-                          f"(got {elmo.placement}), e.g. python train.py experiment=probe_layers")
-    if not elmo.freeze:
+                          f"(got {placement}), e.g. python train.py experiment=probe_layers")
+    if not config["bilm"].get("freeze", True):
         raise ConfigError("bilm.freeze: the probe reads a fixed biLM; use bilm.freeze=true")
 
 
@@ -157,10 +151,8 @@ class ProbeDataModule(ElmoDataModule):
     """Labelled sentences; batches add ``labels`` (batch, time): label ids, ``IGNORE`` at padding, and
     ``len(label_names)`` for labels never seen in train."""
 
-    def __init__(self, task: Any, seed: int = 0, elmo: Any = None) -> None:
-        super().__init__(task, seed, elmo)
-        if elmo is not None:
-            check_probe_elmo(elmo)  # before the data is read
+    def __init__(self, task: Any, seed: int = 0, char_ids: bool = True, max_chars: int = 50) -> None:
+        super().__init__(task, seed, char_ids, max_chars)
         self.label_names: list[str] = []
         self.label_ids: dict[str, int] = {}
         self.baseline: dict[str, float] = {}
@@ -170,11 +162,7 @@ class ProbeDataModule(ElmoDataModule):
         t = self.task
         return load_probe_splits(t.data_dir, t.column, download=t.get("download", True))
 
-    def setup(self, stage: str | None = None) -> None:
-        first = self.splits is None
-        super().setup(stage)
-        if not first:
-            return
+    def on_splits_loaded(self) -> None:
         self.label_names = sorted({label for s in self.splits["train"] for label in s.labels})
         self.label_ids = {label: i for i, label in enumerate(self.label_names)}
         self.unseen = {split: sum(label not in self.label_ids for s in self.splits[split] for label in s.labels)
@@ -220,9 +208,9 @@ class LinearProbe(ElmoTaskModule):
     """ELMo (one layer or a mix, scaled by γ) → one linear layer → label scores per token."""
 
     def build(self, data_info: dict) -> None:
-        check_probe_elmo(self.elmo)
+        check_probe_config({"elmo": {"placement": self.settings.placement}, "bilm": {"freeze": self.elmo.freeze}})
         self.label_names = list(data_info["label_names"])
-        self.encoder = self.elmo.placed_encoder(0, ElmoOnly)
+        self.encoder = self.placed_encoder(0, ElmoOnly)
         self.classifier = nn.Linear(self.encoder.output_dim, len(self.label_names))
 
     def forward(self, batch: dict) -> torch.Tensor:
@@ -232,14 +220,14 @@ class LinearProbe(ElmoTaskModule):
         nothing = layers.new_zeros(mask.size(0), mask.size(1), 0)  # (batch, time, 0): no word vectors
         return self.classifier(self.encoder(nothing, mask, layers))  # (batch, time, num_labels)
 
-    def step(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def step(self, batch: dict) -> StepOutput:
         scores = self(batch)  # (batch, time, num_labels)
         labels = batch["labels"]  # (batch, time)
         known = labels.masked_fill(labels >= scores.size(-1), IGNORE)  # unseen labels: no loss, still wrong below
         losses = F.cross_entropy(scores.flatten(0, 1), known.flatten(), ignore_index=IGNORE, reduction="none")
         loss = losses.sum() / known.ne(IGNORE).sum().clamp(min=1)
         mask = batch["mask"]
-        return loss, scores.argmax(-1)[mask], labels[mask]  # (tokens,) each
+        return StepOutput(loss, scores.argmax(-1)[mask], labels[mask])  # (tokens,) each
 
     def make_metrics(self) -> MetricCollection:
         # one class more than the probe predicts: the id of labels never seen in train
@@ -247,13 +235,4 @@ class LinearProbe(ElmoTaskModule):
                                                            ignore_index=IGNORE)})
 
 
-def probe_run_name(mix: Any, layer: Any, random_weights: Any) -> str:
-    """``probe-layer1``, ``probe-all``, ``probe-layer1-random`` (``bilm.random_weights``): the run directory name that
-    ``experiment=probe_layers`` gives a single run, as ``${probe_run_name:${elmo.mix},${elmo.layer},...}``."""
-    return f"probe-{mix}{'' if layer is None else layer}" + ("-random" if random_weights else "")
-
-
-# registered on import: train.py imports every task module (for the task schemas) before composing the config
-OmegaConf.register_new_resolver("probe_run_name", probe_run_name, replace=True)
-
-TASK = Task(datamodule=ProbeDataModule, module=LinearProbe, config=ProbeConfig)
+TASK = Task(datamodule=ProbeDataModule, module=LinearProbe, config=ProbeConfig, check=check_probe_config)

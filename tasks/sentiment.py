@@ -9,14 +9,10 @@ offline), optionally ELMo at the input / output of the contextual encoder, then
 
 - ``bilstm`` (default; fast enough for the 3-minute CPU quickstart): a BiLSTM, masked max+mean pooling, two ReLU
   layers;
-- ``bcn``: the paper's Biattentive Classification Network (``tasks/bcn.py``): pre-encoder, biLSTM, self-biattention,
+- ``bcn``: the paper's Biattentive Classification Network (``elmo_lab/modules/bcn.py``): pre-encoder, biLSTM, self-biattention,
   integrator biLSTM, max/min/mean/self-attentive pooling, two ReLU layers instead of maxout (as the paper did).
 """
 from __future__ import annotations
-
-from dataclasses import dataclass, field
-from enum import Enum
-from typing import List, Optional
 
 import torch
 import torch.nn.functional as F
@@ -24,47 +20,14 @@ from torch import nn
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
-from elmo_lab.config import ConfigError
+from elmo_lab.config.schema import ConfigError
 
-from .base import ElmoDataModule, ElmoTaskModule, Task, TaskConfig
-from .bcn import BCNEncoder, SelfAttentivePooling
-from .encoders import POOLINGS, BiLSTMEncoder, pool
+from elmo_lab.config.tasks import SentimentConfig
+from elmo_lab.training.api import ElmoDataModule, ElmoTaskModule, StepOutput, Task
+from elmo_lab.modules.bcn import BCNEncoder, SelfAttentivePooling
+from elmo_lab.modules.encoders import POOLINGS, BiLSTMEncoder, pool
 
 NUM_CLASSES = {"mr": 2, "sst": 5, "sst2": 2}
-
-
-class SentimentDataset(str, Enum):
-    mr = "mr"
-    sst = "sst"
-    sst2 = "sst2"
-
-
-class SentimentEncoder(str, Enum):
-    bilstm = "bilstm"
-    bcn = "bcn"
-
-
-class Pooling(str, Enum):
-    max = "max"
-    mean = "mean"
-    min = "min"
-
-
-@dataclass
-class SentimentConfig(TaskConfig):
-    """``task.*`` of the sentiment tasks (``conf/task/_sentiment.yaml`` has the defaults and what each key means)."""
-
-    dataset: SentimentDataset = SentimentDataset.mr
-    split_seed: int = 0
-    phrases: bool = False
-    min_phrase_tokens: int = 1
-    download: bool = True
-    encoder: SentimentEncoder = SentimentEncoder.bilstm
-    pooling: List[Pooling] = field(default_factory=lambda: [Pooling.max, Pooling.mean])
-    hidden_dim: int = 100
-    num_layers: int = 1
-    dropout: float = 0.2
-    eval_batch_size: Optional[int] = 256
 
 
 class SentimentDataModule(ElmoDataModule):
@@ -99,12 +62,12 @@ class SentimentClassifier(ElmoTaskModule):
             bad = [k for k in t.pooling if k not in POOLINGS]
             if bad or not t.pooling:
                 raise ConfigError(f"task.pooling: expected a non-empty list of {', '.join(POOLINGS)}, got {bad}")
-            self.encoder = self.elmo.placed_encoder(t.word_dim, lambda d: BiLSTMEncoder(d, t.hidden_dim,
+            self.encoder = self.placed_encoder(t.word_dim, lambda d: BiLSTMEncoder(d, t.hidden_dim,
                                                                                       t.num_layers, t.dropout))
             self.pooler = lambda h, mask: pool(h, mask, list(t.pooling))
             pooled_dim = len(t.pooling) * self.encoder.output_dim
         elif t.encoder == "bcn":
-            self.encoder = self.elmo.placed_encoder(t.word_dim, lambda d: BCNEncoder(d, t.hidden_dim, t.dropout))
+            self.encoder = self.placed_encoder(t.word_dim, lambda d: BCNEncoder(d, t.hidden_dim, t.dropout))
             self.pooler = SelfAttentivePooling(self.encoder.output_dim)
             pooled_dim = self.pooler.output_dim
         else:
@@ -123,10 +86,10 @@ class SentimentClassifier(ElmoTaskModule):
         h = self.encoder(words, mask, layers)  # (batch, time, encoder.output_dim)
         return self.classifier(self.pooler(h, mask))  # (batch, num_classes)
 
-    def step(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def step(self, batch: dict) -> StepOutput:
         logits = self(batch)
         labels = batch["labels"]  # (batch,)
-        return F.cross_entropy(logits, labels), logits.argmax(-1), labels
+        return StepOutput(F.cross_entropy(logits, labels), logits.argmax(-1), labels)
 
     def make_metrics(self) -> MetricCollection:
         return MetricCollection({

@@ -10,7 +10,7 @@ how many answers do not fall on token boundaries, go into ``results.json`` (``da
 Model: word embeddings and a character CNN → one shared contextual encoder (a BiLSTM) run over the question and
 the passage, with ELMo placed at its input and/or output (``elmo.*``); the mixes belong to that encoder, so question
 and passage share them, as in the reference implementations → bi-attention, optional self-attention (Clark &
-Gardner 2017, ``task.self_attention``), modelling layer and span heads (``tasks/bidaf.py``).  The biLM runs once per
+Gardner 2017, ``task.self_attention``), modelling layer and span heads (``elmo_lab/modules/bidaf.py``).  The biLM runs once per
 distinct question and passage (cached when frozen).  The predicted span is the best one with
 ``end - start < task.max_answer_len`` (the paper: 17), turned back into the **original context substring** by
 character offsets.
@@ -22,43 +22,24 @@ into the run directory for the test split.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import torch
 from torch import nn
 from torchmetrics import MetricCollection
 
-from elmo_lab.atomic import atomic_path
+from elmo_lab.util.atomic import atomic_path
 from elmo_lab.data.squad import QAExample, load_squad
 from elmo_lab.metrics.squad import SquadMetric
 
-from .base import ElmoDataModule, ElmoTaskModule, Task, TaskConfig
-from .bidaf import BiDAFSpanPredictor, best_span, span_loss
-from .encoders import BiLSTMEncoder, CharCNN
+from elmo_lab.config.tasks import SquadConfig
+from elmo_lab.training.api import ElmoDataModule, ElmoTaskModule, StepOutput, Task
+from elmo_lab.modules.bidaf import BiDAFSpanPredictor, best_span, span_loss
+from elmo_lab.modules.encoders import BiLSTMEncoder, CharCNN
 
 PREDICTIONS_FILE = "predictions.json"
-
-
-@dataclass
-class SquadConfig(TaskConfig):
-    """``task.*`` of SQuAD (``conf/task/squad.yaml`` has the defaults and what each key means)."""
-
-    download: bool = True
-    val_fraction: float = 0.05
-    split_seed: int = 0
-    max_train_questions: Optional[int] = None
-    max_passage_tokens: Optional[int] = None
-    max_answer_len: int = 17
-    char_dim: int = 16
-    char_filters: int = 64
-    char_width: int = 5
-    hidden_dim: int = 50
-    modeling_dim: int = 50
-    modeling_layers: int = 2
-    self_attention: bool = False
-    dropout: float = 0.2
 
 
 class Examples:
@@ -104,12 +85,14 @@ class SquadDataModule(ElmoDataModule):
 class BiDAF(ElmoTaskModule):
     """Words + char CNN → shared (ELMo-placed) BiLSTM over question and passage → BiDAF span prediction."""
 
+    prediction_files = (PREDICTIONS_FILE,)
+
     def build(self, data_info: dict) -> None:
         t = self.task_cfg
         self.embed = nn.Embedding(data_info["vocab_size"], t.word_dim, padding_idx=0)
         self.chars = CharCNN(t.char_dim, t.char_filters, t.char_width)
         self.dropout = nn.Dropout(t.dropout)
-        self.encoder = self.elmo.placed_encoder(t.word_dim + self.chars.output_dim,
+        self.encoder = self.placed_encoder(t.word_dim + self.chars.output_dim,
                                                 lambda d: BiLSTMEncoder(d, t.hidden_dim))
         self.predictor = BiDAFSpanPredictor(self.encoder.output_dim, t.modeling_dim,
                                             modeling_layers=t.modeling_layers, self_attention=t.self_attention,
@@ -123,7 +106,7 @@ class BiDAF(ElmoTaskModule):
         layers = self.elmo.layers(side["tokens"], side["char_ids"])  # (batch, L+1, time, dim) or None
         return self.encoder(x, side["mask"], layers)  # (batch, time, encoder.output_dim)
 
-    def step(self, batch: dict) -> tuple[torch.Tensor, list[str], list[list[str]]]:
+    def step(self, batch: dict) -> StepOutput:
         question, passage = batch["question"], batch["passage"]
         start, end = self.predictor(self.encode(passage), self.encode(question), passage["mask"],
                                     question["mask"])  # (batch, T) each
@@ -134,11 +117,11 @@ class BiDAF(ElmoTaskModule):
         else:
             loss = start.new_zeros(())
         if self.training:
-            return loss, [], []
+            return StepOutput(loss, [], [])
         chosen = best_span(start, end, passage["mask"], self.task_cfg.max_answer_len).tolist()  # (batch, 2)
         examples = batch["examples"].examples
         texts = [e.passage.span_text(s, t) for e, (s, t) in zip(examples, chosen)]
-        return loss, texts, [list(e.answer_texts) for e in examples]
+        return StepOutput(loss, texts, [list(e.answer_texts) for e in examples])
 
     def make_metrics(self) -> MetricCollection:
         return MetricCollection({"squad": SquadMetric()})

@@ -13,7 +13,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
 from elmo_lab import BiLM, BiLMOptions
-from elmo_lab.config import register_configs
+from elmo_lab.config.schema import register_configs
 from elmo_lab.training.tasks import register_task_schemas
 
 REPO = Path(__file__).resolve().parents[1]
@@ -30,7 +30,7 @@ def compose_train(overrides: list[str], run_dir: Path | None = None) -> DictConf
     """Compose ``conf/train.yaml`` like ``python train.py`` would, with ``paths.output_dir`` in ``run_dir`` (and the
     biLM layer store beside it, unless the overrides name one)."""
     register_configs()
-    register_task_schemas("tasks")
+    register_task_schemas(CONF / "task")
     GlobalHydra.instance().clear()
     with initialize_config_dir(version_base="1.3", config_dir=str(CONF)):
         cfg = compose("train", overrides=overrides, return_hydra_config=True)

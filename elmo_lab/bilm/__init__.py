@@ -1,8 +1,8 @@
 """The biLM: character ids, char-CNN token encoder, projected LSTMs, and the official weight layout."""
-from .chars import EmptyInputError, batch_to_char_ids, token_to_char_ids
-from .model import BiLM, BiLMOutput, remove_sentence_boundaries
-from .options import BiLMConfigError, BiLMOptions
-from .weights import WeightFileError, load_bilm, load_weights, save_bilm, save_weights
+from elmo_lab.bilm.chars import EmptyInputError, batch_to_char_ids, token_to_char_ids
+from elmo_lab.bilm.model import BiLM, BiLMOutput, remove_sentence_boundaries
+from elmo_lab.bilm.options import BiLMConfigError, BiLMOptions
+from elmo_lab.bilm.weights import WeightFileError, load_bilm, load_weights, save_bilm, save_weights
 
 __all__ = [
     "BiLM", "BiLMOutput", "BiLMOptions", "BiLMConfigError", "EmptyInputError", "WeightFileError",

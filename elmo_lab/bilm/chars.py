@@ -11,7 +11,7 @@ from typing import Sequence
 
 import torch
 
-from elmo_lab.errors import UserError
+from elmo_lab.util.errors import UserError
 
 MAX_CHARACTERS_PER_TOKEN = 50
 BOS_CHAR = 256  # inside the <S> token

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .recurrence import projected_lstm
+from elmo_lab.bilm.recurrence import projected_lstm
 
 FORGET_BIAS = 1.0
 

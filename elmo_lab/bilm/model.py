@@ -11,10 +11,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .chars import batch_to_char_ids
-from .lstm import LSTMStack, reverse_padded, run_stacks
-from .options import BiLMOptions
-from .token_encoder import CharCNNEncoder
+from elmo_lab.bilm.chars import batch_to_char_ids
+from elmo_lab.bilm.lstm import LSTMStack, reverse_padded, run_stacks
+from elmo_lab.bilm.options import BiLMOptions
+from elmo_lab.bilm.token_encoder import CharCNNEncoder
 
 
 @dataclass

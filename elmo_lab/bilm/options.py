@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from elmo_lab.errors import UserError
+from elmo_lab.util.errors import UserError
 
 
 class BiLMConfigError(ValueError, UserError):

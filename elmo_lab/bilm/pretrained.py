@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from ..download import cache_dir as user_cache_dir
-from ..download import download
-from .model import BiLM
-from .options import BiLMConfigError, BiLMOptions
-from .weights import load_bilm
+from elmo_lab.util.download import cache_dir as user_cache_dir
+from elmo_lab.util.download import download
+from elmo_lab.bilm.model import BiLM
+from elmo_lab.bilm.options import BiLMConfigError, BiLMOptions
+from elmo_lab.bilm.weights import load_bilm
 
 BASE_URL = "https://allennlp.s3.amazonaws.com/models/elmo"
 _FILTERS = [[1, 32], [2, 32], [3, 64], [4, 128], [5, 256], [6, 512], [7, 1024]]

@@ -17,8 +17,8 @@ from typing import Any
 
 import torch
 
-from .recurrence_graph import GRAPHS
-from .recurrence_masked import recurrence_backend
+from elmo_lab.bilm.recurrence_graph import GRAPHS
+from elmo_lab.bilm.recurrence_masked import recurrence_backend
 
 
 def _clip(x: torch.Tensor, clip: float | None) -> torch.Tensor:

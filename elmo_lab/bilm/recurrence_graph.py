@@ -20,7 +20,7 @@ from typing import Any, Callable, NamedTuple
 import torch
 
 
-from .recurrence_masked import MaskedProjectedLSTMRecurrence, masked_backward, masked_forward
+from elmo_lab.bilm.recurrence_masked import MaskedProjectedLSTMRecurrence, masked_backward, masked_forward
 
 
 def bucket_length(steps: int) -> int:

@@ -4,7 +4,8 @@
 length-sorted rows): the least arithmetic, but one shape per step.  Here rows past their length keep their state
 (``torch.where``) and output zeros, so the step loop has one shape per (batch, time) and can be captured as a whole
 (``recurrence_graph``).  Live rows go through the same float operations as in the loop.  ``recurrence_backend`` picks
-the path from ``ELMO_LAB_RECURRENCE``.
+the path: the config value ``bilm.recurrence`` (set for the process by ``set_recurrence``), which the environment
+variable ``ELMO_LAB_RECURRENCE`` overrides when set (handy for benchmarks and tests that switch at run time).
 """
 from __future__ import annotations
 
@@ -13,19 +14,30 @@ from typing import Any, NamedTuple
 
 import torch
 
+from elmo_lab.config.choices import RECURRENCES as BACKENDS
+
 ENV_VAR = "ELMO_LAB_RECURRENCE"
-BACKENDS = ("loop", "masked", "graph")
+_configured = "loop"  # bilm.recurrence of this process's run
+
+
+def set_recurrence(choice: str) -> None:
+    """Make ``choice`` (``bilm.recurrence``: one of ``BACKENDS``) this process's recurrence."""
+    global _configured
+    if str(choice) not in BACKENDS:
+        raise ValueError(f"bilm.recurrence: expected one of {', '.join(BACKENDS)}, got {choice!r}")
+    _configured = str(choice)
 
 
 def recurrence_backend(device: torch.device | str) -> str:
-    """``"loop"`` unless ``ELMO_LAB_RECURRENCE`` names one of ``BACKENDS`` (``"masked"``: the eager masked
-    recurrence, on any device; ``"graph"``: CUDA graphs on CUDA, the eager masked recurrence elsewhere).
+    """``ELMO_LAB_RECURRENCE`` when set, else ``bilm.recurrence`` (``"loop"`` by default): one of ``BACKENDS``
+    (``"masked"``: the eager masked recurrence, on any device; ``"graph"``: CUDA graphs on CUDA, the eager masked
+    recurrence elsewhere).
 
     The CUDA-graph path is opt-in, not the CUDA default, until its parity and speed have been measured on a GPU
     (``benchmarks/gpu_check.sh``); ``device`` is where the default would be decided then."""
     choice = os.environ.get(ENV_VAR, "").strip()
     if not choice:
-        return "loop"
+        return _configured
     if choice not in BACKENDS:
         raise ValueError(f"{ENV_VAR}={choice!r} is not valid; choose one of {', '.join(BACKENDS)}")
     return choice

@@ -22,8 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .options import BiLMOptions
-from .token_cache import TokenVectorCache
+from elmo_lab.bilm.options import BiLMOptions
+from elmo_lab.bilm.token_cache import TokenVectorCache
 
 # Token vectors kept across inference batches (50k x projection_dim floats: 25 MB at small-ELMo dims).
 DEFAULT_TOKEN_CACHE = 50_000

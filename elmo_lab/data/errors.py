@@ -6,7 +6,7 @@ Messages name the file (and line, where there is one) and what was expected, e.g
 
 from __future__ import annotations
 
-from elmo_lab.errors import UserError
+from elmo_lab.util.errors import UserError
 
 __all__ = ["DataError"]
 

@@ -25,7 +25,7 @@ cut is kept with ``beyond_limit=True`` — no token span of the kept passage is 
 (unless the same text also occurs earlier, which the text-based official metric counts as right).
 
 Where the files come from (:func:`find_squad`): with ``data_dir``, that folder must hold both files; nothing is
-downloaded. Without it, ``elmo_lab.download.cache_dir()/squad/``, filled once from the official site with a
+downloaded. Without it, ``elmo_lab.util.download.cache_dir()/squad/``, filled once from the official site with a
 progress bar and a size check against the server's ``Content-Length``. No SHA-256 is recorded: the files could not
 be fetched to compute one when this reader was written (the network is unavailable here).
 
@@ -325,8 +325,8 @@ def find_squad(data_dir: str | Path | None = None, download: bool = True) -> dic
         if missing:
             raise DataError(f"SQuAD not found: missing {', '.join(missing)}; {_offline_hint(root)}")
         return files
-    from elmo_lab.download import DownloadError, cache_dir
-    from elmo_lab.download import download as fetch
+    from elmo_lab.util.download import DownloadError, cache_dir
+    from elmo_lab.util.download import download as fetch
 
     folder = cache_dir() / "squad"
     files = {split: folder / name for split, name in SQUAD_FILES.items()}

@@ -9,7 +9,7 @@ quotes two backticks / two apostrophes become ``"`` (as the tokeniser writes the
 Where the trees come from (:func:`find_sst`): with ``data_dir`` (``task.data_dir=PATH``), the first of
 ``PATH`` itself if it is the zip, ``PATH/trainDevTestTrees_PTB.zip``, ``PATH/trees/{train,dev,test}.txt`` and
 ``PATH/{train,dev,test}.txt``; nothing is downloaded. Without it, the zip in the cache
-(``elmo_lab.download.cache_dir()/sst/``), downloaded there once, checked against its SHA-256. Offline with no
+(``elmo_lab.util.download.cache_dir()/sst/``), downloaded there once, checked against its SHA-256. Offline with no
 local copy is an error that names the offline alternative ``task=mr``; nothing is ever substituted silently.
 
 Variants (:func:`load_sst`): SST-5 (``fine_grained=True``, labels 0..4 = very negative .. very positive) or SST-2
@@ -104,8 +104,8 @@ def find_sst(data_dir: str | Path | None = None, download: bool = True) -> dict[
                 f"{{train,dev,test}}.txt; {_OFFLINE_HINT}"
             )
         return sources
-    from elmo_lab.download import DownloadError, cache_dir
-    from elmo_lab.download import download as fetch
+    from elmo_lab.util.download import DownloadError, cache_dir
+    from elmo_lab.util.download import download as fetch
 
     cached = cache_dir() / "sst" / SST_ZIP
     if not cached.is_file():

@@ -31,8 +31,8 @@ import torch
 
 from elmo_lab.bilm.chars import BOS_TOKEN, EOS_TOKEN, token_to_char_ids
 
-from .corpora import CorpusError
-from .vocab import Vocabulary
+from elmo_lab.lm.corpora import CorpusError
+from elmo_lab.lm.vocab import Vocabulary
 
 IGNORE = -100  # target id that the loss skips
 
@@ -272,7 +272,7 @@ def make_loader(corpus: EncodedCorpus, window: int, batch_size: int, shuffle: bo
     ``stream`` windows with carried state (``streams``); training loaders (``shuffle``) resume mid-epoch and take
     their rank's share of each pass when ``shard`` gives ``(rank, world_size)``."""
     if batching == "stream":
-        from .streams import StreamLoader  # streams builds on this module
+        from elmo_lab.lm.streams import StreamLoader  # streams builds on this module
 
         return StreamLoader(corpus, window, batch_size, shuffle, seed, steps_done, shard)
     if batching != "rows":

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from elmo_lab.errors import UserError
+from elmo_lab.util.errors import UserError
 
 Sentences = list[list[str]]
 
@@ -81,7 +81,7 @@ def load_corpus(spec: CorpusSpec) -> dict[str, Sentences]:
     if spec.name == "ptb":
         return {split: ptb_split(split) for split in ("train", "valid", "test")}
     if spec.name == "mix":
-        from .corpus_mix import load_mix
+        from elmo_lab.lm.corpus_mix import load_mix
 
         sources = list(spec.sources or [])
         imdb = load_corpus(CorpusSpec(name="imdb", max_reviews=spec.max_reviews, valid_reviews=spec.valid_reviews,

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .text_sources import SOURCES, SourceError, read_source, source_folder
+from elmo_lab.lm.text_sources import SOURCES, SourceError, read_source, source_folder
 
 Sentences = list[list[str]]
 SPLITS = ("train", "valid", "test")

@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Any, Iterable
 
 import pytorch_lightning as pl
-from .batching import BATCHINGS, EncodedCorpus, LMBatch, make_loader
-from .corpora import CorpusSpec, Sentences, load_corpus
-from .module import LMConfigError
-from .vocab import Vocabulary
+from elmo_lab.lm.batching import BATCHINGS, EncodedCorpus, LMBatch, make_loader
+from elmo_lab.lm.corpora import CorpusSpec, Sentences, load_corpus
+from elmo_lab.lm.module import LMConfigError
+from elmo_lab.lm.vocab import Vocabulary
 
 
 class LMDataModule(pl.LightningDataModule):

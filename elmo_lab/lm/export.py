@@ -24,12 +24,12 @@ import h5py
 import numpy as np
 import torch
 
-from elmo_lab.atomic import atomic_path
+from elmo_lab.util.atomic import atomic_path
 from elmo_lab.bilm.model import BiLM
 from elmo_lab.bilm.weights import WeightFileError, load_bilm, save_bilm
 
-from .softmax import FullSoftmax
-from .vocab import Vocabulary
+from elmo_lab.lm.softmax import FullSoftmax
+from elmo_lab.lm.vocab import Vocabulary
 
 SOFTMAX_FILE, VOCAB_FILE, METADATA_FILE = "lm_softmax.hdf5", "vocab.txt", "lm_metadata.json"
 

@@ -26,12 +26,12 @@ import torch
 
 from elmo_lab.bilm.model import BiLM
 
-from .batching import EncodedCorpus, make_loader
-from .export import has_softmax, load_softmax
-from .module import lm_nll
-from .perplexity import evaluate_perplexity
-from .softmax import FullSoftmax, make_softmax
-from .vocab import Vocabulary
+from elmo_lab.lm.batching import EncodedCorpus, make_loader
+from elmo_lab.lm.export import has_softmax, load_softmax
+from elmo_lab.lm.module import lm_nll
+from elmo_lab.lm.perplexity import evaluate_perplexity
+from elmo_lab.lm.softmax import FullSoftmax, make_softmax
+from elmo_lab.lm.vocab import Vocabulary
 
 log = logging.getLogger(__name__)
 

@@ -16,11 +16,11 @@ import torch.nn.functional as F
 
 from elmo_lab.bilm.model import BiLM
 from elmo_lab.bilm.options import BiLMOptions
-from elmo_lab.errors import UserError
-from elmo_lab.seeding import reseed_for_step
+from elmo_lab.util.errors import UserError
+from elmo_lab.util.seeding import reseed_for_step
 
-from .batching import IGNORE, LMBatch
-from .softmax import FullSoftmax, make_softmax
+from elmo_lab.lm.batching import IGNORE, LMBatch
+from elmo_lab.lm.softmax import FullSoftmax, make_softmax
 
 
 CARRIED_STATE = "carried_lstm_state"  # the checkpoint entry of the stream-batching LSTM state

@@ -17,11 +17,11 @@ import torch
 
 from elmo_lab.bilm.model import BiLM
 
-from .batching import BATCHINGS, EncodedCorpus, make_loader
-from .corpora import CorpusError, CorpusSpec, Sentences, load_corpus, ptb_split, read_text_file
-from .module import lm_nll, perplexities
-from .softmax import FullSoftmax
-from .vocab import Vocabulary
+from elmo_lab.lm.batching import BATCHINGS, EncodedCorpus, make_loader
+from elmo_lab.lm.corpora import CorpusError, CorpusSpec, Sentences, load_corpus, ptb_split, read_text_file
+from elmo_lab.lm.module import lm_nll, perplexities
+from elmo_lab.lm.softmax import FullSoftmax
+from elmo_lab.lm.vocab import Vocabulary
 
 
 BATCHING_WORDS = {"rows": "packed sentence rows, zero initial state",
@@ -65,7 +65,7 @@ def corpus_sentences(corpus: str, split: str = "test", tokenize: bool = False) -
     if corpus == "imdb":
         return load_corpus(CorpusSpec(name="imdb"))[split]
     if corpus in ("general", "mix"):
-        from .corpus_mix import GENERAL_SOURCES
+        from elmo_lab.lm.corpus_mix import GENERAL_SOURCES
 
         sources = list(GENERAL_SOURCES) if corpus == "general" else ["imdb", *GENERAL_SOURCES]
         return load_corpus(CorpusSpec(name="mix", sources=sources))[split]
@@ -78,7 +78,7 @@ def run_perplexity(args: argparse.Namespace) -> None:
     from elmo_lab.bilm.pretrained import PUBLISHED, resolve_bilm
     from elmo_lab.bilm.weights import WeightFileError, load_bilm
 
-    from .export import load_softmax
+    from elmo_lab.lm.export import load_softmax
 
     if args.bilm in PUBLISHED:
         raise WeightFileError(f"--bilm {args.bilm}: the published ELMo models ship no softmax, so they have no "
@@ -127,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from elmo_lab.bilm.options import BiLMConfigError
     from elmo_lab.bilm.weights import WeightFileError
 
-    from .vocab import VocabError
+    from elmo_lab.lm.vocab import VocabError
 
     parser = argparse.ArgumentParser(prog="python -m elmo_lab perplexity")
     run = add_perplexity_command(parser)

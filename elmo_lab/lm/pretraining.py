@@ -13,10 +13,10 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.utilities import rank_zero_only
 
-from .datamodule import LMDataModule
-from .export import export_lm
-from .module import BiLMLanguageModel
-from .perplexity import BATCHING_WORDS, evaluate_perplexity
+from elmo_lab.lm.datamodule import LMDataModule
+from elmo_lab.lm.export import export_lm
+from elmo_lab.lm.module import BiLMLanguageModel
+from elmo_lab.lm.perplexity import BATCHING_WORDS, evaluate_perplexity
 
 
 def _loggers(cfg: DictConfig) -> list[Any]:

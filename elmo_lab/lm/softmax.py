@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .batching import IGNORE
+from elmo_lab.lm.batching import IGNORE
 
 
 class SoftmaxNLL(torch.autograd.Function):

@@ -31,7 +31,7 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
-from .batching import IGNORE, EncodedCorpus, LMBatch, ResumablePasses
+from elmo_lab.lm.batching import IGNORE, EncodedCorpus, LMBatch, ResumablePasses
 
 BOS_TYPE, EOS_TYPE = 0, 1  # type ids of <S> and </S> in ``EncodedCorpus.stream``
 

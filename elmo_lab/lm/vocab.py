@@ -11,8 +11,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from elmo_lab.atomic import atomic_path
-from elmo_lab.errors import UserError
+from elmo_lab.util.atomic import atomic_path
+from elmo_lab.util.errors import UserError
 
 BOS, EOS, UNK = "<S>", "</S>", "<UNK>"
 SPECIALS = (BOS, EOS, UNK)

@@ -1,7 +1,7 @@
 """Chunk-level (entity-level) precision, recall and F1 exactly as conlleval computes them, as a torchmetrics metric.
 
 A predicted chunk counts as correct only if a gold chunk has the same type and the same first and last token;
-chunks are read from tags by :func:`elmo_lab.tagging.spans` (conlleval's rules, ill-formed sequences included).
+chunks are read from tags by :func:`elmo_lab.data.tagging.spans` (conlleval's rules, ill-formed sequences included).
 Micro scores pool the counts of all types: precision = correct / predicted, recall = correct / gold,
 F1 = 2PR / (P + R) = 2 correct / (predicted + gold); each is 0 where its denominator is 0, as in conlleval.
 
@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import torch
 from torchmetrics import Metric
 
-from elmo_lab.tagging import spans
+from elmo_lab.data.tagging import spans
 
 __all__ = ["SpanF1"]
 
@@ -31,7 +31,7 @@ class SpanF1(Metric):
     # Parameters
 
     entity_types : the chunk types, e.g. ``["LOC", "MISC", "ORG", "PER"]``
-        (``elmo_lab.tagging.entity_types(tag_names)`` lists those of a tag vocabulary).
+        (``elmo_lab.data.tagging.entity_types(tag_names)`` lists those of a tag vocabulary).
     scheme : if given, tags with prefixes outside it raise ``ValueError`` (``S-X`` under ``bio``); chunks do not
         depend on it.
     kwargs : passed to ``torchmetrics.Metric``.

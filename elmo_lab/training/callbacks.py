@@ -7,7 +7,7 @@ from pathlib import Path
 import pytorch_lightning as pl
 import torch
 
-from ..atomic import atomic_path
+from elmo_lab.util.atomic import atomic_path
 
 
 def layer_weights(module: pl.LightningModule) -> dict[str, dict]:

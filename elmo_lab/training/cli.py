@@ -14,12 +14,12 @@ import re
 import shutil
 import sys
 from pathlib import Path
-from typing import Callable, NoReturn
+from typing import Callable, NoReturn, Sequence
 
 from hydra.errors import HydraException, MissingConfigException
 from omegaconf.errors import OmegaConfBaseException
 
-from ..errors import UserError
+from elmo_lab.util.errors import UserError
 
 
 def _first_line(text: str) -> str:
@@ -79,8 +79,39 @@ def report_user_error(ex: BaseException, run_dir: str | Path | None = None) -> N
     sys.exit(2)
 
 
-def run_hydra_cli(main: Callable[[], object]) -> None:
-    """Call a ``@hydra.main`` function; print project/config errors as ``error: <one line>`` and exit 2."""
+def _choices(conf_dir: Path, group: str) -> list[str]:
+    """The options of a config group: its yaml files, without the ``_``-prefixed shared bases."""
+    folder = conf_dir / group
+    return sorted(p.stem for p in folder.glob("*.yaml") if not p.stem.startswith("_")) if folder.is_dir() else []
+
+
+def help_text(conf_dir: str | Path, primary: str, usage: str, extra_groups: Sequence[str] = ()) -> str:
+    """The ``--help`` of an entry point: usage, then each config group ``primary.yaml`` composes (and
+    ``extra_groups``, e.g. ``hydra/launcher``) with its choices.  Read from the yaml files alone, so it answers at
+    once and lists exactly what this entry point can compose."""
+    from omegaconf import OmegaConf
+
+    conf_dir = Path(conf_dir)
+    groups: list[str] = []
+    for entry in OmegaConf.to_container(OmegaConf.load(conf_dir / f"{primary}.yaml")).get("defaults", []):
+        if isinstance(entry, dict):
+            groups += [str(k).removeprefix("override ").strip("/") for k in entry]
+    lines = [f"usage: {usage}", "", "config groups (group=choice):"]
+    for group in [*groups, *extra_groups]:
+        choices = _choices(conf_dir, group)
+        if choices:
+            lines.append(f"  {group + ':':<16} {', '.join(choices)}")
+    lines += ["", "any key: key=value (an existing key), +key=value (a new one); -m sweeps comma-separated values",
+              f"the composed config: python {primary}.py --cfg job;  Hydra's own help: --hydra-help"]
+    return "\n".join(lines)
+
+
+def run_hydra_cli(main: Callable[[], object], help: str | None = None) -> None:
+    """Call a ``@hydra.main`` function; print project/config errors as ``error: <one line>`` and exit 2.
+    ``help``: printed for ``--help``/``-h`` instead of Hydra's (which lists every group in the search path)."""
+    if help is not None and any(a in ("--help", "-h") for a in sys.argv[1:]):
+        print(help)
+        sys.exit(0)
     os.environ["HYDRA_FULL_ERROR"] = "1"
     try:
         main()

@@ -16,8 +16,8 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader, Sampler
 
-from ..bilm.chars import batch_to_char_ids
-from ..lm.vocab import Vocabulary
+from elmo_lab.bilm.chars import batch_to_char_ids
+from elmo_lab.lm.vocab import Vocabulary
 
 SPLITS = ("train", "dev", "test")
 
@@ -130,17 +130,18 @@ class ElmoDataModule(pl.LightningDataModule, ABC):
     task : the ``task.*`` config (``batch_size``, ``eval_batch_size``, ``min_count``, ``lowercase``,
         ``num_workers``, ``data_dir`` and the task's own keys).
     seed : shuffling seed (the run's seed).
-    elmo : the run's ``Elmo`` component: says whether batches need biLM character ids (it runs the biLM per batch)
-        and how many characters per token.  None (no component, e.g. a data-only use): character ids are built.
+    char_ids : batches carry biLM character ids (the pipeline passes ``BiLMLayers.char_ids_needed``: the biLM runs
+        per batch); a task whose model reads characters itself gets them whatever this says.
+    max_chars : characters per token in ``char_ids`` (the biLM's ``max_characters_per_token``).
     """
 
     #: a task whose model has its own character CNN sets this: ``char_ids`` in every batch, whatever the placement
     task_uses_char_ids: bool = False
 
-    def __init__(self, task: Any, seed: int = 0, elmo: Any = None) -> None:
+    def __init__(self, task: Any, seed: int = 0, char_ids: bool = True, max_chars: int = 50) -> None:
         super().__init__()
         self.task = task if isinstance(task, DictConfig) else OmegaConf.create(task)
-        self.seed, self.elmo = seed, elmo
+        self.seed, self.char_ids, self.max_chars = seed, char_ids, max_chars
         self.splits: dict[str, list] | None = None
         self.vocab: WordVocabulary | None = None
 
@@ -155,6 +156,10 @@ class ElmoDataModule(pl.LightningDataModule, ABC):
         fine-tuning text and length bucketing all use it."""
         return [example.tokens]
 
+    def on_splits_loaded(self) -> None:
+        """Called once, right after the splits and the vocabulary exist: a task derives what it needs from them
+        here (label sets, baselines, checks that a dev/test label occurs in train)."""
+
     def collate(self, examples: list) -> dict[str, Any]:
         """A batch for single-sequence tasks: ``encode_tokens`` plus ``labels`` (batch,) from ``example.label``."""
         batch = self.encode_tokens([self.sequences_of(e)[0] for e in examples])
@@ -165,11 +170,7 @@ class ElmoDataModule(pl.LightningDataModule, ABC):
     @property
     def need_chars(self) -> bool:
         """Batches carry ``char_ids``: the biLM runs per batch, or the task model reads characters itself."""
-        return self.elmo is None or self.elmo.needs_char_ids or self.task_uses_char_ids
-
-    @property
-    def max_chars(self) -> int:
-        return self.elmo.max_characters_per_token if self.elmo is not None else 50
+        return self.char_ids or self.task_uses_char_ids
 
     def encode_tokens(self, sentences: list[list[str]]) -> dict[str, Any]:
         """``tokens``, ``word_ids`` (batch, time), ``mask`` (batch, time) and, when needed, ``char_ids``
@@ -197,8 +198,12 @@ class ElmoDataModule(pl.LightningDataModule, ABC):
         self.vocab = WordVocabulary([s for e in splits["train"] for s in self.sequences_of(e)],
                                     min_count=self.task.get("min_count", 1),
                                     lowercase=self.task.get("lowercase", True))
-        if self.elmo is not None:  # the biLM's cache will hold every sequence of every split
-            self.elmo.cache_sequences(s for split in SPLITS for e in splits[split] for s in self.sequences_of(e))
+        self.on_splits_loaded()
+
+    def all_sequences(self) -> Iterator[list[str]]:
+        """Every token sequence of every split (what a biLM layer cache should hold)."""
+        self.setup()
+        return (s for split in SPLITS for e in self.splits[split] for s in self.sequences_of(e))
 
     def data_sizes(self) -> dict[str, int]:
         self.setup()

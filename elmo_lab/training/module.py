@@ -2,26 +2,36 @@
 per-step reseeding, and gathering test predictions into the run directory.
 
 A task's LightningModule subclasses ``ElmoTaskModule`` and provides ``build`` (its layers, getting each contextual
-encoder from ``self.elmo.placed_encoder``), ``step`` (loss, predictions, targets for one batch) and
-``make_metrics``; optionally ``prediction_records``/``write_predictions`` (a predictions file) and ``batch_size``.
-ELMo itself — the biLM, its cache, freezing, checkpoints without it, the mixes — is the ``Elmo`` component
-(``elmo_lab.elmo``) the pipeline hands in.
+encoder from ``self.placed_encoder``), ``step`` (a ``StepOutput``: loss, predictions, targets for one batch) and
+``make_metrics``; optionally ``prediction_files``, ``prediction_records``/``write_predictions`` (a predictions
+file) and ``batch_size``.  The biLM stage (``self.elmo``, a ``BiLMLayers``: the biLM, its cache, freezing,
+checkpoints without it) is handed in by the pipeline; the placed encoders and their mixes are this model's own
+submodules, found by walking it (``elmo_lab.elmo.placements``).
 """
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, NamedTuple
 
 import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig, OmegaConf
 from torchmetrics import MetricCollection
 
-from ..elmo import Elmo
-from ..mix import ScalarMix
-from ..seeding import reseed_for_step
-from .optim import build_optimizer
+from elmo_lab.elmo.mix import ScalarMix
+from elmo_lab.elmo.placements import ElmoPlacedEncoder, ElmoSettings, elmo_penalty, placed_mixes
+from elmo_lab.elmo.provider import BiLMLayers
+from elmo_lab.util.seeding import reseed_for_step
+from elmo_lab.training.optim import build_optimizer
+
+
+class StepOutput(NamedTuple):
+    """What ``ElmoTaskModule.step`` returns for one batch."""
+
+    loss: torch.Tensor  # the task loss (the λ penalty is added by training_step)
+    predictions: Any  # what the metrics' update takes first, and prediction_records reads
+    targets: Any  # what the metrics' update takes second
 
 
 class ElmoTaskModule(pl.LightningModule, ABC):
@@ -29,17 +39,25 @@ class ElmoTaskModule(pl.LightningModule, ABC):
 
     # Parameters
     task : the ``task.*`` config as a plain dict.
-    elmo : the run's ``Elmo`` component (``Elmo.from_config``), shared with the datamodule.
+    elmo : the run's biLM stage (``BiLMLayers.from_config``); kept as the submodule ``elmo``.
+    settings : the ``elmo.*`` config (placement, mix, λ, ...): how ``placed_encoder`` places ELMo.
     data_info : what the model needs from the data (``vocab_size``, ``num_classes``, ...; ``datamodule.model_info()``).
     seed : the run's seed (per-step reseeding).
     """
 
-    def __init__(self, task: dict, elmo: Elmo, data_info: dict, seed: int = 0) -> None:
+    #: the files ``write_predictions`` puts into the run directory (removed when a run is started over)
+    prediction_files: tuple[str, ...] = ()
+
+    def __init__(self, task: dict, elmo: BiLMLayers, settings: ElmoSettings | dict, data_info: dict,
+                 seed: int = 0) -> None:
         super().__init__()
-        self.save_hyperparameters(ignore=["elmo", "data_info"])  # data_info may hold a vocabulary
+        self.save_hyperparameters(ignore=["elmo", "settings", "data_info"])  # data_info may hold a vocabulary
         self.task_cfg: DictConfig = OmegaConf.create(task)
         self.seed = seed
         self.elmo = elmo
+        self.settings = settings if isinstance(settings, ElmoSettings) else ElmoSettings.from_config(settings)
+        if self.settings.reads_bilm and elmo.bilm is None:
+            raise ValueError(f"placement {self.settings.placement!r} needs a biLM")
         self._test_records: list[tuple[int, Any]] = []
         self.build(data_info)
         metrics = self.make_metrics()
@@ -49,11 +67,11 @@ class ElmoTaskModule(pl.LightningModule, ABC):
     # --- what a task provides -------------------------------------------------------------------------------
     @abstractmethod
     def build(self, data_info: dict) -> None:
-        """Create the task's layers (``self.elmo.placed_encoder`` for each contextual encoder)."""
+        """Create the task's layers (``self.placed_encoder`` for each contextual encoder)."""
 
     @abstractmethod
-    def step(self, batch: dict) -> tuple[torch.Tensor, Any, Any]:
-        """One batch → (task loss, predictions, targets); predictions/targets go to ``metrics.update``."""
+    def step(self, batch: dict) -> StepOutput:
+        """One batch → ``StepOutput(loss, predictions, targets)``; predictions/targets go to ``metrics.update``."""
 
     @abstractmethod
     def make_metrics(self) -> MetricCollection:
@@ -71,14 +89,18 @@ class ElmoTaskModule(pl.LightningModule, ABC):
         """Examples in a batch (for epoch averages of the loss)."""
         return len(batch["index"]) if "index" in batch else len(batch["tokens"])
 
-    # --- ELMo, through the component (tasks call ``self.elmo`` directly: ``placed_encoder``, ``layers``) -------
+    # --- ELMo ---------------------------------------------------------------------------------------------------
+    def placed_encoder(self, word_dim: int, encoder_factory: Callable[[int], torch.nn.Module]) -> ElmoPlacedEncoder:
+        """A contextual encoder (``in_dim -> module``) with ELMo placed as ``elmo.*`` says; keep it as a submodule."""
+        return self.settings.place(word_dim, encoder_factory, self.elmo.num_layers, self.elmo.output_dim)
+
     def mixes(self) -> dict[str, ScalarMix]:
         """The scalar mixes of this model (read by ``LayerWeightLogger``)."""
-        return self.elmo.mixes()
+        return placed_mixes(self)
 
     def regularization_loss(self) -> torch.Tensor:
         """λ·Σw² over every mix, added to the task loss in ``training_step``."""
-        return self.elmo.regularization_loss().to(self.device)
+        return elmo_penalty(self).to(self.device)
 
     # --- Lightning hooks --------------------------------------------------------------------------------------
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:

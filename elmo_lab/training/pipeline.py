@@ -25,20 +25,21 @@ import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from ..atomic import atomic_path
-from ..config import ConfigError, validate
-from ..elmo import Elmo
-from .callbacks import LayerWeightLogger, layer_weights
-from .tasks import load_task
-from .results import RESULTS_FILE, write_json_atomic, write_results
+from elmo_lab.util.atomic import atomic_path
+from elmo_lab.config.schema import RESULT_NEUTRAL_KEYS, ConfigError, validate
+from elmo_lab.bilm.recurrence_masked import set_recurrence
+from elmo_lab.elmo.placements import ElmoSettings
+from elmo_lab.elmo.provider import BiLMLayers
+from elmo_lab.training.callbacks import LayerWeightLogger, layer_weights
+from elmo_lab.training.tasks import load_task
+from elmo_lab.training.results import RESULTS_FILE, write_json_atomic, write_results
 
 log = logging.getLogger(__name__)
 # A frozen biLM is kept in eval mode on purpose (no dropout inside it); Lightning would warn about it every run.
 warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode at the start of training")
 RUN_CONFIG = "run_config.yaml"
-PREDICTION_FILES = ("predictions.txt", "predictions.json")  # what tasks write (see ElmoTaskModule)
-# May change between a run and its resumption (dotted: one nested key); none of them changes the run's result.
-IGNORED_KEYS = ("force", "test", "threads", "logger", "bilm.cache_dir", "bilm.cache_max_gb")
+# May change between a run and its resumption (dotted: one nested key): the settings that cannot change a result.
+IGNORED_KEYS = RESULT_NEUTRAL_KEYS
 
 
 def _diff(old: Any, new: Any, prefix: str = "") -> str | None:
@@ -64,13 +65,15 @@ def _without(plain: dict, keys: tuple[str, ...]) -> dict:
     return out
 
 
-def _prepare_run_dir(run_dir: Path, plain: dict, force: bool, writer: bool = True) -> None:
+def _prepare_run_dir(run_dir: Path, plain: dict, force: bool, writer: bool = True,
+                     prediction_files: tuple[str, ...] = ()) -> None:
     """Start the run over (``force``), or check that a resumed run has the config it was started with.
 
     # Parameters
     run_dir : the run directory.
     plain : the resolved config as plain containers (``IGNORED_KEYS`` are left out of the comparison).
-    force : delete what an earlier run left (checkpoints, results, predictions) instead of checking.
+    force : delete what an earlier run left (checkpoints, results, the task's ``prediction_files``) instead of
+        checking.
     writer : this process may delete and write (global rank 0).  Every process checks, so that all ranks of a
         distributed run refuse a mismatch alike instead of some waiting for the others.
     """
@@ -85,7 +88,7 @@ def _prepare_run_dir(run_dir: Path, plain: dict, force: bool, writer: bool = Tru
         return
     if force:
         shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
-        for name in (RESULTS_FILE, "layer_weights.png", "finetune.json", *PREDICTION_FILES):
+        for name in (RESULTS_FILE, "layer_weights.png", "finetune.json", *prediction_files):
             (run_dir / name).unlink(missing_ok=True)
     run_dir.mkdir(parents=True, exist_ok=True)
     with atomic_path(saved, suffix=".yaml") as tmp:  # other ranks may be reading it
@@ -105,15 +108,15 @@ def _loggers(cfg: DictConfig, tags: list[str], group: str, name: str) -> list:
     return out
 
 
-def _finetune(cfg: DictConfig, elmo: Elmo, datamodule: Any, run_dir: Path, device: torch.device) -> dict:
+def _finetune(cfg: DictConfig, elmo: BiLMLayers, datamodule: Any, run_dir: Path, device: torch.device) -> dict:
     """``bilm.finetune.enabled``: LM training of the biLM on the task's training text (labels ignored), on
     ``device`` (the trainer's: a ``trainer=gpu`` run fine-tunes on the GPU too), in float32."""
     try:
-        from ..lm.finetune import finetune_bilm
+        from elmo_lab.lm.finetune import finetune_bilm
     except ImportError:
         raise ConfigError("bilm.finetune.enabled: biLM fine-tuning (elmo_lab.lm.finetune) is not available in "
                           "this installation") from None
-    from ..bilm.pretrained import resolve_bilm
+    from elmo_lab.bilm.pretrained import resolve_bilm
 
     f = cfg.bilm.finetune
     options_path, _ = resolve_bilm(cfg.bilm.spec)  # a pretrain.py export keeps its LM softmax beside the weights
@@ -147,20 +150,29 @@ def train(cfg: DictConfig) -> float | None:
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
+    set_recurrence(cfg.bilm.recurrence)  # ELMO_LAB_RECURRENCE still overrides it
 
     # data errors come first (one line, nothing written): every rank reads the data, none writes yet
     task = load_task(cfg.task.module)
-    elmo = Elmo.from_config(plain["elmo"], plain["bilm"])  # the one place that decides whether a biLM is loaded
-    datamodule = task.datamodule(plain["task"], seed=cfg.seed, elmo=elmo)
+    if task.check is not None:
+        task.check(plain)
+    # one way: config -> biLM stage -> data (plain values from it) -> cache filled from the data -> model
+    settings = ElmoSettings.from_config(plain["elmo"])
+    elmo = BiLMLayers.from_config(plain["bilm"], needed=settings.reads_bilm)  # the one place a biLM is loaded
+    datamodule = task.datamodule(plain["task"], seed=cfg.seed, char_ids=elmo.char_ids_needed,
+                                 max_chars=elmo.max_chars)
     datamodule.setup()
-    model = task.module(task=plain["task"], elmo=elmo, data_info=datamodule.model_info(), seed=cfg.seed)
+    if elmo.cache is not None:  # computed at the first batch: after fine-tuning and any checkpoint restore
+        elmo.cache.add(datamodule.all_sequences())
+    model = task.module(task=plain["task"], elmo=elmo, settings=settings, data_info=datamodule.model_info(),
+                        seed=cfg.seed)
     callbacks = [hydra.utils.instantiate(c) for c in (cfg.callbacks or {}).values() if c is not None]
     tags = [f"task:{cfg.task.name}", f"placement:{placement}", f"mix:{e['mix']}", f"l2:{e['l2_coef']}"]
     loggers = _loggers(cfg, tags, group=str(cfg.task.name), name=f"{cfg.task.name}/{run_dir.name}")
     trainer: pl.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False,
                                                   default_root_dir=str(run_dir))
     writer = trainer.is_global_zero  # known from the launcher's environment before any process group exists
-    _prepare_run_dir(run_dir, plain, cfg.force, writer)
+    _prepare_run_dir(run_dir, plain, cfg.force, writer, task.module.prediction_files)
     last = run_dir / "checkpoints" / "last.ckpt"
     # force: rank 0 has deleted the checkpoints, maybe after another rank looked
     resume = last if last.is_file() and not cfg.force else None

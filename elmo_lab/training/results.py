@@ -13,7 +13,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from elmo_lab.atomic import atomic_path
+from elmo_lab.util.atomic import atomic_path
 
 RESULTS_FILE = "results.json"
 

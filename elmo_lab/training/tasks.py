@@ -8,22 +8,26 @@ task's yaml lists first in its defaults: a wrong ``task.*`` value then fails at 
 from __future__ import annotations
 
 import importlib
-import pkgutil
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Callable
 
 from hydra.core.config_store import ConfigStore
+from omegaconf import DictConfig, OmegaConf
 
-from ..config import ConfigError
+from elmo_lab.config.schema import ConfigError
 
 
 @dataclass(frozen=True)
 class Task:
-    """What a task module contributes: its datamodule and LightningModule classes, and its config schema."""
+    """What a task module contributes: its datamodule and LightningModule classes, optionally its config schema
+    (a task whose schema is not in ``elmo_lab.config.tasks``) and a check of the whole composed config that runs
+    before any data is read (``check(config)`` raising ``ConfigError``, e.g. a probe refusing an unfrozen biLM)."""
 
     datamodule: type
     module: type
     config: type | None = None
+    check: Callable[[dict], None] | None = None
 
 
 def load_task(module_name: str) -> Task:
@@ -45,16 +49,38 @@ def schema_name(module_name: str) -> str:
     return f"_{module_name.rsplit('.', 1)[-1]}_schema"
 
 
-def register_task_schemas(package: str) -> list[str]:
-    """Register the config schema of every task module in ``package``; return the registered names."""
-    pkg = importlib.import_module(package)
+def _schemas_named_in(task_conf: Path) -> dict[str, str]:
+    """``{schema name: task module}`` for each ``conf/task/*.yaml`` whose defaults list a ``_<module>_schema``
+    (read as plain yaml: nothing is imported)."""
+    found = {}
+    for path in sorted(task_conf.glob("*.yaml")):
+        node = OmegaConf.load(path)
+        module = node.get("module") if isinstance(node, DictConfig) else None
+        for entry in (node.get("defaults") or []) if isinstance(node, DictConfig) else []:
+            if isinstance(entry, str) and entry.startswith("_") and entry.endswith("_schema") and module:
+                found[entry] = str(module)
+    return found
+
+
+def register_task_schemas(task_conf: str | Path | None = None) -> list[str]:
+    """Register every task's typed ``task.*`` schema in Hydra's ConfigStore (group ``task``); return the names.
+
+    The built-in tasks' schemas come from ``elmo_lab.config.tasks`` (light: nothing heavy is imported).  A task
+    yaml in ``task_conf`` that names another schema (a task added under ``tasks/`` with ``Task.config``) gets it
+    from its ``module``, which is imported for that: so a new task needs no change to the core.
+    """
+    from elmo_lab.config.tasks import TASK_SCHEMAS
+
     store = ConfigStore.instance()
-    names = []
-    for info in pkgutil.iter_modules(pkg.__path__):
-        mod: Any = importlib.import_module(f"{package}.{info.name}")
-        task = getattr(mod, "TASK", None)
-        if isinstance(task, Task) and task.config is not None:
-            name = schema_name(mod.__name__)
-            store.store(group="task", name=name, node=task.config)
-            names.append(name)
+    for name, node in TASK_SCHEMAS.items():
+        store.store(group="task", name=name, node=node)
+    names = list(TASK_SCHEMAS)
+    if task_conf is not None:
+        for name, module_name in _schemas_named_in(Path(task_conf)).items():
+            if name in TASK_SCHEMAS:
+                continue
+            task = load_task(module_name)
+            if task.config is not None:
+                store.store(group="task", name=name, node=task.config)
+                names.append(name)
     return names

@@ -11,10 +11,10 @@ import h5py
 import numpy as np
 import pytest
 
-from elmo_lab import embed as embed_module
+from elmo_lab.cli import embed as embed_module
 from elmo_lab.__main__ import main
 from elmo_lab.bilm import load_bilm
-from elmo_lab.embed import EmbedError, embed_file, scan_input
+from elmo_lab.cli.embed import EmbedError, embed_file, scan_input
 
 LINES = ["The cat sat on the mat .", "Pretrained biLMs compute representations", "Ünïcödé   tokens\ttoo",
          "x", "The cat sat on the mat ."]

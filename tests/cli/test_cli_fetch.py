@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from elmo_lab import registry
+from elmo_lab.util import registry
 from elmo_lab.__main__ import main
 
 

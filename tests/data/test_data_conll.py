@@ -14,11 +14,11 @@ from types import SimpleNamespace
 import pytest
 
 import elmo_lab.data.conll as conll
-from elmo_lab import registry
+from elmo_lab.util import registry
 from elmo_lab.data.conll import TaggedSentence, ensure_conll2003_wheel, load_conll2003, read_conll
 from elmo_lab.data.errors import DataError
-from elmo_lab.download import cache_dir, sha256_of
-from elmo_lab.tagging import spans
+from elmo_lab.util.download import cache_dir, sha256_of
+from elmo_lab.data.tagging import spans
 
 FIXTURES = Path(__file__).parent / "fixtures" / "conll"
 TOKENS = [

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-import elmo_lab.download as dl
+import elmo_lab.util.download as dl
 import elmo_lab.data.squad as squad
 from elmo_lab.data.errors import DataError
 from elmo_lab.data.squad import QAExample, load_squad, read_squad, split_by_article, tokenize_with_offsets

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from elmo_lab import registry as registry_module
-from elmo_lab.download import sha256_of
+from elmo_lab.util import registry as registry_module
+from elmo_lab.util.download import sha256_of
 from elmo_lab.lm import corpus_mix, text_sources
 from elmo_lab.lm.corpora import CorpusSpec, load_corpus
 from elmo_lab.lm.text_sources import SOURCES, SourceError, archive_members

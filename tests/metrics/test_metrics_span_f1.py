@@ -6,7 +6,7 @@ import pytest
 from torchmetrics.utilities.data import dim_zero_sum
 
 from elmo_lab.metrics import SpanF1
-from elmo_lab.tagging import convert
+from elmo_lab.data.tagging import convert
 
 TYPES = ["LOC", "MISC", "ORG", "PER"]
 

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from elmo_lab.elmo import Elmo
-from elmo_lab.tagging import spans
+from elmo_lab.data.tagging import spans
 from elmo_lab.training.pipeline import train
 from tasks.ner import ConllDataModule
 
@@ -51,8 +50,8 @@ def _task(folder: Path) -> dict:
 
 
 def test_batches_carry_tags_gold_and_char_ids_even_without_the_bilm(tmp_path: Path) -> None:
-    elmo = Elmo(None)  # placement none: no biLM, but the tagger's own char CNN still needs characters
-    dm = ConllDataModule(_task(write_conll(tmp_path / "data")), seed=0, elmo=elmo)
+    # placement none: no biLM (so no biLM character ids asked for), but the tagger's own char CNN still needs them
+    dm = ConllDataModule(_task(write_conll(tmp_path / "data")), seed=0, char_ids=False)
     dm.setup()
     assert dm.tag_names[0] == "O" and {"S-PER", "B-LOC", "E-LOC", "S-ORG"} <= set(dm.tag_names)
     batch = next(iter(dm.train_dataloader()))

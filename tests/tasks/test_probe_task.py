@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from elmo_lab.config import ConfigError
+from elmo_lab.config.schema import ConfigError
 from elmo_lab.data.errors import DataError
-from elmo_lab.elmo import Elmo
+from elmo_lab.elmo.provider import BiLMLayers
 from elmo_lab.training.pipeline import train
-from tasks.probe import (LabelledSentence, LinearProbe, ProbeDataModule, most_frequent_tag_accuracy,
-                         most_frequent_tags)
+from tasks.probe import (LabelledSentence, LinearProbe, ProbeDataModule, check_probe_config,
+                         most_frequent_tag_accuracy, most_frequent_tags)
 from test_ner_task import write_conll  # tests/tasks is on sys.path under pytest's default import mode
 
 from train_helpers import compose_train, train_cli
@@ -53,7 +53,7 @@ def _write_pos(folder: Path, splits: dict[str, list[str]]) -> Path:
 
 
 def test_labels_come_from_the_column_and_unseen_labels_get_the_extra_id(tmp_path: Path) -> None:
-    dm = ProbeDataModule(_task(_data_with_an_unseen_label(tmp_path / "data")), seed=0, elmo=None)
+    dm = ProbeDataModule(_task(_data_with_an_unseen_label(tmp_path / "data")), seed=0)
     dm.setup()
     assert dm.label_names == ["I-LOC", "I-ORG", "I-PER", "O"]
     assert dm.data_notes()["tokens_with_labels_unseen_in_train"] == {"dev": 1, "test": 0}
@@ -61,7 +61,7 @@ def test_labels_come_from_the_column_and_unseen_labels_get_the_extra_id(tmp_path
     assert (labels == 4).sum() == 1 and labels.min() >= 0  # I-MISC -> the unknown id; no padding among tokens
     batch = next(iter(dm.val_dataloader()))
     assert (batch["labels"][~batch["mask"]] == -1).all()  # padding
-    pos = ProbeDataModule(_task(tmp_path / "data", column=2), seed=0, elmo=None)
+    pos = ProbeDataModule(_task(tmp_path / "data", column=2), seed=0)
     pos.setup()
     assert pos.label_names == ["NN"]
 
@@ -69,9 +69,9 @@ def test_labels_come_from_the_column_and_unseen_labels_get_the_extra_id(tmp_path
 def test_bad_columns_fail_in_one_line_naming_the_file_or_key(tmp_path: Path) -> None:
     data = write_conll(tmp_path / "data")
     with pytest.raises(DataError, match=r"train\.txt:3: task.column=5 but the line has 4 column"):
-        ProbeDataModule(_task(data, column=5), elmo=None).setup()
+        ProbeDataModule(_task(data, column=5)).setup()
     with pytest.raises(ConfigError, match="task.column: must be >= 2"):
-        ProbeDataModule(_task(data, column=1), elmo=None).setup()
+        ProbeDataModule(_task(data, column=1)).setup()
 
 
 def test_most_frequent_tag_baseline_by_hand(tmp_path: Path) -> None:
@@ -85,7 +85,7 @@ def test_most_frequent_tag_baseline_by_hand(tmp_path: Path) -> None:
     assert most_frequent_tag_accuracy(table, fallback, dev) == pytest.approx(1 / 3)
     folder = _write_pos(tmp_path / "pos", {"train": train, "valid": ["the/DT cat/NN runs/VBZ"],
                                            "test": ["dog/NN runs/NNS the/XX"]})  # 2 of 3; XX never in train
-    dm = ProbeDataModule(_task(folder, column=2), elmo=None)
+    dm = ProbeDataModule(_task(folder, column=2))
     dm.setup()
     baseline = dm.data_notes()["most_frequent_tag_baseline"]
     assert baseline["dev/acc"] == pytest.approx(1 / 3) and baseline["test/acc"] == pytest.approx(2 / 3)
@@ -95,10 +95,11 @@ def test_most_frequent_tag_baseline_by_hand(tmp_path: Path) -> None:
 def test_the_probe_is_a_linear_layer_on_a_frozen_bilm(tiny_bilm_dir: Path, tmp_path: Path) -> None:
     data = _data_with_an_unseen_label(tmp_path / "data")
     for mix, layer, mix_params in (("layer", 1, ["gamma"]), ("all", None, ["gamma", "weights"])):
-        elmo = Elmo.from_config(dict(ELMO, mix=mix, layer=layer), _bilm(tiny_bilm_dir))
-        dm = ProbeDataModule(_task(data), seed=0, elmo=elmo)
+        elmo = BiLMLayers.from_config(_bilm(tiny_bilm_dir), needed=True)
+        dm = ProbeDataModule(_task(data), seed=0, char_ids=elmo.char_ids_needed)
         dm.setup()
-        probe = LinearProbe(task=_task(data), elmo=elmo, data_info=dm.model_info())
+        probe = LinearProbe(task=_task(data), elmo=elmo, settings=dict(ELMO, mix=mix, layer=layer),
+                            data_info=dm.model_info())
         trainable = sorted(n for n, p in probe.named_parameters() if p.requires_grad)
         assert trainable == sorted(["classifier.bias", "classifier.weight"]
                                    + [f"encoder.input_mix.{p}" for p in mix_params])
@@ -128,21 +129,21 @@ def test_the_probe_is_a_linear_layer_on_a_frozen_bilm(tiny_bilm_dir: Path, tmp_p
 
 @pytest.mark.parametrize("placement", ["none", "output", "both"])
 def test_other_placements_are_refused_naming_the_key(placement: str, tiny_bilm_dir: Path, tmp_path: Path) -> None:
-    elmo = Elmo.from_config(dict(ELMO, placement=placement), _bilm(tiny_bilm_dir))
+    # Task.check: the pipeline runs it on the composed config before any data is read
     with pytest.raises(ConfigError, match="^elmo.placement: .*use elmo.placement=input"):
-        ProbeDataModule(_task(tmp_path), elmo=elmo)
+        check_probe_config(dict(elmo=dict(ELMO, placement=placement), bilm=_bilm(tiny_bilm_dir)))
     with pytest.raises(ConfigError, match="^bilm.freeze"):
-        ProbeDataModule(_task(tmp_path), elmo=Elmo.from_config(ELMO, _bilm(tiny_bilm_dir, freeze=False)))
+        check_probe_config(dict(elmo=ELMO, bilm=_bilm(tiny_bilm_dir, freeze=False)))
 
 
 def test_random_weights_same_shapes_other_values_deterministic(tiny_bilm_dir: Path) -> None:
-    trained = Elmo.from_config(ELMO, _bilm(tiny_bilm_dir)).bilm.state_dict()
+    trained = BiLMLayers.from_config(_bilm(tiny_bilm_dir), needed=True).bilm.state_dict()
     torch.manual_seed(123)
     expected_next = torch.rand(3)
     torch.manual_seed(123)
-    first = Elmo.from_config(ELMO, _bilm(tiny_bilm_dir, random_weights=True)).bilm.state_dict()
+    first = BiLMLayers.from_config(_bilm(tiny_bilm_dir, random_weights=True), needed=True).bilm.state_dict()
     assert torch.equal(torch.rand(3), expected_next)  # the run's own random stream is left alone
-    second = Elmo.from_config(ELMO, _bilm(tiny_bilm_dir, random_weights=True)).bilm.state_dict()
+    second = BiLMLayers.from_config(_bilm(tiny_bilm_dir, random_weights=True), needed=True).bilm.state_dict()
     assert first.keys() == trained.keys()
     assert all(first[k].shape == trained[k].shape for k in trained)
     assert all(torch.equal(first[k], second[k]) for k in first)
@@ -191,7 +192,7 @@ def test_layer_sweep_through_the_cli_and_its_report(tiny_bilm_dir: Path, tmp_pat
                     for p in ("layer0", "layer1")]
     layers = sorted(json.loads((sweep / r / "results.json").read_text())["config"]["elmo"]["layer"] for r in runs)
     assert layers == [0, 1]
-    from elmo_lab.report import build_report, table, write_report
+    from elmo_lab.report.tables import build_report, table, write_report
 
     report = build_report([sweep])
     header, rows = table(report)

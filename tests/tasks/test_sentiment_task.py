@@ -8,8 +8,8 @@ import torch
 
 from elmo_lab.data import DataError
 from elmo_lab.training.datamodule import BucketBatchSampler
-from tasks.bcn import BCNEncoder, SelfAttentivePooling
-from tasks.encoders import BiLSTMEncoder, pool
+from elmo_lab.modules.bcn import BCNEncoder, SelfAttentivePooling
+from elmo_lab.modules.encoders import BiLSTMEncoder, pool
 from tasks.sentiment import SentimentDataModule
 from train_helpers import train_cli
 

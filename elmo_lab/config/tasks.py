@@ -1,0 +1,119 @@
+"""The typed ``task.*`` schemas of the built-in tasks (one dataclass per task module under ``tasks/``).
+
+They live here, not in the task modules, so that composing and validating a config imports neither torch nor
+Lightning: a typo or a wrong choice is reported at once.  Each extends ``TaskConfig`` (the keys every task has) and
+holds the defaults; the task's yaml (``conf/task/<name>.yaml``) sets only what differs and says what each key means.
+A task added later may keep its schema in its own module instead (``Task.config``): ``register_task_schemas``
+registers it from there, at the price of importing that module before composition.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import List, Optional
+
+from elmo_lab.config.choices import Choice
+from elmo_lab.config.schema import TaskConfig
+
+
+class SentimentDataset(Choice):
+    mr = "mr"
+    sst = "sst"
+    sst2 = "sst2"
+
+
+class SentimentEncoder(Choice):
+    bilstm = "bilstm"
+    bcn = "bcn"
+
+
+class Pooling(Choice):
+    max = "max"
+    mean = "mean"
+    min = "min"
+
+
+@dataclass
+class SentimentConfig(TaskConfig):
+    """``task.*`` of the sentiment tasks (``tasks/sentiment.py``; ``conf/task/_sentiment.yaml``)."""
+
+    module: str = "tasks.sentiment"
+    dataset: SentimentDataset = SentimentDataset.mr
+    split_seed: int = 0  # mr only: the 80/10/10 split
+    phrases: bool = False  # sst/sst2: also train on every subtree (phrase) of the train trees
+    min_phrase_tokens: int = 1  # with phrases: the shortest phrase kept (the paper's SST-5 model: 4)
+    download: bool = True  # sst/sst2 without data_dir: download the official zip once into the cache
+    encoder: SentimentEncoder = SentimentEncoder.bilstm  # bilstm (BiLSTM + pooling) | bcn (the paper's BCN)
+    pooling: List[Pooling] = field(default_factory=lambda: [Pooling.max, Pooling.mean])  # bilstm only
+    hidden_dim: int = 100
+    num_layers: int = 1
+    dropout: float = 0.2
+    batch_size: int = 64
+    eval_batch_size: Optional[int] = 256
+    max_epochs: Optional[int] = 3
+
+
+class TagScheme(Choice):
+    bio = "bio"
+    bioes = "bioes"
+
+
+@dataclass
+class NerConfig(TaskConfig):
+    """``task.*`` of the BiLSTM-CRF tagger (``tasks/ner.py``; ``conf/task/conll2003.yaml``)."""
+
+    module: str = "tasks.ner"
+    objective: str = "val/f1"
+    download: bool = True
+    scheme: TagScheme = TagScheme.bioes
+    word_vectors: Optional[str] = None
+    min_count: int = 2
+    char_dim: int = 16
+    char_filters: int = 64
+    char_width: int = 3
+    hidden_dims: List[int] = field(default_factory=lambda: [200, 200])
+    dropout: float = 0.5
+    eval_batch_size: Optional[int] = 128
+    gradient_clip_val: Optional[float] = 5.0
+    max_epochs: Optional[int] = 30
+
+
+@dataclass
+class SquadConfig(TaskConfig):
+    """``task.*`` of SQuAD with BiDAF (``tasks/squad.py``; ``conf/task/squad.yaml``)."""
+
+    module: str = "tasks.squad"
+    objective: str = "val/f1"
+    download: bool = True
+    val_fraction: float = 0.05
+    split_seed: int = 0
+    max_train_questions: Optional[int] = None
+    max_passage_tokens: Optional[int] = 400
+    max_answer_len: int = 17
+    char_dim: int = 16
+    char_filters: int = 64
+    char_width: int = 5
+    hidden_dim: int = 50
+    modeling_dim: int = 50
+    modeling_layers: int = 2
+    self_attention: bool = False
+    dropout: float = 0.2
+    eval_batch_size: Optional[int] = 64
+    gradient_clip_val: Optional[float] = 5.0
+    max_epochs: Optional[int] = 20
+
+
+@dataclass
+class ProbeConfig(TaskConfig):
+    """``task.*`` of the linear probe (``tasks/probe.py``; ``conf/task/probe.yaml``)."""
+
+    module: str = "tasks.probe"
+    column: int = 2
+    download: bool = True
+    eval_batch_size: Optional[int] = 256
+    lr: float = 0.01
+    max_epochs: Optional[int] = 5
+
+
+# schema name (``task/<name>`` in Hydra's ConfigStore, listed first in the task yaml's defaults) -> schema
+TASK_SCHEMAS = {"_sentiment_schema": SentimentConfig, "_ner_schema": NerConfig, "_squad_schema": SquadConfig,
+                "_probe_schema": ProbeConfig}

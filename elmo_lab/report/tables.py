@@ -1,0 +1,346 @@
+"""``python -m elmo_lab report SWEEP_DIR [SWEEP_DIR ...]``: one table comparing every configuration of one or more
+sweeps, with each one's difference to the ``none`` (no ELMo) baseline, plus plots, as ``report.md``,
+``report.csv`` and PNGs.
+
+Each configuration (see ``elmo_lab.report.runs``) is one row: the settings that vary within a task (and the usual
+ELMo settings — biLM, placement, mix, layer, λ, layer norm, fine-tuning — wherever they vary), the number of
+seeds, mean ± sample standard deviation of every val and test metric, and the difference Δ of the chosen metric to
+the ``none`` configuration of the same task, task settings and data sizes, with the standard error of the difference
+``sqrt(s1²/n1 + s2²/n2)``; a difference larger than twice that standard error is marked.  Runs that are incomplete,
+unreadable, mismatched or duplicated are listed in a section of their own instead of being averaged in.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from elmo_lab.util.atomic import atomic_path
+from elmo_lab.report.runs import (ELMO_PREFIXES, MISSING, RESULTS_FILE, Config, Difference, Issue, ReportError,
+                                  Run, difference, elmo_only, find_runs, group_runs, read_run)
+
+PLACEMENT_ORDER = ("none", "input", "output", "both")
+MIX_ORDER = ("all", "top", "average", "layer")
+# Display names of the usual settings, in column order; any other varying key is shown under its dotted name.
+COLUMN_NAMES = {"bilm.spec": "biLM", "elmo.placement": "placement", "elmo.mix": "mix", "elmo.layer": "layer",
+                "elmo.l2_coef": "λ", "elmo.layer_norm": "layer norm", "bilm.finetune.enabled": "fine-tuned"}
+MARK = "✓"
+LEGEND = ("Mean ± sample standard deviation (ddof=1) over seeds; the standard deviation is \"—\" when n = 1. "
+          "Δ: difference of the mean to the `none` baseline of the same task, task settings and data sizes "
+          "(whatever its biLM), ± the standard error of the difference sqrt(s1²/n1 + s2²/n2) (\"—\" unless both "
+          f"sides have two or more seeds); **bold** and {MARK} mark |Δ| > 2 × the standard error of the difference. "
+          "Δ \"—\": no such baseline.")
+
+
+@dataclass
+class Report:
+    """What the report shows: configurations (sorted), left-out runs, metrics and the settings displayed."""
+
+    configs: list[Config]
+    issues: list[Issue]
+    metrics: list[str]  # every metric of any run, val before test per name
+    task_metric: dict[str, str]  # the metric plotted and compared with the baseline, per task
+    columns: list[str]  # settings that vary within a task, in display order
+    sources: list[str]
+
+    def difference(self, config: Config) -> Difference | None:
+        return difference(config, config.baseline, self.task_metric[config.task])
+
+    @property
+    def delta_metrics(self) -> list[str]:
+        """The metrics with a Δ column: those of tasks where some configuration has a baseline."""
+        return list(dict.fromkeys(self.task_metric[c.task] for c in self.configs
+                                  if c.baseline is not None and not c.is_baseline))
+
+    @property
+    def n_runs(self) -> int:
+        return sum(len(c.runs) for c in self.configs)
+
+
+# --------------------------------------------------------------------------------------------------- analysis
+
+
+def _metric_order(name: str) -> tuple:
+    split, _, rest = name.rpartition("/")
+    return (rest, {"val": 0, "test": 1}.get(split, 2), split)
+
+
+def _most_common(values: list[Any]) -> str | None:
+    found = Counter(str(v) for v in values if v).most_common(1)
+    return found[0][0] if found else None
+
+
+def choose_metric(runs: list[Run], requested: str | None) -> str:
+    """``requested``; else the test side of the runs' objective (``objective``, ``task.objective`` or
+    ``optimized_metric``: ``val/f1`` → ``test/f1``), or the objective itself; else ``test/acc``; else the first
+    test metric, else the first metric."""
+    if requested:
+        return requested
+    present = sorted({m for r in runs for m, v in r.metrics.items() if v is not None})
+    objective = (_most_common([r.data.get("objective") for r in runs])
+                 or _most_common([(r.data["config"].get("task") or {}).get("objective") for r in runs
+                                  if isinstance(r.data["config"].get("task"), dict)])
+                 or _most_common([r.data["config"].get("optimized_metric") for r in runs]))
+    candidates = [f"test/{objective.rpartition('/')[2]}", objective] if objective else []
+    candidates += ["test/acc"] + [m for m in present if m.startswith("test/")] + present
+    return next((c for c in candidates if c in present), "test/acc")
+
+
+def _task_side(config: Config) -> str:
+    return json.dumps([config.task, sorted((k, v) for k, v in config.settings.items()
+                                           if not k.startswith(ELMO_PREFIXES))], default=str)
+
+
+def link_baselines(configs: list[Config]) -> None:
+    """Give each configuration with ELMo the ``none`` configuration of the same task, task settings and data
+    sizes (there is at most one: ``none`` runs do not differ by ELMo or biLM settings)."""
+    baselines = {}
+    for b in configs:
+        if b.is_baseline:
+            baselines[(_task_side(b), json.dumps(b.runs[0].data_sizes, sort_keys=True))] = b
+    for c in configs:
+        if not c.is_baseline:
+            c.baseline = baselines.get((_task_side(c), json.dumps(c.runs[0].data_sizes, sort_keys=True)))
+
+
+def _varies(configs: list[Config], key: str) -> bool:
+    values = {json.dumps(c.settings.get(key, "\0missing"), default=str) for c in configs
+              if not (c.is_baseline and elmo_only(key))}
+    return len(values) > 1
+
+
+def varying_columns(configs: list[Config]) -> list[str]:
+    """Settings with two or more values among the configurations of one task, and the usual ELMo settings
+    (``COLUMN_NAMES``) that vary across tasks; ELMo settings of ``none`` runs, meaningless there, do not count."""
+    varying = {k for k in COLUMN_NAMES if _varies(configs, k)}
+    for task in dict.fromkeys(c.task for c in configs):
+        group = [c for c in configs if c.task == task]
+        varying |= {k for k in set().union(*(c.settings for c in group)) if _varies(group, k)}
+    known = [k for k in COLUMN_NAMES if k in varying]
+    return known + sorted(varying - set(known))
+
+
+def _rank(key: str, value: Any) -> tuple:
+    """Sort position of a setting's value: absent first, then the usual order of placements and mixes, numbers."""
+    order = {"elmo.placement": PLACEMENT_ORDER, "elmo.mix": MIX_ORDER}.get(key, ())
+    if value is MISSING or value is None:
+        return (0, 0.0, "")
+    if value in order:
+        return (1, float(order.index(value)), "")
+    if isinstance(value, (int, float)):
+        return (1, float(value), "")
+    return (2, 0.0, json.dumps(value, default=str))
+
+
+def build_report(paths: Sequence[str | os.PathLike], metric: str | None = None) -> Report:
+    """Read every run under ``paths`` and group, summarise and compare them."""
+    files, issues = find_runs(paths)
+    runs = []
+    for path in files:
+        try:
+            runs.append(read_run(path))
+        except ValueError as e:
+            issues.append(Issue(str(path.parent), "unreadable", f"{RESULTS_FILE}: {e}"))
+    where = ", ".join(str(p) for p in paths)
+    if not runs:
+        detail = f" ({len(issues)} incomplete or unreadable run(s))" if issues else ""
+        raise ReportError(f"no readable {RESULTS_FILE} under {where}{detail}")
+    present = {m for r in runs for m in r.metrics}
+    if metric and metric not in present:
+        raise ReportError(f"--metric {metric}: no run has it; metrics present: {', '.join(sorted(present))}")
+    configs, left_out = group_runs(runs)
+    tasks = dict.fromkeys(c.task for c in configs)
+    task_metric = {t: choose_metric([r for c in configs if c.task == t for r in c.runs], metric) for t in tasks}
+    link_baselines(configs)
+    columns = varying_columns(configs)
+    configs.sort(key=lambda c: (c.task, [_rank(k, c.settings.get(k, MISSING)) for k in columns],
+                                json.dumps(sorted(c.settings.items()), default=str)))
+    return Report(configs, issues + left_out, sorted(present, key=_metric_order), task_metric, columns,
+                  [str(p) for p in paths])
+
+
+# ------------------------------------------------------------------------------------------------- rendering
+
+
+def format_value(value: Any) -> str:
+    if value is MISSING or value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, list):
+        return ",".join(format_value(v) for v in value)
+    return str(value)
+
+
+def setting(config: Config, key: str) -> str:
+    if config.is_baseline and elmo_only(key):
+        return "—"
+    return format_value(config.settings.get(key, MISSING))
+
+
+def config_label(report: Report, config: Config) -> str:
+    """The configuration's varying settings that it has (task left out), e.g. ``placement=input λ=1``."""
+    parts = [f"{COLUMN_NAMES.get(k, k)}={setting(config, k)}" for k in report.columns if setting(config, k) != "—"]
+    return " ".join(parts) or config.task
+
+
+def _mean_std_cell(config: Config, metric: str) -> str:
+    mean, std, _ = config.mean_std(metric)
+    if mean is None:
+        return ""
+    return f"{mean:.4f} ± " + ("—" if std is None else f"{std:.4f}")
+
+
+def _delta_cell(report: Report, config: Config, metric: str) -> str:
+    if report.task_metric[config.task] != metric:
+        return ""
+    if config.is_baseline:
+        return "baseline"
+    d = report.difference(config)
+    if d is None:
+        return "—"
+    text = f"{d.delta:+.4f} ± " + ("—" if d.se is None else f"{d.se:.4f}")
+    return f"**{text}** {MARK}" if d.significant else text
+
+
+def table(report: Report) -> tuple[list[str], list[list[str]]]:
+    """The Markdown table's header and rows (strings)."""
+    header = (["task"] + [COLUMN_NAMES.get(k, k) for k in report.columns] + ["n"] + report.metrics
+              + [f"Δ {m} vs none" for m in report.delta_metrics])
+    rows = [[c.task] + [setting(c, k) for k in report.columns] + [str(len(c.runs))]
+            + [_mean_std_cell(c, m) for m in report.metrics]
+            + [_delta_cell(report, c, m) for m in report.delta_metrics] for c in report.configs]
+    return header, rows
+
+
+def numeric_table(report: Report) -> tuple[list[str], list[list[Any]]]:
+    """The CSV's header and rows: numbers stay numbers, absent values are None."""
+    header = (["task"] + [COLUMN_NAMES.get(k, k) for k in report.columns] + ["n", "seeds"]
+              + [f"{m} {s}" for m in report.metrics for s in ("mean", "std")]
+              + [f"{m} {s}" for m in report.delta_metrics
+                 for s in ("Δ vs none", "standard error of the difference", "Δ > 2 standard errors")] + ["runs"])
+    rows = []
+    for c in report.configs:
+        row: list[Any] = [c.task] + [setting(c, k) for k in report.columns]
+        row += [len(c.runs), ";".join(str(r.seed) for r in c.runs)]
+        row += [x for m in report.metrics for x in c.mean_std(m)[:2]]
+        for m in report.delta_metrics:
+            d = report.difference(c) if report.task_metric[c.task] == m else None
+            row += [d.delta, d.se, d.significant] if d else [None, None, None]
+        rows.append(row + [";".join(r.path for r in c.runs)])
+    return header, rows
+
+
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
+
+    return "\n".join([line(header), line(["---"] * len(header))] + [line(r) for r in rows])
+
+
+def issues_section(report: Report) -> str:
+    title = f"## Incomplete, failed or mismatched runs ({len(report.issues)}, left out)"
+    if not report.issues:
+        return title + "\n\nNone."
+    order = ["incomplete", "unreadable", "mismatched", "duplicate"]
+    issues = sorted(report.issues, key=lambda i: (order.index(i.kind) if i.kind in order else 9, i.path))
+    rows = [[f"`{i.path}`", i.kind, i.reason] for i in issues]
+    return title + "\n\n" + markdown_table(["run", "problem", "reason"], rows)
+
+
+def summary(report: Report) -> str:
+    metrics = sorted(set(report.task_metric.values()))
+    chosen = (metrics[0] if len(metrics) == 1
+              else ", ".join(f"{t}: {m}" for t, m in report.task_metric.items()))
+    return (f"{report.n_runs} runs in {len(report.configs)} configurations from "
+            f"{', '.join(f'`{s}`' for s in report.sources)}; plotted and compared with the baseline: {chosen}.")
+
+
+def render_markdown(report: Report, plots: Sequence[Path]) -> str:
+    figures = "\n\n".join(f"![{p.stem}]({p.name})" for p in plots) or "No plots."
+    return "\n\n".join(["# ELMo comparison", summary(report), markdown_table(*table(report)), LEGEND,
+                        "## Plots", figures, issues_section(report)]) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------------- output
+
+
+def _write_text(path: Path, text: str) -> Path:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return path
+
+
+def _write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> Path:
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(header)
+            writer.writerows([["" if v is None else v for v in row] for row in rows])
+    return path
+
+
+def write_report(report: Report, out: Path) -> list[Path]:
+    """Write the PNGs, ``report.csv`` and ``report.md`` into ``out`` (each atomically); return their paths."""
+    from elmo_lab.report.plots import PLOT_FILES, make_plots
+
+    plots = make_plots(report.configs, report.task_metric, out, lambda c: config_label(report, c))
+    for name in PLOT_FILES:  # a plot an earlier report made that no longer applies
+        if out / name not in plots:
+            (out / name).unlink(missing_ok=True)
+    csv_path = _write_csv(out / "report.csv", *numeric_table(report))
+    md_path = _write_text(out / "report.md", render_markdown(report, plots))
+    return [md_path, csv_path, *plots]
+
+
+def log_to_wandb(report: Report, out: Path, files: list[Path]) -> None:
+    """Log the table and the plots as one wandb run in ``out`` (offline unless ``WANDB_MODE`` says otherwise)."""
+    os.environ.setdefault("WANDB_MODE", "offline")
+    try:
+        import wandb
+    except ImportError:
+        raise ReportError("--wandb: the wandb package is not installed") from None
+    header, rows = numeric_table(report)
+    run = wandb.init(project=os.environ.get("WANDB_PROJECT", "elmo_lab"), dir=str(out), job_type="report",
+                     name=f"report-{out.resolve().name}",
+                     config={"sources": report.sources, "metric": report.task_metric})
+    try:
+        images = {f"report/{p.stem}": wandb.Image(str(p)) for p in files if p.suffix == ".png"}
+        run.log({"report/table": wandb.Table(columns=header, data=rows), **images})
+    finally:
+        run.finish()
+
+
+def run_report(args: argparse.Namespace) -> None:
+    """Build the report, write it into ``--out`` (default: the first SWEEP_DIR), print the table."""
+    report = build_report(args.sweep_dirs, args.metric)
+    first = Path(args.sweep_dirs[0])
+    out = Path(args.out) if args.out else (first.parent if first.is_file() else first)
+    if out.exists() and not out.is_dir():
+        raise ReportError(f"--out {out}: exists and is not a folder")
+    files = write_report(report, out)
+    print(summary(report) + "\n\n" + markdown_table(*table(report)) + "\n\n" + LEGEND + "\n\n"
+          + issues_section(report) + "\n")
+    if args.wandb:
+        log_to_wandb(report, out, files)
+    print("written: " + ", ".join(str(f) for f in files))
+
+
+def add_report_command(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], None]:
+    """Declare ``report``'s arguments on ``parser``; return its runner."""
+    parser.add_argument("sweep_dirs", nargs="+", metavar="SWEEP_DIR",
+                        help="a Hydra multirun folder, run folders or results.json files (searched recursively)")
+    parser.add_argument("--out", help="where report.md, report.csv and the PNGs go (default: the first SWEEP_DIR)")
+    parser.add_argument("--metric", help="the metric plotted and compared with the none baseline, e.g. test/acc "
+                        "(default: the test side of the runs' objective, e.g. val/f1 -> test/f1, else test/acc, "
+                        "else the first test metric)")
+    parser.add_argument("--wandb", action="store_true",
+                        help="also log the table and plots as one wandb run in --out (offline unless WANDB_MODE)")
+    return run_report
