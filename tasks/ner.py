@@ -17,6 +17,7 @@ file ``conlleval`` reads.
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +28,9 @@ from torchmetrics import MetricCollection
 from elmo_lab.util.atomic import atomic_path
 from elmo_lab.data.conll import TaggedSentence, load_conll2003
 from elmo_lab.data.errors import DataError
+from elmo_lab.metrics.examples import ExampleScores
 from elmo_lab.metrics.span_f1 import SpanF1
-from elmo_lab.data.tagging import allowed_transitions, convert, entity_types
+from elmo_lab.data.tagging import allowed_transitions, convert, entity_types, spans
 
 from elmo_lab.config.tasks import NerConfig
 from elmo_lab.training.api import ElmoDataModule, ElmoTaskModule, StepOutput, Task
@@ -155,6 +157,15 @@ class CrfTagger(ElmoTaskModule):
 
     def prediction_records(self, batch: dict, predictions: list[list[str]]) -> list[Any]:
         return [(tokens, gold, pred) for tokens, gold, pred in zip(batch["tokens"], batch["gold"], predictions)]
+
+    def example_scores(self, records: list[Any]) -> tuple[list[str], dict[str, ExampleScores]]:
+        """Span counts per sentence, (correct, predicted, gold), from which the report recomputes span F1."""
+        keys, rows = [], []
+        for tokens, gold, pred in records:
+            gold_spans, pred_spans = set(spans(gold, self.scheme)), set(spans(pred, self.scheme))
+            keys.append(json.dumps([list(tokens), list(gold)], ensure_ascii=False))
+            rows.append([len(gold_spans & pred_spans), len(pred_spans), len(gold_spans)])
+        return keys, {"f1": ExampleScores("f1", rows)}
 
     def write_predictions(self, records: list[Any], run_dir: Path) -> Path:
         """``predictions.txt``: ``token gold pred`` (IOB2) per line, a blank line after each sentence."""

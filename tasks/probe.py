@@ -1,10 +1,11 @@
-"""Linear probing of the biLM's representations (``task=probe``): how much of a token-level label (POS tags, chunk
-tags) a *linear* classifier can read off one biLM layer, with the biLM frozen.
+"""Probing the biLM's representations (``task=probe``): how much of a token-level label (POS tags, chunk tags) a
+*linear* classifier (or a small MLP) can read off one biLM layer, with the biLM frozen.
 
 The probe sees nothing but ELMo: it gets its one placed encoder from ``self.elmo.placed_encoder`` with no word
 vectors (``word_dim = 0``) and an identity encoder, so with ``elmo.placement=input`` the encoder's output is the
-(scalar-mixed) biLM vector itself, followed by one ``nn.Linear``.  Its only parameters are the mix's (``γ``, and
-``w`` for ``elmo.mix=all``) and the linear layer's.  ``elmo.mix=layer elmo.layer=j`` probes layer ``j`` (0 = the
+(scalar-mixed) biLM vector itself, followed by one ``nn.Linear`` (``task.probe=linear``, the default) or by
+``task.mlp_layers`` ReLU layers of ``task.mlp_hidden`` units and a linear layer (``task.probe=mlp``).  Its only
+parameters are the mix's (``γ``, and ``w`` for ``elmo.mix=all``) and the classifier's.  ``elmo.mix=layer elmo.layer=j`` probes layer ``j`` (0 = the
 context-free token layer); ``elmo.mix=all`` probes the learned mix.  ``experiment=probe_layers`` sweeps them all.
 
 Data: column ``task.column`` of a CoNLL-style file.  Without ``task.data_dir``: CoNLL-2003 English (the files of the
@@ -15,17 +16,28 @@ columns separated by spaces or tabs, column 1 the token, a blank line between se
 skipped.  Labels are the training split's; a dev/test label never seen in train gets an extra id that the probe
 never predicts, so it always counts as wrong.
 
-Metric: token accuracy (torchmetrics, padding ignored); objective ``val/acc``.  Control: the most-frequent-tag
-baseline (each training word's most frequent label; unseen words get the overall most frequent label), on dev and
-test, written into ``results.json`` under ``data_notes`` and printed.  The other control, a randomly initialised
-biLM of the same shape, is ``bilm.random_weights=true``.
+Metric: token accuracy (torchmetrics, padding ignored); objective ``val/acc``.  The test predictions go to
+``predictions.jsonl``: one ``{"index", "tokens", "gold", "pred"}`` record per test sentence, in dataset order, and
+per sentence (correct tokens, tokens) to ``test_examples.json`` (the report's paired test over sentences).
+
+Controls.  The most-frequent-tag baseline (each training word's most frequent label; unseen words get the overall
+most frequent label), on dev and test, on the labels the run uses, written into ``results.json`` under
+``data_notes`` and printed.  A randomly initialised biLM of the same shape: ``bilm.random_weights=true``.  The
+control task (Hewitt & Liang 2019, ``task.control_task=true``): every word type's tokens, in every split, get one
+label drawn from the training split's label distribution by a hash of ``(task.control_seed, word)``
+(``ControlTask``), so the label is a property of the word alone; a probe's accuracy on it measures what it can
+memorise, and accuracy minus control accuracy is its selectivity.
 """
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import zipfile
+from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass
+from itertools import accumulate
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -38,9 +50,10 @@ from torchmetrics.classification import MulticlassAccuracy
 from elmo_lab.config.schema import ConfigError
 from elmo_lab.data.conll import find_conll2003, load_conll2003
 from elmo_lab.data.errors import DataError
+from elmo_lab.metrics.examples import ExampleScores
 
 from elmo_lab.config.tasks import ProbeConfig
-from elmo_lab.training.api import ElmoDataModule, ElmoTaskModule, StepOutput, Task
+from elmo_lab.training.api import JSONL_PREDICTIONS, ElmoDataModule, ElmoTaskModule, StepOutput, Task
 
 IGNORE = -1  # label id of padding positions (left out of the loss and the accuracy)
 CONLL2003_COLUMNS = {2: "POS", 3: "chunk", 4: "NER"}
@@ -136,20 +149,47 @@ def most_frequent_tag_accuracy(table: dict[str, str], fallback: str, sentences: 
     return sum(p == g for p, g in pairs) / max(len(pairs), 1)
 
 
+class ControlTask:
+    """Hewitt & Liang's (2019) control labels: each word type (as written) gets one label, drawn from the token
+    label distribution of ``train`` by a hash of ``(seed, word)`` into its cumulative counts — the same label in
+    every split and every run, for words seen in train or not, with no table to store."""
+
+    def __init__(self, train: Sequence[LabelledSentence], seed: int = 0) -> None:
+        counts = Counter(label for sentence in train for label in sentence.labels)
+        self.seed = seed
+        self.labels = sorted(counts)
+        self.cumulative = list(accumulate(counts[label] for label in self.labels))
+        self.total = self.cumulative[-1] if self.cumulative else 0
+
+    def label(self, word: str) -> str:
+        """The control label of ``word``: label ``i`` with probability ``count_i / total``."""
+        digest = hashlib.blake2b(f"{self.seed}\x00{word}".encode("utf-8"), digest_size=8).digest()
+        point = (int.from_bytes(digest, "big") * self.total) >> 64  # uniform in [0, total)
+        return self.labels[bisect_right(self.cumulative, point)]
+
+    def relabel(self, sentence: LabelledSentence) -> LabelledSentence:
+        return LabelledSentence(sentence.tokens, [self.label(token) for token in sentence.tokens])
+
+
 def check_probe_config(config: dict) -> None:
-    """A probe reads the biLM alone, through ``elmo.placement=input``, and never changes it (``Task.check``: runs
-    before the data is read)."""
+    """A probe reads the biLM alone, through ``elmo.placement=input``, and never changes it; an MLP probe has at
+    least one hidden layer of at least one unit (``Task.check``: runs before the data is read)."""
     placement = str(config["elmo"]["placement"])
     if placement != "input":
         raise ConfigError(f"elmo.placement: the probe reads the biLM vector alone; use elmo.placement=input "
                           f"(got {placement}), e.g. python train.py experiment=probe_layers")
     if not config["bilm"].get("freeze", True):
         raise ConfigError("bilm.freeze: the probe reads a fixed biLM; use bilm.freeze=true")
+    task = config.get("task") or {}
+    for key in ("mlp_hidden", "mlp_layers"):
+        if task.get(key, 1) < 1:
+            raise ConfigError(f"task.{key}: must be >= 1, got {task[key]}")
 
 
 class ProbeDataModule(ElmoDataModule):
     """Labelled sentences; batches add ``labels`` (batch, time): label ids, ``IGNORE`` at padding, and
-    ``len(label_names)`` for labels never seen in train."""
+    ``len(label_names)`` for labels never seen in train; and ``gold``, the label strings.  With
+    ``task.control_task`` every split is relabelled by ``ControlTask`` before anything else reads the labels."""
 
     def __init__(self, task: Any, seed: int = 0, char_ids: bool = True, max_chars: int = 50) -> None:
         super().__init__(task, seed, char_ids, max_chars)
@@ -157,6 +197,7 @@ class ProbeDataModule(ElmoDataModule):
         self.label_ids: dict[str, int] = {}
         self.baseline: dict[str, float] = {}
         self.unseen: dict[str, int] = {}
+        self.control: ControlTask | None = None
 
     def load_splits(self) -> dict[str, list]:
         t = self.task
@@ -164,6 +205,10 @@ class ProbeDataModule(ElmoDataModule):
 
     def on_splits_loaded(self) -> None:
         self.label_names = sorted({label for s in self.splits["train"] for label in s.labels})
+        if self.task.get("control_task", False):
+            self.control = ControlTask(self.splits["train"], int(self.task.get("control_seed", 0)))
+            self.splits = {name: [self.control.relabel(s) for s in sentences]
+                           for name, sentences in self.splits.items()}
         self.label_ids = {label: i for i, label in enumerate(self.label_names)}
         self.unseen = {split: sum(label not in self.label_ids for s in self.splits[split] for label in s.labels)
                        for split in ("dev", "test")}
@@ -180,14 +225,19 @@ class ProbeDataModule(ElmoDataModule):
         for i, e in enumerate(examples):
             labels[i, : len(e.labels)] = torch.tensor([self.label_ids.get(x, unknown) for x in e.labels])
         batch["labels"] = labels
+        batch["gold"] = [list(e.labels) for e in examples]
         return batch
 
     def model_info(self) -> dict:
         return {"label_names": self.label_names}
 
     def data_notes(self) -> dict:
-        return {"column": self.task.column, "labels": len(self.label_names),
-                "tokens_with_labels_unseen_in_train": self.unseen, "most_frequent_tag_baseline": self.baseline}
+        notes = {"column": self.task.column, "labels": len(self.label_names),
+                 "tokens_with_labels_unseen_in_train": self.unseen, "most_frequent_tag_baseline": self.baseline,
+                 "control_task": self.control is not None}
+        if self.control is not None:
+            notes["control_seed"] = self.control.seed
+        return notes
 
 
 # -------------------------------------------------------------------------------------------------------- model
@@ -204,14 +254,31 @@ class ElmoOnly(nn.Module):
         return x  # (batch, time, dim)
 
 
+def probe_classifier(in_dim: int, num_labels: int, kind: str = "linear", hidden: int = 100,
+                     layers: int = 1) -> nn.Module:
+    """``linear``: ``nn.Linear(in_dim, num_labels)``; ``mlp``: ``layers`` × (Linear → ReLU) of ``hidden`` units,
+    then ``nn.Linear(hidden, num_labels)``."""
+    if str(kind) == "linear":
+        return nn.Linear(in_dim, num_labels)
+    dims = [in_dim] + [hidden] * layers
+    body = [m for d_in, d_out in zip(dims, dims[1:]) for m in (nn.Linear(d_in, d_out), nn.ReLU())]
+    return nn.Sequential(*body, nn.Linear(hidden, num_labels))
+
+
 class LinearProbe(ElmoTaskModule):
-    """ELMo (one layer or a mix, scaled by γ) → one linear layer → label scores per token."""
+    """ELMo (one layer or a mix, scaled by γ) → one linear layer (or an MLP, ``task.probe=mlp``) → label scores
+    per token."""
+
+    prediction_files = (JSONL_PREDICTIONS,)
 
     def build(self, data_info: dict) -> None:
-        check_probe_config({"elmo": {"placement": self.settings.placement}, "bilm": {"freeze": self.elmo.freeze}})
+        t = self.task_cfg
+        check_probe_config({"elmo": {"placement": self.settings.placement}, "bilm": {"freeze": self.elmo.freeze},
+                            "task": t})
         self.label_names = list(data_info["label_names"])
         self.encoder = self.placed_encoder(0, ElmoOnly)
-        self.classifier = nn.Linear(self.encoder.output_dim, len(self.label_names))
+        self.classifier = probe_classifier(self.encoder.output_dim, len(self.label_names), t.get("probe", "linear"),
+                                           t.get("mlp_hidden", 100), t.get("mlp_layers", 1))
 
     def forward(self, batch: dict) -> torch.Tensor:
         """Label scores (batch, time, num_labels)."""
@@ -233,6 +300,21 @@ class LinearProbe(ElmoTaskModule):
         # one class more than the probe predicts: the id of labels never seen in train
         return MetricCollection({"acc": MulticlassAccuracy(len(self.label_names) + 1, average="micro",
                                                            ignore_index=IGNORE)})
+
+    def prediction_records(self, batch: dict, predictions: torch.Tensor) -> list[dict]:
+        """One ``{"index", "tokens", "gold", "pred"}`` per sentence; ``predictions`` (tokens,) are the batch's
+        unpadded tokens row after row, as ``step`` returns them."""
+        lengths = batch["mask"].sum(-1).tolist()  # (batch,)
+        rows = torch.split(predictions.cpu(), lengths)
+        return [{"index": int(i), "tokens": list(tokens), "gold": gold, "pred": [self.label_names[j] for j in row]}
+                for i, tokens, gold, row in zip(batch["index"].tolist(), batch["tokens"], batch["gold"],
+                                                (r.tolist() for r in rows))]
+
+    def example_scores(self, records: list[dict]) -> tuple[list[str], dict[str, ExampleScores]]:
+        """Token accuracy as a ratio per sentence: (correct tokens, tokens)."""
+        keys = [json.dumps([r["tokens"], r["gold"]], ensure_ascii=False) for r in records]
+        rows = [[sum(p == g for p, g in zip(r["pred"], r["gold"])), len(r["gold"])] for r in records]
+        return keys, {"acc": ExampleScores("ratio", rows)}
 
 
 TASK = Task(datamodule=ProbeDataModule, module=LinearProbe, config=ProbeConfig, check=check_probe_config)

@@ -11,8 +11,14 @@ offline), optionally ELMo at the input / output of the contextual encoder, then
   layers;
 - ``bcn``: the paper's Biattentive Classification Network (``elmo_lab/modules/bcn.py``): pre-encoder, biLSTM, self-biattention,
   integrator biLSTM, max/min/mean/self-attentive pooling, two ReLU layers instead of maxout (as the paper did).
+
+Metrics: accuracy (objective ``val/acc``) and macro F1.  Test predictions: ``predictions.jsonl``, one ``{"index",
+"tokens", "gold", "pred"}`` record per test sentence in dataset order (class ids), and per-sentence correctness in
+``test_examples.json`` (the report's paired test over sentences).
 """
 from __future__ import annotations
+
+import json
 
 import torch
 import torch.nn.functional as F
@@ -21,9 +27,10 @@ from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from elmo_lab.config.schema import ConfigError
+from elmo_lab.metrics.examples import ExampleScores
 
 from elmo_lab.config.tasks import SentimentConfig
-from elmo_lab.training.api import ElmoDataModule, ElmoTaskModule, StepOutput, Task
+from elmo_lab.training.api import JSONL_PREDICTIONS, ElmoDataModule, ElmoTaskModule, StepOutput, Task
 from elmo_lab.modules.bcn import BCNEncoder, SelfAttentivePooling
 from elmo_lab.modules.encoders import POOLINGS, BiLSTMEncoder, pool
 
@@ -52,6 +59,8 @@ class SentimentDataModule(ElmoDataModule):
 
 class SentimentClassifier(ElmoTaskModule):
     """Embeddings → (ELMo-placed) encoder → pooling → two ReLU layers → class logits."""
+
+    prediction_files = (JSONL_PREDICTIONS,)
 
     def build(self, data_info: dict) -> None:
         t = self.task_cfg
@@ -90,6 +99,17 @@ class SentimentClassifier(ElmoTaskModule):
         logits = self(batch)
         labels = batch["labels"]  # (batch,)
         return StepOutput(F.cross_entropy(logits, labels), logits.argmax(-1), labels)
+
+    def prediction_records(self, batch: dict, predictions: torch.Tensor) -> list[dict]:
+        """One ``{"index", "tokens", "gold", "pred"}`` per sentence (``predictions.jsonl``; class ids)."""
+        return [{"index": int(i), "tokens": list(tokens), "gold": int(gold), "pred": int(pred)}
+                for i, tokens, gold, pred in zip(batch["index"].tolist(), batch["tokens"],
+                                                 batch["labels"].tolist(), predictions.tolist())]
+
+    def example_scores(self, records: list[dict]) -> tuple[list[str], dict[str, ExampleScores]]:
+        """Accuracy per sentence (1 or 0); macro F1 has no per-example form and is left out."""
+        keys = [json.dumps([r["tokens"], r["gold"]], ensure_ascii=False) for r in records]
+        return keys, {"acc": ExampleScores("mean", [[float(r["pred"] == r["gold"])] for r in records])}
 
     def make_metrics(self) -> MetricCollection:
         return MetricCollection({

@@ -2,10 +2,12 @@
 
 Data (``elmo_lab.data.squad``): the official ``train-v1.1.json`` / ``dev-v1.1.json`` (downloaded once into the
 cache, or ``task.data_dir``).  The official dev set is the **test** split; the validation split (model selection)
-is ``task.val_fraction`` of the train file's articles, held out with ``task.split_seed``.  ``task.max_train_questions``
-keeps a seeded sample of the training questions (CPU runs); ``task.max_passage_tokens`` cuts passages (training
-questions whose answer lies beyond are dropped, evaluation questions are kept and score as wrong); both counts, and
-how many answers do not fall on token boundaries, go into ``results.json`` (``data_notes``).
+is ``task.val_fraction`` of the train file's articles, held out with ``task.split_seed``.  ``task.train_examples``
+(or ``task.train_fraction``) keeps a nested, seeded subset of the training questions (CPU runs; the base datamodule
+takes it, as for every task; ``task.max_train_questions`` is a deprecated name of ``task.train_examples``);
+``task.max_passage_tokens`` cuts passages (training questions whose answer lies beyond are dropped, evaluation
+questions are kept and score as wrong); the counts, and how many answers do not fall on token boundaries, go into
+``results.json`` (``data_notes``).
 
 Model: word embeddings and a character CNN → one shared contextual encoder (a BiLSTM) run over the question and
 the passage, with ELMo placed at its input and/or output (``elmo.*``); the mixes belong to that encoder, so question
@@ -32,7 +34,8 @@ from torchmetrics import MetricCollection
 
 from elmo_lab.util.atomic import atomic_path
 from elmo_lab.data.squad import QAExample, load_squad
-from elmo_lab.metrics.squad import SquadMetric
+from elmo_lab.metrics.examples import ExampleScores
+from elmo_lab.metrics.squad import SquadMetric, exact_match, f1
 
 from elmo_lab.config.tasks import SquadConfig
 from elmo_lab.training.api import ElmoDataModule, ElmoTaskModule, StepOutput, Task
@@ -57,8 +60,7 @@ class SquadDataModule(ElmoDataModule):
     def load_splits(self) -> dict[str, list]:
         t = self.task
         splits, self.stats = load_squad(t.data_dir, download=t.download, val_fraction=t.val_fraction,
-                                        split_seed=t.split_seed, max_train_questions=t.max_train_questions,
-                                        max_passage_tokens=t.max_passage_tokens)
+                                        split_seed=t.split_seed, max_passage_tokens=t.max_passage_tokens)
         return splits
 
     def sequences_of(self, example: QAExample) -> list[list[str]]:
@@ -130,13 +132,19 @@ class BiDAF(ElmoTaskModule):
         return batch["spans"].size(0)
 
     def prediction_records(self, batch: dict, predictions: list[str]) -> list[Any]:
-        return [(e.qid, text) for e, text in zip(batch["examples"].examples, predictions)]
+        return [(e.qid, text, list(e.answer_texts)) for e, text in zip(batch["examples"].examples, predictions)]
+
+    def example_scores(self, records: list[Any]) -> tuple[list[str], dict[str, ExampleScores]]:
+        """Exact match and F1 per question (x100, as the metric), against every gold answer."""
+        keys = [json.dumps([qid, golds], ensure_ascii=False) for qid, _, golds in records]
+        return keys, {"em": ExampleScores("mean", [[100.0 * exact_match(text, golds)] for _, text, golds in records]),
+                      "f1": ExampleScores("mean", [[100.0 * f1(text, golds)] for _, text, golds in records])}
 
     def write_predictions(self, records: list[Any], run_dir: Path) -> Path:
         """``predictions.json``: ``{question id: answer text}`` for the test split (the official dev set)."""
         path = run_dir / PREDICTIONS_FILE
         with atomic_path(path) as tmp:
-            tmp.write_text(json.dumps(dict(records), ensure_ascii=False, indent=0) + "\n", encoding="utf-8")
+            tmp.write_text(json.dumps({qid: text for qid, text, _ in records}, ensure_ascii=False, indent=0) + "\n", encoding="utf-8")
         return path
 
 

@@ -81,3 +81,10 @@ def one_error_line(result: subprocess.CompletedProcess) -> str:
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert result.returncode == 2 and len(lines) == 1, result.stderr
     return lines[0]
+
+
+def example_metric(run_dir: Path, name: str) -> float:
+    """The test metric ``name`` recomputed from the run's per-example statistics (``test_examples.json``)."""
+    from elmo_lab.metrics.examples import EXAMPLES_FILE, read_example_table
+
+    return read_example_table(run_dir / EXAMPLES_FILE).metrics[name].metric()

@@ -8,6 +8,7 @@ prints it as one ``error: ...`` line (see ``elmo_lab.training.cli``).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, List, Optional
@@ -94,6 +95,12 @@ class TaskConfig:
     lr_scheduler: LrSchedulerConfig = field(default_factory=LrSchedulerConfig)
     gradient_clip_val: Optional[float] = None  # gradient norm clipping (trainer.gradient_clip_val)
     max_epochs: Optional[int] = 10  # default for trainer.max_epochs
+    # seeds the task's own split where it makes one (MR's 80/10/10, SQuAD's held-out articles) and the train subset
+    split_seed: int = 0
+    # train on a nested, seeded subset of the training split (elmo_lab.data.subsets); dev and test stay whole.
+    # At most one of the two: a fraction in (0, 1], or a number of examples (>= 1; sentences, SQuAD questions)
+    train_fraction: float = 1.0
+    train_examples: Optional[int] = None
 
 
 @dataclass
@@ -132,19 +139,64 @@ def _basename(spec: str) -> str:
     return Path(str(spec).split(",")[0].rstrip("/")).name or "bilm"
 
 
-def probe_run_name(mix: Any, layer: Any, random_weights: Any) -> str:
-    """``probe-layer1``, ``probe-all``, ``probe-layer1-random`` (``bilm.random_weights``): the run directory name that
-    ``experiment=probe_layers`` gives a single run, as ``${probe_run_name:${elmo.mix},${elmo.layer},...}``."""
-    return f"probe-{mix}{'' if layer is None else layer}" + ("-random" if random_weights else "")
+def probe_run_name(mix: Any, layer: Any, random_weights: Any, control_task: Any = False) -> str:
+    """``probe-layer1``, ``probe-all``, ``probe-layer1-random`` (``bilm.random_weights``), ``probe-layer1-control``
+    (``task.control_task``): the run directory name that ``experiment=probe_layers`` gives a single run, as
+    ``${probe_run_name:${elmo.mix},${elmo.layer},...}``."""
+    return (f"probe-{mix}{'' if layer is None else layer}" + ("-random" if random_weights else "")
+            + ("-control" if control_task else ""))
+
+
+# deprecated names of ``task.train_examples`` (kept working; setting both is an error)
+TRAIN_EXAMPLES_ALIASES = ("max_train_questions",)
+MAX_EPOCH_FACTOR = 20  # epochs_for_fraction never gives more than this many times task.max_epochs
+
+
+def train_subset_request(task: Any) -> tuple[float, Optional[int]]:
+    """``(fraction, examples)`` that ``task`` (a ``task.*`` config or dict) asks the training subset to be, with
+    ``task.max_train_questions`` read as ``task.train_examples``; ``ConfigError`` for values out of range or for
+    more than one of them set (``train_fraction`` counts as set when it is not 1)."""
+    fraction = task.get("train_fraction", 1.0)
+    fraction = 1.0 if fraction is None else fraction
+    examples, examples_key = task.get("train_examples"), "task.train_examples"
+    for alias in TRAIN_EXAMPLES_ALIASES:
+        if task.get(alias) is not None:
+            if examples is not None:
+                raise ConfigError(f"task.train_examples and task.{alias}: set only one (task.{alias} is a "
+                                  f"deprecated name of task.train_examples)")
+            examples, examples_key = task.get(alias), f"task.{alias}"
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction <= 1:
+        raise ConfigError(f"task.train_fraction: must be in (0, 1], got {fraction}")
+    if examples is not None and (isinstance(examples, bool) or not isinstance(examples, int) or examples < 1):
+        raise ConfigError(f"{examples_key}: must be an integer >= 1, got {examples}")
+    if examples is not None and fraction != 1:
+        raise ConfigError(f"task.train_fraction and {examples_key}: set only one of them "
+                          f"(got {fraction} and {examples})")
+    return float(fraction), examples
+
+
+def epochs_for_fraction(fraction: Any, max_epochs: Any) -> Optional[int]:
+    """``${epochs_for_fraction:${task.train_fraction},${task.max_epochs}}``: ``ceil(max_epochs / sqrt(fraction))``,
+    at most ``MAX_EPOCH_FACTOR * max_epochs``, so a run on a small fraction still gets enough updates (updates grow
+    as ``sqrt(fraction)`` instead of ``fraction``); ``None`` stays ``None`` (no epoch limit)."""
+    if max_epochs is None:
+        return None
+    fraction = float(fraction)
+    if not 0 < fraction <= 1:
+        raise ConfigError(f"task.train_fraction: must be in (0, 1], got {fraction}")
+    scaled = math.ceil(int(max_epochs) / math.sqrt(fraction) - 1e-9)  # 1e-9: 6 / sqrt(0.01) is 60, not 61
+    return min(scaled, MAX_EPOCH_FACTOR * int(max_epochs))
 
 
 def register_configs() -> None:
     """Register the schemas (``train_schema``, the root of ``conf/train.yaml``) and the resolvers the configs use:
-    ``basename``, ``probe_run_name`` and ``job_name_excluded_keys`` (``hydra.job.config.override_dirname``)."""
+    ``basename``, ``probe_run_name``, ``epochs_for_fraction`` and ``job_name_excluded_keys``
+    (``hydra.job.config.override_dirname``)."""
     cs = ConfigStore.instance()
     cs.store(name="train_schema", node=TrainConfig)
     OmegaConf.register_new_resolver("basename", _basename, replace=True)
     OmegaConf.register_new_resolver("probe_run_name", probe_run_name, replace=True)
+    OmegaConf.register_new_resolver("epochs_for_fraction", epochs_for_fraction, replace=True)
     OmegaConf.register_new_resolver("job_name_excluded_keys", lambda: list(JOB_NAME_EXCLUDED_KEYS), replace=True)
 
 
@@ -178,3 +230,4 @@ def validate(cfg: DictConfig) -> None:
     if not str(task.get("objective", "val/")).startswith("val/"):
         raise ConfigError(f"task.objective: must be a validation metric (val/...), got {task.objective!r}; "
                           "model selection never looks at the test split")
+    train_subset_request(task)

@@ -38,7 +38,6 @@ class SentimentConfig(TaskConfig):
 
     module: str = "tasks.sentiment"
     dataset: SentimentDataset = SentimentDataset.mr
-    split_seed: int = 0  # mr only: the 80/10/10 split
     phrases: bool = False  # sst/sst2: also train on every subtree (phrase) of the train trees
     min_phrase_tokens: int = 1  # with phrases: the shortest phrase kept (the paper's SST-5 model: 4)
     download: bool = True  # sst/sst2 without data_dir: download the official zip once into the cache
@@ -85,8 +84,7 @@ class SquadConfig(TaskConfig):
     objective: str = "val/f1"
     download: bool = True
     val_fraction: float = 0.05
-    split_seed: int = 0
-    max_train_questions: Optional[int] = None
+    max_train_questions: Optional[int] = None  # deprecated name of task.train_examples (TaskConfig)
     max_passage_tokens: Optional[int] = 400
     max_answer_len: int = 17
     char_dim: int = 16
@@ -102,13 +100,23 @@ class SquadConfig(TaskConfig):
     max_epochs: Optional[int] = 20
 
 
+class ProbeKind(Choice):
+    linear = "linear"
+    mlp = "mlp"
+
+
 @dataclass
 class ProbeConfig(TaskConfig):
-    """``task.*`` of the linear probe (``tasks/probe.py``; ``conf/task/probe.yaml``)."""
+    """``task.*`` of the probe (``tasks/probe.py``; ``conf/task/probe.yaml``)."""
 
     module: str = "tasks.probe"
     column: int = 2
     download: bool = True
+    probe: ProbeKind = ProbeKind.linear  # linear: one linear layer | mlp: mlp_layers ReLU layers, then linear
+    mlp_hidden: int = 100
+    mlp_layers: int = 1
+    control_task: bool = False  # Hewitt & Liang (2019): each word type gets a fixed random label instead
+    control_seed: int = 0  # seeds the control task's labels
     eval_batch_size: Optional[int] = 256
     lr: float = 0.01
     max_epochs: Optional[int] = 5

@@ -12,7 +12,9 @@ A task module defines
   ``step(batch)`` returns a ``StepOutput(loss, predictions, targets)``, reading
   ``self.elmo.layers(tokens, char_ids)`` once per token sequence; ``make_metrics()`` returns a torchmetrics
   ``MetricCollection`` (logged as ``val/<name>``, ``test/<name>``); optionally ``prediction_files`` with
-  ``prediction_records`` + ``write_predictions`` for a predictions file;
+  ``prediction_records`` (+ ``write_predictions`` for a format other than ``predictions.jsonl``) for the test
+  predictions, and ``example_scores`` (per-example statistics of the test metrics, ``test_examples.json``, for
+  the report's paired test over test examples);
 - ``TASK = Task(datamodule=..., module=..., config=...)``: ``config`` is the typed ``task.*`` schema, a dataclass
   extending ``TaskConfig`` (the built-in tasks keep theirs in ``elmo_lab.config.tasks``); ``check`` optionally
   refuses a composed config before the data is read,
@@ -26,7 +28,7 @@ from __future__ import annotations
 
 from elmo_lab.config.schema import TaskConfig
 from elmo_lab.training.datamodule import ElmoDataModule
-from elmo_lab.training.module import ElmoTaskModule, StepOutput
+from elmo_lab.training.module import JSONL_PREDICTIONS, ElmoTaskModule, StepOutput
 from elmo_lab.training.tasks import Task, load_task
 
-__all__ = ["ElmoDataModule", "ElmoTaskModule", "StepOutput", "Task", "TaskConfig", "load_task"]
+__all__ = ["JSONL_PREDICTIONS", "ElmoDataModule", "ElmoTaskModule", "StepOutput", "Task", "TaskConfig", "load_task"]

@@ -17,6 +17,8 @@ from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader, Sampler
 
 from elmo_lab.bilm.chars import batch_to_char_ids
+from elmo_lab.config.schema import train_subset_request
+from elmo_lab.data.subsets import nested_subset, subset_size
 from elmo_lab.lm.vocab import Vocabulary
 
 SPLITS = ("train", "dev", "test")
@@ -123,8 +125,15 @@ class IndexedExamples(torch.utils.data.Dataset):
 
 
 class ElmoDataModule(pl.LightningDataModule, ABC):
-    """Base datamodule: splits → vocabulary → batches with ``index``, and per token sequence ``tokens``,
-    ``word_ids``, ``mask`` and (when needed) ``char_ids``.
+    """Base datamodule: splits → training subset → vocabulary → batches with ``index``, and per token sequence
+    ``tokens``, ``word_ids``, ``mask`` and (when needed) ``char_ids``.
+
+    The training subset (``task.train_fraction`` or ``task.train_examples``; ``elmo_lab.data.subsets``) is taken
+    here, once, for every task: a nested, seeded (``task.split_seed``, never the run's seed) subset of the train
+    split, stratified by ``example.label`` when every example has one.  Dev and test stay whole.  Everything after
+    it — the vocabulary, ``on_splits_loaded``, batches, fine-tuning text — sees only the subset; the biLM layer
+    cache (``all_sequences``) still gets the whole train split (``full_train``), so its entry is the same for every
+    fraction.
 
     # Parameters
     task : the ``task.*`` config (``batch_size``, ``eval_batch_size``, ``min_count``, ``lowercase``,
@@ -143,7 +152,9 @@ class ElmoDataModule(pl.LightningDataModule, ABC):
         self.task = task if isinstance(task, DictConfig) else OmegaConf.create(task)
         self.seed, self.char_ids, self.max_chars = seed, char_ids, max_chars
         self.splits: dict[str, list] | None = None
+        self.full_train: list | None = None  # the whole train split, before the subset
         self.vocab: WordVocabulary | None = None
+        self._subset_notes: dict[str, Any] = {}
 
     # --- what a task provides -------------------------------------------------------------------------------
     @abstractmethod
@@ -194,16 +205,33 @@ class ElmoDataModule(pl.LightningDataModule, ABC):
         missing = [s for s in SPLITS if s not in splits]
         if missing:
             raise ValueError(f"{type(self).__name__}.load_splits returned no {', '.join(missing)} split")
-        self.splits = splits
-        self.vocab = WordVocabulary([s for e in splits["train"] for s in self.sequences_of(e)],
+        self.full_train = list(splits["train"])
+        self.splits = {**splits, "train": self._train_subset(self.full_train)}
+        self.vocab = WordVocabulary([s for e in self.splits["train"] for s in self.sequences_of(e)],
                                     min_count=self.task.get("min_count", 1),
                                     lowercase=self.task.get("lowercase", True))
         self.on_splits_loaded()
 
+    def _train_subset(self, train: list) -> list:
+        """The training examples that ``task.train_fraction`` / ``task.train_examples`` keep, in file order."""
+        fraction, examples = train_subset_request(self.task)
+        size = subset_size(len(train), fraction, examples)
+        labels = [getattr(e, "label", None) for e in train]
+        stratified = bool(train) and all(isinstance(label, (int, str)) for label in labels)
+        seed = int(self.task.get("split_seed", 0) or 0)
+        kept = nested_subset(labels if stratified else len(train), size, seed)
+        self._subset_notes = {
+            "train_fraction": fraction if examples is None else size / max(len(train), 1),
+            "train_examples": len(kept), "train_pool": len(train), "train_subset_seed": seed,
+            "train_subset_stratified": stratified}
+        return [train[i] for i in kept]
+
     def all_sequences(self) -> Iterator[list[str]]:
-        """Every token sequence of every split (what a biLM layer cache should hold)."""
+        """Every token sequence of every split, the whole train split included (what a biLM layer cache should
+        hold: the same entry whatever the training subset)."""
         self.setup()
-        return (s for split in SPLITS for e in self.splits[split] for s in self.sequences_of(e))
+        full = {**self.splits, "train": self.full_train}
+        return (s for split in SPLITS for e in full[split] for s in self.sequences_of(e))
 
     def data_sizes(self) -> dict[str, int]:
         self.setup()
@@ -213,6 +241,13 @@ class ElmoDataModule(pl.LightningDataModule, ABC):
         """What ``results.json`` should say about the data beyond split sizes (how splits were made, what a reader
         dropped or truncated); empty unless a task has something to say."""
         return {}
+
+    def subset_notes(self) -> dict[str, Any]:
+        """The training subset, for ``results.json`` (``data_notes``, every task): ``train_fraction`` (asked for; with
+        ``task.train_examples``, kept / pool), ``train_examples`` (kept), ``train_pool`` (the whole train split),
+        ``train_subset_seed`` and ``train_subset_stratified`` (by label)."""
+        self.setup()
+        return dict(self._subset_notes)
 
     def sentences(self, split: str) -> list[list[str]]:
         """The split's distinct token sequences in order of first appearance (biLM fine-tuning text)."""

@@ -10,6 +10,7 @@ submodules, found by walking it (``elmo_lab.elmo.placements``).
 """
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, Callable, NamedTuple
@@ -22,8 +23,13 @@ from torchmetrics import MetricCollection
 from elmo_lab.elmo.mix import ScalarMix
 from elmo_lab.elmo.placements import ElmoPlacedEncoder, ElmoSettings, elmo_penalty, placed_mixes
 from elmo_lab.elmo.provider import BiLMLayers
+from elmo_lab.metrics.examples import EXAMPLES_FILE, ExampleScores, example_table_json
+from elmo_lab.util.atomic import atomic_path
 from elmo_lab.util.seeding import reseed_for_step
 from elmo_lab.training.optim import build_optimizer
+
+
+JSONL_PREDICTIONS = "predictions.jsonl"  # the default predictions file (``write_predictions``)
 
 
 class StepOutput(NamedTuple):
@@ -82,7 +88,18 @@ class ElmoTaskModule(pl.LightningModule, ABC):
         return None
 
     def write_predictions(self, records: list[Any], run_dir: Path) -> Path | None:
-        """Write the records of the whole test split (in dataset order) into ``run_dir``; rank 0 only."""
+        """Write the records of the whole test split (in dataset order) into ``run_dir``; rank 0 only.  The default
+        writes ``predictions.jsonl``, one JSON object per record and line (records must be JSON values, e.g.
+        ``{"index", "tokens", "gold", "pred"}``); a task with an established format of its own overrides it."""
+        path = run_dir / JSONL_PREDICTIONS
+        with atomic_path(path) as tmp:
+            tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+        return path
+
+    def example_scores(self, records: list[Any]) -> tuple[list[str], dict[str, ExampleScores]] | None:
+        """Per-example statistics of the test metrics from the test split's records (in dataset order), for the
+        report's paired test over test examples: ``(keys, {metric name: ExampleScores})``, one key per example
+        that names it and its gold answer (``elmo_lab.metrics.examples``).  None: the task gives none."""
         return None
 
     def batch_size(self, batch: dict) -> int:
@@ -147,7 +164,12 @@ class ElmoTaskModule(pl.LightningModule, ABC):
             records = [r for part in gathered for r in part]
         by_index = dict(records)
         if self.trainer.is_global_zero:
-            self.write_predictions([by_index[i] for i in sorted(by_index)], Path(self.trainer.default_root_dir))
+            ordered, run_dir = [by_index[i] for i in sorted(by_index)], Path(self.trainer.default_root_dir)
+            self.write_predictions(ordered, run_dir)
+            scores = self.example_scores(ordered)
+            if scores is not None:
+                with atomic_path(run_dir / EXAMPLES_FILE) as tmp:
+                    tmp.write_text(example_table_json(*scores), encoding="utf-8")
 
     def on_train_epoch_start(self) -> None:
         self.elmo.reset_state()

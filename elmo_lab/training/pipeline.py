@@ -32,6 +32,7 @@ from elmo_lab.elmo.placements import ElmoSettings
 from elmo_lab.elmo.provider import BiLMLayers
 from elmo_lab.training.callbacks import LayerWeightLogger, layer_weights
 from elmo_lab.training.tasks import load_task
+from elmo_lab.metrics.examples import EXAMPLES_FILE
 from elmo_lab.training.results import RESULTS_FILE, write_json_atomic, write_results
 
 log = logging.getLogger(__name__)
@@ -88,7 +89,7 @@ def _prepare_run_dir(run_dir: Path, plain: dict, force: bool, writer: bool = Tru
         return
     if force:
         shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
-        for name in (RESULTS_FILE, "layer_weights.png", "finetune.json", *prediction_files):
+        for name in (RESULTS_FILE, "layer_weights.png", "finetune.json", EXAMPLES_FILE, *prediction_files):
             (run_dir / name).unlink(missing_ok=True)
     run_dir.mkdir(parents=True, exist_ok=True)
     with atomic_path(saved, suffix=".yaml") as tmp:  # other ranks may be reading it
@@ -205,7 +206,7 @@ def train(cfg: DictConfig) -> float | None:
         write_results(run_dir, task=cfg.task.name, placement=placement, mix=e["mix"], l2_coef=e["l2_coef"],
                       seed=cfg.seed, metrics=metrics, layer_weights=weights, data_sizes=datamodule.data_sizes(),
                       config=plain, finetune=finetune, objective=cfg.optimized_metric,
-                      data_notes=datamodule.data_notes())
+                      data_notes={**datamodule.data_notes(), **datamodule.subset_notes()})
         print("metrics: " + "  ".join(f"{k} {v:.4f}" for k, v in sorted(metrics.items())))
         for name, w in weights.items():
             print(f"layer weights {name}: s = [{', '.join(f'{x:.2f}' for x in w['s'])}], gamma = {w['gamma']:.2f}")

@@ -12,7 +12,7 @@ from elmo_lab.data.tagging import spans
 from elmo_lab.training.pipeline import train
 from tasks.ner import ConllDataModule
 
-from train_helpers import FAST, compose_train, train_cli, train_main_in_process
+from train_helpers import FAST, compose_train, train_cli, train_main_in_process, example_metric
 
 PEOPLE, PLACES, ORGS = ["Smith", "Jones", "Anna Berg", "Li Wei"], ["Paris", "New York", "Oslo"], ["Acme Corp", "UN"]
 FRAMES = ["{PER} visited {LOC} .", "{ORG} hired {PER} in {LOC} .", "Officials in {LOC} met {ORG} today .",
@@ -89,6 +89,7 @@ def test_tagger_trains_and_its_predictions_file_gives_the_reported_f1(placement:
     lines = (run_dir / "predictions.txt").read_text().split("\n\n")
     assert len([b for b in lines if b.strip()]) == 16  # every test sentence once, in file order
     assert _f1_of_predictions(run_dir / "predictions.txt") == pytest.approx(results["metrics"]["test/f1"], abs=1e-6)
+    assert example_metric(run_dir, "f1") == pytest.approx(results["metrics"]["test/f1"], abs=1e-6)  # span counts
     assert sorted(results["layer_weights"]) == {"none": [], "input": ["input"], "both": ["input", "output"]}[placement]
 
 

@@ -17,7 +17,7 @@ from tasks.probe import (LabelledSentence, LinearProbe, ProbeDataModule, check_p
                          most_frequent_tag_accuracy, most_frequent_tags)
 from test_ner_task import write_conll  # tests/tasks is on sys.path under pytest's default import mode
 
-from train_helpers import compose_train, train_cli
+from train_helpers import compose_train, train_cli, example_metric
 
 ELMO = dict(placement="input", mix="layer", layer=1, layer_norm=False, dropout=0.0, l2_coef=0.0)
 FAST_PROBE = ["trainer.max_epochs=1", "trainer.enable_progress_bar=false", "logger=csv", "threads=1"]
@@ -174,6 +174,10 @@ def test_probe_trains_and_writes_accuracy_and_the_baseline(tiny_bilm_dir: Path, 
     assert {"val/acc", "test/acc"} <= set(results["metrics"]) and results["objective"] == "val/acc"
     assert 0.0 <= results["metrics"]["val/acc"] < 1.0  # the unseen dev label is never right
     assert results["layer_weights"]["input"]["s"] == [0.0, 1.0, 0.0]
+    records = [json.loads(line) for line in (run_dir / "predictions.jsonl").read_text().splitlines()]
+    assert [r["index"] for r in records] == list(range(len(records))) and all(len(r["gold"]) == len(r["pred"])
+                                                                                for r in records)
+    assert example_metric(run_dir, "acc") == pytest.approx(results["metrics"]["test/acc"], abs=1e-6)
     notes = results["data_notes"]
     assert notes["labels"] == 4 and set(notes["most_frequent_tag_baseline"]) == {"train/acc", "dev/acc", "test/acc"}
 

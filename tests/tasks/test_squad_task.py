@@ -13,7 +13,7 @@ from elmo_lab.metrics.squad import evaluate
 from elmo_lab.training.pipeline import train
 from tasks.squad import SquadDataModule
 
-from train_helpers import FAST, REPO, compose_train, one_error_line, train_cli
+from train_helpers import FAST, REPO, compose_train, one_error_line, train_cli, example_metric
 
 FIXTURES = REPO / "tests" / "data" / "fixtures" / "squad"
 SETTINGS = [o for o in FAST if not o.startswith("task.hidden_dim")] + [
@@ -59,6 +59,8 @@ def test_bidaf_trains_and_predictions_json_gives_the_logged_em_f1(placement: str
     official = evaluate(gold, predictions)
     assert official["exact_match"] == pytest.approx(results["metrics"]["test/em"], abs=1e-4)
     assert official["f1"] == pytest.approx(results["metrics"]["test/f1"], abs=1e-4)
+    assert example_metric(run_dir, "em") == pytest.approx(results["metrics"]["test/em"], abs=1e-4)
+    assert example_metric(run_dir, "f1") == pytest.approx(results["metrics"]["test/f1"], abs=1e-4)
     contexts = {p["context"] for a in gold["data"] for p in a["paragraphs"]}
     assert all(any(text in c for c in contexts) for text in predictions.values())  # substrings of the context
     expected = {"none": [], "input": ["input"], "output": ["output"], "both": ["input", "output"]}[placement]
