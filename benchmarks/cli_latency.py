@@ -1,7 +1,8 @@
 """How fast the entry points answer a config mistake or ``--help``, beside the cost of importing torch alone.
 
-Composition and validation use only the light schema modules (``elmo_lab/config/``): torch and Lightning load after
-the config is known good, so a typo costs about what starting Python and Hydra costs.  Each command runs in a fresh
+Both entry points (``train.py``, ``pretrain.py``) compose and validate with only the light schema modules
+(``elmo_lab/config/``): torch and Lightning load after the config is known good, so a typo costs about what
+starting Python and Hydra costs.  Each command runs in a fresh
 process; the best of ``--repeats`` wall-clock times is kept (robust to a busy machine).
 
     python benchmarks/cli_latency.py [--repeats 5]
@@ -22,6 +23,9 @@ COMMANDS = {
     "train.py elmo.l2_coef=-1 (range)": [sys.executable, "train.py", "elmo.l2_coef=-1"],
     "train.py task.encoder=x (task key)": [sys.executable, "train.py", "task.encoder=x"],
     "train.py --help": [sys.executable, "train.py", "--help"],
+    "pretrain.py bilm_arch.bad_key=1 (key)": [sys.executable, "pretrain.py", "bilm_arch.bad_key=1"],
+    "pretrain.py data.batching=streams": [sys.executable, "pretrain.py", "data.batching=streams"],
+    "pretrain.py model.lr=-1 (range)": [sys.executable, "pretrain.py", "model.lr=-1"],
     "pretrain.py --help": [sys.executable, "pretrain.py", "--help"],
 }
 

@@ -30,6 +30,8 @@ from pathlib import Path
 
 from hydra import compose, initialize_config_dir
 
+from elmo_lab.config.pretrain import register_pretrain_configs, validate_pretrain
+
 REPO = Path(__file__).resolve().parents[1]
 
 OVERRIDES = [
@@ -59,8 +61,10 @@ def main() -> None:
                  f"threads={args.threads}", f"paths.output_dir={args.out}",
                  f"trainer.max_time=00:{minutes // 60:02d}:{minutes % 60:02d}:00", f"trainer.max_steps={args.steps}",
                  *extra]
+    register_pretrain_configs()  # the typed schema conf/pretrain.yaml starts from
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
         cfg = compose(config_name="pretrain", overrides=overrides)
+    validate_pretrain(cfg)
     from elmo_lab.lm.pretraining import run_pretraining
 
     command = " ".join(["python", "benchmarks/pretrain_ptb.py", *sys.argv[1:]])
@@ -68,7 +72,7 @@ def main() -> None:
     meta = run_pretraining(cfg, command=command)
     total = meta["bilm_parameters"] + meta["softmax_parameters"]
     test = {name: test_perplexity(Path(cfg.export.dir), name) for name in PROTOCOLS}
-    print(json.dumps({"benchmark": "pretrain_ptb", "parameters_total": total, "batching": cfg.data.batching,
+    print(json.dumps({"benchmark": "pretrain_ptb", "parameters_total": total, "batching": str(cfg.data.batching),
                       "steps": meta["global_steps"], "epochs_of_data": meta.get("epochs_of_data"),
                       "tokens_seen": meta["tokens_seen"], "wall_minutes": round((time.time() - start) / 60, 1),
                       "valid_perplexity": {k: round(meta["perplexity"]["valid"][k], 2)

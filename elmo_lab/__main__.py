@@ -29,7 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
               "put datasets (conll2003, squad, sst) and published biLMs into the cache ahead of time"),
     "perplexity": ("elmo_lab.lm.perplexity:add_perplexity_command",
                    "forward, backward and average perplexity of a biLM with a softmax (pretrain.py exports) on a corpus"),
-    "report": ("elmo_lab.report.tables:add_report_command", "compare sweep runs: mean ± std over seeds, Δ to the none baseline, plots"),
+    "report": ("elmo_lab.cli.report:add_report_command", "compare sweep runs: mean ± std over seeds, verdicts against the none baseline, plots"),
     "cache": ("elmo_lab.cli.cache:add_cache_command", "inspect (info) or clear the biLM layer cache shared by runs"),
 }
 

@@ -18,8 +18,6 @@ Metrics: accuracy (objective ``val/acc``) and macro F1.  Test predictions: ``pre
 """
 from __future__ import annotations
 
-import json
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -27,7 +25,7 @@ from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from elmo_lab.config.schema import ConfigError
-from elmo_lab.metrics.examples import ExampleScores
+from elmo_lab.metrics.examples import ExampleScores, accuracy_scores
 
 from elmo_lab.config.tasks import SentimentConfig
 from elmo_lab.training.api import JSONL_PREDICTIONS, ElmoDataModule, ElmoTaskModule, StepOutput, Task
@@ -108,8 +106,7 @@ class SentimentClassifier(ElmoTaskModule):
 
     def example_scores(self, records: list[dict]) -> tuple[list[str], dict[str, ExampleScores]]:
         """Accuracy per sentence (1 or 0); macro F1 has no per-example form and is left out."""
-        keys = [json.dumps([r["tokens"], r["gold"]], ensure_ascii=False) for r in records]
-        return keys, {"acc": ExampleScores("mean", [[float(r["pred"] == r["gold"])] for r in records])}
+        return accuracy_scores(records)
 
     def make_metrics(self) -> MetricCollection:
         return MetricCollection({

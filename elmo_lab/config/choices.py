@@ -61,6 +61,39 @@ class Scheduler(Choice):
     linear = "linear"
 
 
+class LMOptimizer(Choice):
+    """The optimizers of biLM pretraining (``model.optimizer``): bilm-tf's Adagrad, or Adam / AdamW."""
+
+    adagrad = "adagrad"
+    adam = "adam"
+    adamw = "adamw"
+
+
+class Batching(Choice):
+    """How pretraining batches the corpus (``data.batching``): packed stateless sentence rows
+    (``elmo_lab.lm.batching``) or stream windows with the LSTM state carried (``elmo_lab.lm.streams``)."""
+
+    rows = "rows"
+    stream = "stream"
+
+
+class Activation(Choice):
+    """The char CNN's activation (``bilm_arch.char_cnn.activation``)."""
+
+    relu = "relu"
+    tanh = "tanh"
+
+
+class ExportDtype(Choice):
+    """The float type of an exported biLM's files (``export.dtype``)."""
+
+    float32 = "float32"
+    float16 = "float16"
+
+
 PLACEMENTS = values(Placement)
 MIX_MODES = values(Mix)
 RECURRENCES = values(Recurrence)
+LM_OPTIMIZERS = values(LMOptimizer)
+LR_SCHEDULES = values(Scheduler)
+BATCHINGS = values(Batching)

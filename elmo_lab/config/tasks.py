@@ -122,6 +122,66 @@ class ProbeConfig(TaskConfig):
     max_epochs: Optional[int] = 5
 
 
+@dataclass
+class HfSplits:
+    """``task.hf_splits.*``: which split of a Hugging Face dataset each split is (null: the usual names,
+    ``elmo_lab.data.hf.DEFAULT_SPLITS``)."""
+
+    train: Optional[str] = None
+    dev: Optional[str] = None
+    test: Optional[str] = None
+
+
+@dataclass
+class TabularConfig(TaskConfig):
+    """``task.*`` shared by the tasks on a user's own data (``task=classify``, ``task=pairs``; not a task itself).
+    Readers: ``elmo_lab.data.tabular`` (CSV/TSV/JSONL) and ``elmo_lab.data.hf`` (Hugging Face datasets)."""
+
+    train_file: Optional[str] = None  # each relative to task.data_dir when it is set
+    dev_file: Optional[str] = None
+    test_file: Optional[str] = None
+    label_field: str = "label"  # "label" absent but "gold_label" there (SNLI/MultiNLI): gold_label is read
+    tokenized: bool = False  # the text is already tokenised: split on whitespace instead of the tokeniser
+    skip_empty: bool = False  # drop (and count) rows with an empty text instead of stopping with an error
+    max_tokens: Optional[int] = None  # cut each text to this many tokens (counted in data_notes)
+    dev_fraction: float = 0.1  # no dev file: this part of each label's training rows, held out with split_seed
+    hf_dataset: Optional[str] = None  # a save_to_disk folder or a datasets.load_dataset name (pip extra "hf")
+    hf_config: Optional[str] = None  # the dataset's configuration name (e.g. mnli for glue)
+    hf_splits: HfSplits = field(default_factory=HfSplits)  # the dataset's split names for train / dev / test
+    per_class_f1: bool = True  # also log f1_<label> for every class (val/ and test/)
+    eval_batch_size: Optional[int] = 256
+
+
+@dataclass
+class ClassifyConfig(TabularConfig):
+    """``task.*`` of single-text classification on a user's data (``tasks/classify.py``; ``conf/task/classify.yaml``):
+    the sentiment task's model (``encoder``, ``pooling``, ...) on any labelled text."""
+
+    module: str = "tasks.classify"
+    text_field: str = "text"
+    encoder: SentimentEncoder = SentimentEncoder.bilstm  # bilstm (BiLSTM + pooling) | bcn
+    pooling: List[Pooling] = field(default_factory=lambda: [Pooling.max, Pooling.mean])  # bilstm only
+    hidden_dim: int = 100
+    num_layers: int = 1
+    dropout: float = 0.2
+    batch_size: int = 64
+    max_epochs: Optional[int] = 5
+
+
+@dataclass
+class PairsConfig(TabularConfig):
+    """``task.*`` of sentence-pair classification (NLI) with ESIM (``tasks/pairs.py``; ``conf/task/pairs.yaml``)."""
+
+    module: str = "tasks.pairs"
+    text_fields: List[str] = field(default_factory=lambda: ["sentence1", "sentence2"])  # premise, hypothesis
+    hidden_dim: int = 100  # encoder and composition LSTM cells per direction, projection and MLP width (ESIM: 300)
+    dropout: float = 0.5
+    batch_size: int = 32
+    lr: float = 0.0004  # Adam, as ESIM
+    gradient_clip_val: Optional[float] = 10.0
+    max_epochs: Optional[int] = 10
+
+
 # schema name (``task/<name>`` in Hydra's ConfigStore, listed first in the task yaml's defaults) -> schema
 TASK_SCHEMAS = {"_sentiment_schema": SentimentConfig, "_ner_schema": NerConfig, "_squad_schema": SquadConfig,
-                "_probe_schema": ProbeConfig}
+                "_probe_schema": ProbeConfig, "_classify_schema": ClassifyConfig, "_pairs_schema": PairsConfig}

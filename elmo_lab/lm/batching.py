@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from elmo_lab.bilm.chars import BOS_TOKEN, EOS_TOKEN, token_to_char_ids
+from elmo_lab.config.choices import BATCHINGS  # rows, stream (data.batching), defined once
 
 from elmo_lab.lm.corpora import CorpusError
 from elmo_lab.lm.vocab import Vocabulary
@@ -183,6 +184,15 @@ class ResumablePasses:
     ``shard`` (distributed training) gives ``(rank, world_size)``: each process then trains on its own share of every
     pass (subclasses say how), all with the same number of batches, as DDP needs; asked when a pass starts, since the
     trainer knows the ranks only by then.
+
+    Why the task samplers (``elmo_lab.training.datamodule``: ``EpochSeededSampler``, ``BucketBatchSampler``) do not
+    share this base: they are ``Sampler``s of example indices inside a ``DataLoader`` (worker processes, Lightning's
+    ``DistributedSampler`` wrapped around them under DDP), and a task run checkpoints only at epoch ends, so an order
+    that is a function of ``(seed, epoch)`` is all its resume needs.  These passes replace the ``DataLoader`` (a
+    pretraining run checkpoints every few minutes, mid-epoch, and shards itself); a shared base would make the task
+    loaders give that up, and its one common line, the ``(seed, epoch)`` generator, is seeded differently on each side
+    (here: what a shuffling ``DataLoader`` draws; there: ``seed * 100_003 + epoch``), so unifying it would change the
+    batch order, and the results, of every task run.
     """
 
     def __init__(self, steps_done: Callable[[], int] | None = None,
@@ -261,8 +271,6 @@ class ShuffledRows(ResumablePasses):
             first = (k * world + rank) * self.batch_size
             yield self.collate(order[first: first + self.batch_size])
 
-
-BATCHINGS = ("rows", "stream")
 
 
 def make_loader(corpus: EncodedCorpus, window: int, batch_size: int, shuffle: bool, seed: int = 0,

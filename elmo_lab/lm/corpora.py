@@ -16,9 +16,9 @@ Sources (``Corpus`` config ``name``):
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
+from elmo_lab.config.pretrain import CorpusConfig
 from elmo_lab.util.errors import UserError
 
 Sentences = list[list[str]]
@@ -28,23 +28,8 @@ class CorpusError(ValueError, UserError):
     """A corpus that cannot be read (unknown name, missing file, empty text)."""
 
 
-@dataclass
-class CorpusSpec:
-    """What ``conf/corpus/*.yaml`` holds."""
-
-    name: str = "ptb"
-    path: str | None = None
-    valid_path: str | None = None
-    test_path: str | None = None
-    tokenize: bool = False
-    valid_fraction: float = 0.02
-    max_reviews: int | None = None  # imdb: read only the first N reviews (quick runs)
-    valid_reviews: int = 500
-    test_reviews: int = 500
-    sources: list[str] | None = None  # mix: imdb and/or names of text_sources.SOURCES
-    held_out_permille: int = 10  # mix: documents per 1,000 in dev, and as many in test
-    max_sentence_tokens: int = 150  # mix: longer "sentences" (tables, lists) are dropped
-    dedup_min_tokens: int = 5  # mix: training sentences this long are kept once and never when held out
+# What ``conf/corpus/*.yaml`` holds: the typed ``corpus.*`` schema of ``pretrain.py``, defined once (light: no torch).
+CorpusSpec = CorpusConfig
 
 
 def ptb_split(split: str) -> Sentences:

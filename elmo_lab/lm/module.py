@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from elmo_lab.bilm.model import BiLM
 from elmo_lab.bilm.options import BiLMOptions
+from elmo_lab.config.choices import LM_OPTIMIZERS, LR_SCHEDULES
 from elmo_lab.util.errors import UserError
 from elmo_lab.util.seeding import reseed_for_step
 
@@ -76,9 +77,9 @@ class BiLMLanguageModel(pl.LightningModule):
                  adagrad_initial_accumulator: float = 1.0, lr_schedule: str = "none", seed: int = 0) -> None:
         super().__init__()
         self.save_hyperparameters()
-        if optimizer not in ("adagrad", "adam", "adamw"):
+        if optimizer not in LM_OPTIMIZERS:
             raise LMConfigError(f"model.optimizer must be adagrad, adam or adamw; got {optimizer!r}")
-        if lr_schedule not in ("none", "plateau", "linear"):
+        if lr_schedule not in LR_SCHEDULES:
             raise LMConfigError(f"model.lr_schedule must be none, plateau or linear; got {lr_schedule!r}")
         self.bilm = BiLM(BiLMOptions.from_dict(options), dropout=dropout)
         self.softmax = make_softmax(self.bilm.options.projection_dim, vocab_size, sampled_softmax, num_samples,

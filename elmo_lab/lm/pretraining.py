@@ -1,4 +1,10 @@
-"""What ``pretrain.py`` runs: data → LM module → Lightning fit (resumable) → perplexities → export."""
+"""What ``pretrain.py`` runs: config check → data → LM module → Lightning fit (resumable) → perplexities → export.
+
+The run directory works as a task run's does (``elmo_lab.training.run_dir``, shared with ``train.py``): rerunning a
+command resumes from ``checkpoints/last.ckpt``, a rerun with a config that differs in a result-relevant key (all but
+``PRETRAIN_RESULT_NEUTRAL_KEYS``) is refused before anything loads, ``force=true`` starts over, and under DDP only
+rank 0 writes there.
+"""
 from __future__ import annotations
 
 import datetime
@@ -13,40 +19,45 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.utilities import rank_zero_only
 
+from elmo_lab.config.pretrain import PRETRAIN_RESULT_NEUTRAL_KEYS, validate_pretrain
 from elmo_lab.lm.datamodule import LMDataModule
 from elmo_lab.lm.export import export_lm
 from elmo_lab.lm.module import BiLMLanguageModel
 from elmo_lab.lm.perplexity import BATCHING_WORDS, evaluate_perplexity
+from elmo_lab.training.run_dir import make_loggers, prepare_run_dir
 
 
-def _loggers(cfg: DictConfig) -> list[Any]:
-    if not cfg.get("logger"):
-        return []
-    return [instantiate(c) for c in cfg.logger.values() if c is not None and "_target_" in c]
+def _plain(cfg: DictConfig) -> dict[str, Any]:
+    """``cfg`` resolved into plain containers, choices as strings (what the LM code and the metadata take)."""
+    return OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
 
 
 def build(cfg: DictConfig) -> tuple[LMDataModule, BiLMLanguageModel]:
     """The data module (set up) and a fresh LM module for ``cfg`` (``conf/pretrain.yaml`` layout)."""
-    dm = LMDataModule(OmegaConf.to_container(cfg.corpus, resolve=True), vocab_max_size=cfg.vocab.max_size,
-                      vocab_min_count=cfg.vocab.min_count, vocab_path=cfg.vocab.path, window=cfg.data.window,
-                      batch_size=cfg.data.batch_size, eval_batch_size=cfg.data.eval_batch_size,
-                      max_valid_sentences=cfg.data.max_valid_sentences, seed=cfg.seed,
-                      max_chars=cfg.bilm_arch.char_cnn.get("max_characters_per_token", 50), batching=cfg.data.batching)
+    plain = _plain(cfg)
+    vocab, data, arch = plain["vocab"], plain["data"], plain["bilm_arch"]
+    dm = LMDataModule(plain["corpus"], vocab_max_size=vocab["max_size"], vocab_min_count=vocab["min_count"],
+                      vocab_path=vocab["path"], window=data["window"], batch_size=data["batch_size"],
+                      eval_batch_size=data["eval_batch_size"], max_valid_sentences=data["max_valid_sentences"],
+                      seed=plain["seed"], max_chars=arch["char_cnn"].get("max_characters_per_token", 50),
+                      batching=data["batching"])
     dm.setup()
     assert dm.vocab is not None
-    model = BiLMLanguageModel(OmegaConf.to_container(cfg.bilm_arch, resolve=True), len(dm.vocab),
-                              **OmegaConf.to_container(cfg.model, resolve=True), seed=cfg.seed)
+    model = BiLMLanguageModel(arch, len(dm.vocab), **plain["model"], seed=plain["seed"])
     return dm, model
 
 
 def run_pretraining(cfg: DictConfig, command: str = "python pretrain.py") -> dict[str, Any]:
     """Train (or resume), evaluate and export; returns the metadata written beside the exported files (``{}`` on the
     other ranks of a distributed run: they train, rank 0 evaluates and exports)."""
+    validate_pretrain(cfg)
+    run_dir = Path(cfg.paths.output_dir)
+    plain = _plain(cfg)
+    # a rerun with another config is refused before anything loads
+    prepare_run_dir(run_dir, plain, cfg.force, writer=False, ignored=PRETRAIN_RESULT_NEUTRAL_KEYS)
     if cfg.threads:
         torch.set_num_threads(int(cfg.threads))
     pl.seed_everything(cfg.seed, workers=True)
-    run_dir = Path(cfg.paths.output_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
     dm, model = build(cfg)
     sizes = dm.describe()
     n_params = sum(p.numel() for p in model.bilm.parameters())
@@ -60,11 +71,16 @@ def run_pretraining(cfg: DictConfig, command: str = "python pretrain.py") -> dic
         train_time_interval=datetime.timedelta(minutes=cfg.checkpoint_every_minutes))
     # use_distributed_sampler=False: under DDP the training loaders shard themselves (LMDataModule), and every rank
     # evaluates the whole dev set, so the logged perplexities are exact (a DistributedSampler would pad with repeats)
-    trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=[checkpoint], logger=_loggers(cfg) or False,
+    corpus = str(cfg.corpus.name)
+    loggers = make_loggers(cfg, group=f"pretrain/{corpus}", name=f"pretrain/{corpus}/{run_dir.name}",
+                           tags=[f"corpus:{corpus}"])
+    trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=[checkpoint], logger=loggers or False,
                                       default_root_dir=str(run_dir), use_distributed_sampler=False)
+    # rank 0 (known from the launcher's environment) saves run_config.yaml, or with force deletes the checkpoints
+    prepare_run_dir(run_dir, plain, cfg.force, trainer.is_global_zero, ignored=PRETRAIN_RESULT_NEUTRAL_KEYS)
     last = ckpt_dir / "last.ckpt"
     started = time.time()
-    trainer.fit(model, datamodule=dm, ckpt_path=str(last) if last.is_file() else None)
+    trainer.fit(model, datamodule=dm, ckpt_path=str(last) if last.is_file() and not cfg.force else None)
     trainer.save_checkpoint(last)  # the final state, also when max_time or max_steps stopped the run (every rank)
     train_seconds = time.time() - started
     if not trainer.is_global_zero:  # DDP: rank 0 alone evaluates and exports
@@ -73,16 +89,17 @@ def run_pretraining(cfg: DictConfig, command: str = "python pretrain.py") -> dic
     assert dm.splits is not None and dm.vocab is not None
     results: dict[str, Any] = {}
     model.to(trainer.strategy.root_device)  # after a GPU fit Lightning has moved the model back to the CPU
+    data = plain["data"]
     for split in ("valid", "test") if cfg.evaluate_test else ("valid",):
-        ppl = evaluate_perplexity(model.bilm, model.softmax, dm.vocab, dm.splits[split], cfg.data.window,
-                                  cfg.data.eval_batch_size, batching=cfg.data.batching)
+        ppl = evaluate_perplexity(model.bilm, model.softmax, dm.vocab, dm.splits[split], data["window"],
+                                  data["eval_batch_size"], batching=data["batching"])
         results[split] = ppl
         print(f"{split} perplexity: forward {ppl['forward']:.2f}  backward {ppl['backward']:.2f}  "
               f"average {ppl['average']:.2f}", flush=True)
     model.cpu()
     metadata = {
         "command": command,
-        "corpus": OmegaConf.to_container(cfg.corpus, resolve=True),
+        "corpus": plain["corpus"],
         "corpus_sizes": sizes,
         "bilm_parameters": n_params,
         "softmax_parameters": n_softmax,
@@ -93,11 +110,11 @@ def run_pretraining(cfg: DictConfig, command: str = "python pretrain.py") -> dic
         "train_seconds_this_call": round(train_seconds, 1),
         "perplexity": results,
         "perplexity_definition": "per prediction (words + one sentence boundary per sentence and direction), "
-                                 f"{BATCHING_WORDS[cfg.data.batching]}, exact full softmax; "
+                                 f"{BATCHING_WORDS[data['batching']]}, exact full softmax; "
                                  "average = exp(mean of the two directions' mean NLL)",
-        "model": OmegaConf.to_container(cfg.model, resolve=True),
-        "data": OmegaConf.to_container(cfg.data, resolve=True),
+        "model": plain["model"],
+        "data": data,
     }
-    out = export_lm(cfg.export.dir, model.bilm, model.softmax, dm.vocab, cfg.export.dtype, metadata)
+    out = export_lm(plain["export"]["dir"], model.bilm, model.softmax, dm.vocab, plain["export"]["dtype"], metadata)
     print(f"exported to {out}", flush=True)
     return metadata

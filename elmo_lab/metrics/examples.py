@@ -136,3 +136,11 @@ def read_example_table(path: Path) -> ExampleTable:
         return ExampleTable(str(data["examples_digest"]), int(data["n_examples"]), metrics)
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
         raise ValueError(f"{path}: not a {EXAMPLES_FILE} file ({e})") from None
+
+
+def accuracy_scores(records: Sequence[Mapping], key_fields: Sequence[str] = ("tokens", "gold")
+                    ) -> tuple[list[str], dict[str, ExampleScores]]:
+    """``ElmoTaskModule.example_scores`` for one label per example: records with ``gold`` and ``pred`` → keys (the
+    JSON of ``key_fields``) and accuracy as a ``mean`` of 1 / 0."""
+    keys = [json.dumps([r[k] for k in key_fields], ensure_ascii=False) for r in records]
+    return keys, {"acc": ExampleScores("mean", [[float(r["pred"] == r["gold"])] for r in records])}

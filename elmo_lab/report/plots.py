@@ -1,11 +1,13 @@
 """The report's figures, one panel per task, each PNG written atomically:
 
-* ``metric.png``: the chosen metric of every configuration, mean with the standard deviation over seeds as error
-  bar; dashed lines mark the ``none`` baselines;
+* ``metric.png``: the chosen metric of every configuration, mean with its 95 % confidence interval over seeds
+  (t interval) as error bar; dashed lines mark the ``none`` baselines;
 * ``layer_weights.png``: the learned layer weights ``s_j`` averaged over seeds, one row per configuration and mix,
   one column per biLM layer (the paper's Figure 2 across runs);
 * ``probing.png``: for tasks with ``elmo.mix=layer`` runs, the metric per biLM layer (one bar group per layer,
-  one bar per otherwise equal family of settings).
+  one bar per otherwise equal family of settings);
+* ``learning_curve.png`` and ``dev_curves.png`` (``elmo_lab.report.curves``): the metric against training-set
+  size, and the dev objective per epoch.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ import numpy as np
 from elmo_lab.util.atomic import atomic_path
 from elmo_lab.report.runs import Config
 
-PLOT_FILES = ("metric.png", "layer_weights.png", "probing.png")
+PLOT_FILES = ("metric.png", "layer_weights.png", "probing.png", "learning_curve.png", "dev_curves.png")
 Label = Callable[[Config], str]
 
 
@@ -51,7 +53,9 @@ def _by_task(configs: list[Config], keep: Callable[[Config], bool]) -> dict[str,
 
 
 def plot_metric(configs: list[Config], task_metric: dict[str, str], path: Path, label: Label) -> Path | None:
-    """Mean ± std of each task's metric per configuration (horizontal error bars)."""
+    """Mean and 95 % CI over seeds of each task's metric per configuration (horizontal error bars)."""
+    from elmo_lab.report.curves import mean_ci
+
     tasks = _by_task(configs, lambda c: c.mean_std(task_metric[c.task])[0] is not None)
     if not tasks:
         return None
@@ -63,15 +67,16 @@ def plot_metric(configs: list[Config], task_metric: dict[str, str], path: Path, 
         metric = task_metric[task]
         stats = [c.mean_std(metric) for c in group]
         y = np.arange(len(group))
-        for yi, c, (mean, std, _) in zip(y, group, stats):
+        for yi, c in zip(y, group):
+            mean, half = mean_ci(c.values(metric))
             color = "tab:gray" if c.is_baseline else "tab:blue"
-            ax.errorbar(mean, yi, xerr=std or 0.0, fmt="o", color=color, capsize=3)
+            ax.errorbar(mean, yi, xerr=half or 0.0, fmt="o", color=color, capsize=3)
         for c, s in zip(group, stats):
             if c.is_baseline:
                 ax.axvline(s[0], color="tab:gray", linestyle="--", linewidth=1)
         ax.set_yticks(y, [f"{label(c)} (n={s[2]})" for c, s in zip(group, stats)], fontsize=8)
         ax.invert_yaxis()
-        ax.set_xlabel(f"{metric} (mean ± std over seeds)")
+        ax.set_xlabel(f"{metric} (mean and 95 % CI over seeds)")
         ax.set_title(f"{task}: {metric}")
         ax.grid(axis="x", alpha=0.3)
     return _save(fig, path)
@@ -161,7 +166,11 @@ def plot_probing(configs: list[Config], task_metric: dict[str, str], path: Path,
 
 def make_plots(configs: list[Config], task_metric: dict[str, str], out: Path, label: Label) -> list[Path]:
     """Write every plot that has data into ``out``; return the paths written."""
+    from elmo_lab.report.curves import plot_dev_curves, plot_learning_curves
+
     plots = [plot_metric(configs, task_metric, out / PLOT_FILES[0], label),
              plot_layer_weights(configs, out / PLOT_FILES[1], label),
-             plot_probing(configs, task_metric, out / PLOT_FILES[2], label)]
+             plot_probing(configs, task_metric, out / PLOT_FILES[2], label),
+             plot_learning_curves(configs, task_metric, out / PLOT_FILES[3], label),
+             plot_dev_curves(configs, out / PLOT_FILES[4], label)]
     return [p for p in plots if p is not None]

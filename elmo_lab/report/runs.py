@@ -129,11 +129,6 @@ class Difference:
     delta: float
     se: float | None  # sqrt(s1²/n1 + s2²/n2); None unless both sides have two or more seeds
 
-    @property
-    def significant(self) -> bool:
-        """More than twice the standard error of the difference away from zero."""
-        return self.se is not None and abs(self.delta) > 2 * self.se
-
 
 def difference(config: Config, baseline: Config | None, metric: str) -> Difference | None:
     """``config``'s mean of ``metric`` minus ``baseline``'s, with the standard error of the difference."""

@@ -1,26 +1,28 @@
 """``python -m elmo_lab report SWEEP_DIR [SWEEP_DIR ...]``: one table comparing every configuration of one or more
-sweeps, with each one's difference to the ``none`` (no ELMo) baseline, plus plots, as ``report.md``,
-``report.csv`` and PNGs.
+sweeps, the verdict of each against the ``none`` (no ELMo) baseline, plus plots, as ``report.md``, ``report.csv``
+and PNGs.
 
 Each configuration (see ``elmo_lab.report.runs``) is one row: the settings that vary within a task (and the usual
 ELMo settings — biLM, placement, mix, layer, λ, layer norm, fine-tuning — wherever they vary), the number of
 seeds, mean ± sample standard deviation of every val and test metric, and the difference Δ of the chosen metric to
-the ``none`` configuration of the same task, task settings and data sizes, with the standard error of the difference
-``sqrt(s1²/n1 + s2²/n2)``; a difference larger than twice that standard error is marked.  Runs that are incomplete,
-unreadable, mismatched or duplicated are listed in a section of their own instead of being averaged in.
+the ``none`` configuration of the same task, task settings and data sizes, ± the standard error of the difference.
+Whether a difference holds is decided in the comparisons section (``elmo_lab.report.compare``: Welch's t with
+Holm's adjustment over seeds, a paired bootstrap over test examples, seeds needed, a verdict in words).  Further
+sections appear where the sweep has their data: learning curves and epochs to the baseline's best dev score
+(``elmo_lab.report.curves``), probing selectivity (``elmo_lab.report.selectivity``) and the paper's own tables
+(``elmo_lab.report.paper``).  Runs that are incomplete, unreadable, mismatched or duplicated are listed in a
+section of their own instead of being averaged in; runs that ended at chance level are flagged.
 """
 from __future__ import annotations
 
-import argparse
-import csv
 import json
 import os
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
-from elmo_lab.util.atomic import atomic_path
+from elmo_lab.report.compare import Comparison, compare, comparison_section
 from elmo_lab.report.runs import (ELMO_PREFIXES, MISSING, RESULTS_FILE, Config, Difference, Issue, ReportError,
                                   Run, difference, elmo_only, find_runs, group_runs, read_run)
 
@@ -29,12 +31,11 @@ MIX_ORDER = ("all", "top", "average", "layer")
 # Display names of the usual settings, in column order; any other varying key is shown under its dotted name.
 COLUMN_NAMES = {"bilm.spec": "biLM", "elmo.placement": "placement", "elmo.mix": "mix", "elmo.layer": "layer",
                 "elmo.l2_coef": "λ", "elmo.layer_norm": "layer norm", "bilm.finetune.enabled": "fine-tuned"}
-MARK = "✓"
 LEGEND = ("Mean ± sample standard deviation (ddof=1) over seeds; the standard deviation is \"—\" when n = 1. "
           "Δ: difference of the mean to the `none` baseline of the same task, task settings and data sizes "
           "(whatever its biLM), ± the standard error of the difference sqrt(s1²/n1 + s2²/n2) (\"—\" unless both "
-          f"sides have two or more seeds); **bold** and {MARK} mark |Δ| > 2 × the standard error of the difference. "
-          "Δ \"—\": no such baseline.")
+          "sides have two or more seeds); whether it holds is in the comparisons below. Δ \"—\": no such "
+          "baseline. n: seeds, with those that ended at chance level (majority-class accuracy) counted in brackets.")
 
 
 @dataclass
@@ -47,6 +48,7 @@ class Report:
     task_metric: dict[str, str]  # the metric plotted and compared with the baseline, per task
     columns: list[str]  # settings that vary within a task, in display order
     sources: list[str]
+    comparisons: list[Comparison] = field(default_factory=list)  # every configuration with a baseline
 
     def difference(self, config: Config) -> Difference | None:
         return difference(config, config.baseline, self.task_metric[config.task])
@@ -137,8 +139,10 @@ def _rank(key: str, value: Any) -> tuple:
     return (2, 0.0, json.dumps(value, default=str))
 
 
-def build_report(paths: Sequence[str | os.PathLike], metric: str | None = None) -> Report:
-    """Read every run under ``paths`` and group, summarise and compare them."""
+def build_report(paths: Sequence[str | os.PathLike], metric: str | None = None, examples: bool = True,
+                 aso: bool = False) -> Report:
+    """Read every run under ``paths`` and group, summarise and compare them (``examples=False``: no bootstrap
+    over test examples; ``aso=True``: ASO's ε_min too)."""
     files, issues = find_runs(paths)
     runs = []
     for path in files:
@@ -160,8 +164,10 @@ def build_report(paths: Sequence[str | os.PathLike], metric: str | None = None) 
     columns = varying_columns(configs)
     configs.sort(key=lambda c: (c.task, [_rank(k, c.settings.get(k, MISSING)) for k in columns],
                                 json.dumps(sorted(c.settings.items()), default=str)))
-    return Report(configs, issues + left_out, sorted(present, key=_metric_order), task_metric, columns,
-                  [str(p) for p in paths])
+    report = Report(configs, issues + left_out, sorted(present, key=_metric_order), task_metric, columns,
+                    [str(p) for p in paths])
+    report.comparisons = compare(configs, task_metric, examples=examples, aso=aso)
+    return report
 
 
 # ------------------------------------------------------------------------------------------------- rendering
@@ -206,34 +212,57 @@ def _delta_cell(report: Report, config: Config, metric: str) -> str:
     d = report.difference(config)
     if d is None:
         return "—"
-    text = f"{d.delta:+.4f} ± " + ("—" if d.se is None else f"{d.se:.4f}")
-    return f"**{text}** {MARK}" if d.significant else text
+    return f"{d.delta:+.4f} ± " + ("—" if d.se is None else f"{d.se:.4f}")
+
+
+def at_chance(run) -> bool:
+    """The run's compared metric ended at or below chance level (``results.json`` ``chance.at_chance``)."""
+    chance = run.data.get("chance")
+    return isinstance(chance, dict) and bool(chance.get("at_chance"))
+
+
+def _n_cell(config: Config) -> str:
+    low = sum(at_chance(r) for r in config.runs)
+    return f"{len(config.runs)} ({low} at chance)" if low else str(len(config.runs))
 
 
 def table(report: Report) -> tuple[list[str], list[list[str]]]:
     """The Markdown table's header and rows (strings)."""
     header = (["task"] + [COLUMN_NAMES.get(k, k) for k in report.columns] + ["n"] + report.metrics
               + [f"Δ {m} vs none" for m in report.delta_metrics])
-    rows = [[c.task] + [setting(c, k) for k in report.columns] + [str(len(c.runs))]
+    rows = [[c.task] + [setting(c, k) for k in report.columns] + [_n_cell(c)]
             + [_mean_std_cell(c, m) for m in report.metrics]
             + [_delta_cell(report, c, m) for m in report.delta_metrics] for c in report.configs]
     return header, rows
 
 
+NUMERIC_COMPARISON = ("Δ vs none", "standard error of the difference", "Δ 95% CI low", "Δ 95% CI high", "Welch p",
+                      "Holm p_adj", "seeds needed", "ASO eps_min", "bootstrap p", "bootstrap Δ 95% CI low",
+                      "bootstrap Δ 95% CI high", "verdict")
+
+
+def _numeric_comparison(report: Report, config: Config, metric: str) -> list[Any]:
+    comp = next((x for x in report.comparisons if x.config is config and x.metric == metric), None)
+    d = report.difference(config) if report.task_metric[config.task] == metric else None
+    if comp is None or d is None:
+        return [None] * len(NUMERIC_COMPARISON)
+    w, bs = comp.welch, comp.bootstrap
+    return [d.delta, d.se, *(w.ci or (None, None)), w.p, comp.p_adj, comp.seeds_needed, comp.aso,
+            *((bs.p, *bs.ci) if bs else (None, None, None)), comp.verdict]
+
+
 def numeric_table(report: Report) -> tuple[list[str], list[list[Any]]]:
     """The CSV's header and rows: numbers stay numbers, absent values are None."""
-    header = (["task"] + [COLUMN_NAMES.get(k, k) for k in report.columns] + ["n", "seeds"]
+    header = (["task"] + [COLUMN_NAMES.get(k, k) for k in report.columns] + ["n", "seeds", "runs at chance"]
               + [f"{m} {s}" for m in report.metrics for s in ("mean", "std")]
-              + [f"{m} {s}" for m in report.delta_metrics
-                 for s in ("Δ vs none", "standard error of the difference", "Δ > 2 standard errors")] + ["runs"])
+              + [f"{m} {s}" for m in report.delta_metrics for s in NUMERIC_COMPARISON] + ["runs"])
     rows = []
     for c in report.configs:
         row: list[Any] = [c.task] + [setting(c, k) for k in report.columns]
-        row += [len(c.runs), ";".join(str(r.seed) for r in c.runs)]
+        row += [len(c.runs), ";".join(str(r.seed) for r in c.runs), sum(at_chance(r) for r in c.runs)]
         row += [x for m in report.metrics for x in c.mean_std(m)[:2]]
         for m in report.delta_metrics:
-            d = report.difference(c) if report.task_metric[c.task] == m else None
-            row += [d.delta, d.se, d.significant] if d else [None, None, None]
+            row += _numeric_comparison(report, c, m)
         rows.append(row + [";".join(r.path for r in c.runs)])
     return header, rows
 
@@ -263,84 +292,56 @@ def summary(report: Report) -> str:
             f"{', '.join(f'`{s}`' for s in report.sources)}; plotted and compared with the baseline: {chosen}.")
 
 
+def chance_section(report: Report) -> str | None:
+    """The runs whose compared metric ended at chance level: kept in the statistics, but never unnoticed."""
+    low = [(c, r) for c in report.configs for r in c.runs if at_chance(r)]
+    if not low:
+        return None
+    rows = [[f"`{r.path}`", c.task, config_label(report, c), ", ".join(r.data["chance"]["at_chance"]),
+             ", ".join(f"{k} {v:.4f}" for k, v in sorted(r.data["chance"].get("levels", {}).items()))]
+            for c, r in low]
+    return (f"## Runs at chance level ({len(low)}, kept in the statistics above)\n\n"
+            + markdown_table(["run", "task", "configuration", "at chance", "chance levels"], rows)
+            + "\n\nThese runs predict no better than always answering the training set's most frequent label: "
+              "the recipe failed to train for that seed. Their scores are in the means; read the spread with "
+              "that in mind.")
+
+
+def without_examples_section(report: Report) -> str | None:
+    from elmo_lab.report.compare import runs_without_examples
+
+    missing = runs_without_examples(report.configs)
+    if not missing:
+        return None
+    return (f"## Runs without per-example test statistics ({len(missing)})\n\n"
+            + "\n".join(f"- `{p}`" for p in missing)
+            + "\n\nThese runs (made before tasks wrote `test_examples.json`, or without a test) are in the seed "
+              "statistics; comparisons that involve them have no bootstrap over test examples.")
+
+
 def render_markdown(report: Report, plots: Sequence[Path]) -> str:
     figures = "\n\n".join(f"![{p.stem}]({p.name})" for p in plots) or "No plots."
-    return "\n\n".join(["# ELMo comparison", summary(report), markdown_table(*table(report)), LEGEND,
-                        "## Plots", figures, issues_section(report)]) + "\n"
+    label = lambda c: config_label(report, c)  # noqa: E731
+    sections = ["# ELMo comparison", summary(report), markdown_table(*table(report)), LEGEND,
+                comparison_section(report, report.comparisons, label), *extra_sections(report),
+                "## Plots", figures, chance_section(report), without_examples_section(report),
+                issues_section(report)]
+    return "\n\n".join(s for s in sections if s) + "\n"
 
 
-# ---------------------------------------------------------------------------------------------------- output
+def extra_sections(report: Report) -> list[str]:
+    """The sections that appear where a sweep has their data: learning curves, epochs to the baseline, probing
+    selectivity, the paper's tables."""
+    from elmo_lab.report.curves import curve_sections
+    from elmo_lab.report.paper import paper_section
+    from elmo_lab.report.selectivity import selectivity_section
 
+    label = lambda c: config_label(report, c)  # noqa: E731
+    by_config = {id(c.config): c for c in report.comparisons}
 
-def _write_text(path: Path, text: str) -> Path:
-    with atomic_path(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-    return path
+    def delta_ci(config: Config):
+        comp = by_config.get(id(config))
+        return None if comp is None else (comp.welch.diff, comp.welch.ci)
 
-
-def _write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> Path:
-    with atomic_path(path) as tmp:
-        with open(tmp, "w", newline="", encoding="utf-8") as f:
-            writer = csv.writer(f)
-            writer.writerow(header)
-            writer.writerows([["" if v is None else v for v in row] for row in rows])
-    return path
-
-
-def write_report(report: Report, out: Path) -> list[Path]:
-    """Write the PNGs, ``report.csv`` and ``report.md`` into ``out`` (each atomically); return their paths."""
-    from elmo_lab.report.plots import PLOT_FILES, make_plots
-
-    plots = make_plots(report.configs, report.task_metric, out, lambda c: config_label(report, c))
-    for name in PLOT_FILES:  # a plot an earlier report made that no longer applies
-        if out / name not in plots:
-            (out / name).unlink(missing_ok=True)
-    csv_path = _write_csv(out / "report.csv", *numeric_table(report))
-    md_path = _write_text(out / "report.md", render_markdown(report, plots))
-    return [md_path, csv_path, *plots]
-
-
-def log_to_wandb(report: Report, out: Path, files: list[Path]) -> None:
-    """Log the table and the plots as one wandb run in ``out`` (offline unless ``WANDB_MODE`` says otherwise)."""
-    os.environ.setdefault("WANDB_MODE", "offline")
-    try:
-        import wandb
-    except ImportError:
-        raise ReportError("--wandb: the wandb package is not installed") from None
-    header, rows = numeric_table(report)
-    run = wandb.init(project=os.environ.get("WANDB_PROJECT", "elmo_lab"), dir=str(out), job_type="report",
-                     name=f"report-{out.resolve().name}",
-                     config={"sources": report.sources, "metric": report.task_metric})
-    try:
-        images = {f"report/{p.stem}": wandb.Image(str(p)) for p in files if p.suffix == ".png"}
-        run.log({"report/table": wandb.Table(columns=header, data=rows), **images})
-    finally:
-        run.finish()
-
-
-def run_report(args: argparse.Namespace) -> None:
-    """Build the report, write it into ``--out`` (default: the first SWEEP_DIR), print the table."""
-    report = build_report(args.sweep_dirs, args.metric)
-    first = Path(args.sweep_dirs[0])
-    out = Path(args.out) if args.out else (first.parent if first.is_file() else first)
-    if out.exists() and not out.is_dir():
-        raise ReportError(f"--out {out}: exists and is not a folder")
-    files = write_report(report, out)
-    print(summary(report) + "\n\n" + markdown_table(*table(report)) + "\n\n" + LEGEND + "\n\n"
-          + issues_section(report) + "\n")
-    if args.wandb:
-        log_to_wandb(report, out, files)
-    print("written: " + ", ".join(str(f) for f in files))
-
-
-def add_report_command(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], None]:
-    """Declare ``report``'s arguments on ``parser``; return its runner."""
-    parser.add_argument("sweep_dirs", nargs="+", metavar="SWEEP_DIR",
-                        help="a Hydra multirun folder, run folders or results.json files (searched recursively)")
-    parser.add_argument("--out", help="where report.md, report.csv and the PNGs go (default: the first SWEEP_DIR)")
-    parser.add_argument("--metric", help="the metric plotted and compared with the none baseline, e.g. test/acc "
-                        "(default: the test side of the runs' objective, e.g. val/f1 -> test/f1, else test/acc, "
-                        "else the first test metric)")
-    parser.add_argument("--wandb", action="store_true",
-                        help="also log the table and plots as one wandb run in --out (offline unless WANDB_MODE)")
-    return run_report
+    found = [*curve_sections(report, label), selectivity_section(report, label), paper_section(report, delta_ci)]
+    return [s for s in found if s]

@@ -94,3 +94,28 @@ class LayerWeightLogger(pl.Callback):
                 if isinstance(logger, WandbLogger):
                     logger.log_image(key="layer_weights/heatmap", images=[str(path)], caption=[title or "s_j"])
         return path
+
+
+class ValidationHistory(pl.Callback):
+    """Records every logged validation metric after each validation epoch of ``fit`` (not the sanity check, not a
+    later ``validate``): ``history`` is a list of ``{"epoch", "step", "val/...": value}``, one per validation.
+    It is part of the checkpoint (``state_dict``), so a resumed run keeps the epochs before the interruption.  The
+    pipeline writes it into ``results.json`` (``history``), from which the report reads how many epochs a
+    configuration needs to reach the baseline's best dev score."""
+
+    def __init__(self) -> None:
+        self.history: list[dict] = []
+
+    def on_validation_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        if trainer.sanity_checking or trainer.state.fn != "fit" or trainer.global_rank != 0:
+            return
+        values = {k: float(v) for k, v in trainer.callback_metrics.items()
+                  if k.startswith("val/") and getattr(v, "numel", lambda: 1)() == 1}
+        entry = {"epoch": int(trainer.current_epoch) + 1, "step": int(trainer.global_step), **values}
+        self.history = [h for h in self.history if h["epoch"] != entry["epoch"]] + [entry]
+
+    def state_dict(self) -> dict:
+        return {"history": list(self.history)}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.history = list(state_dict.get("history", []))

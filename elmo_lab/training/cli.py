@@ -1,22 +1,27 @@
-"""One-line errors for the Hydra entry points: a bad override or config value prints ``error: ...`` and exits 2.
+"""The one way the Hydra entry points (``train.py``, ``pretrain.py``) run: one-line errors, their own ``--help``.
 
 Hydra normally prints its own multi-line report (or a traceback); ``run_hydra_cli`` asks Hydra to raise instead
-(``HYDRA_FULL_ERROR=1``) and turns the project's user errors into one line naming the key and the valid choices.
-Errors raised inside a job (``ConfigError``, ``DataError``, ...) are reported by the entry point itself through
-``report_user_error`` (so Hydra logs no "Error executing job" line).  Anything else (a bug) keeps its traceback.
+(``HYDRA_FULL_ERROR=1``) and turns the project's user errors into one line naming the key and the valid choices
+(``error: ...``, exit status 2), and answers ``--help`` with ``help_text``: the groups that entry point composes.
+Inside the job, ``run_job`` validates the config (light), only then imports the pipeline (torch and Lightning), and
+reports the errors raised there (``ConfigError``, ``DataError``, ...) through ``report_user_error``, so Hydra logs no
+"Error executing job" line.  Anything else (a bug) keeps its traceback.
 """
 from __future__ import annotations
 
 import contextlib
 import difflib
+import importlib
 import os
 import re
 import shutil
 import sys
 from pathlib import Path
-from typing import Callable, NoReturn, Sequence
+from typing import Any, Callable, NoReturn, Sequence
 
+from hydra.core.hydra_config import HydraConfig
 from hydra.errors import HydraException, MissingConfigException
+from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
 from elmo_lab.util.errors import UserError
@@ -64,19 +69,37 @@ def describe(ex: BaseException) -> str:
     return text
 
 
-def report_user_error(ex: BaseException, run_dir: str | Path | None = None) -> NoReturn:
+def report_user_error(ex: BaseException, run_dir: str | Path | None = None, log_name: str = "train.log") -> NoReturn:
     """Print ``error: <ex>`` and exit 2, removing what Hydra wrote into a run directory that never got started
-    (its ``.hydra/`` and log; never anything else)."""
+    (its ``.hydra/``, the job's log ``log_name`` and ``run_config.yaml``; never anything else)."""
     print(f"error: {ex}", file=sys.stderr)
     if run_dir is not None:
         run_dir = Path(run_dir)
         if not (run_dir / "checkpoints").exists() and not (run_dir / "results.json").exists():
             shutil.rmtree(run_dir / ".hydra", ignore_errors=True)
-            for name in ("train.log", "run_config.yaml"):
+            for name in (log_name, "run_config.yaml"):
                 (run_dir / name).unlink(missing_ok=True)
             with contextlib.suppress(OSError):
                 run_dir.rmdir()  # only if now empty
     sys.exit(2)
+
+
+def run_job(cfg: DictConfig, check: Callable[[DictConfig], None], target: str, **kwargs: Any) -> Any:
+    """The body of an entry point's ``@hydra.main`` job: ``check(cfg)`` (light: still before anything heavy
+    loads), then import ``target`` (``"module:function"``; torch and Lightning load there, once the config is known
+    good) and return ``function(cfg, **kwargs)``.  A ``UserError`` from either is one ``error:`` line, exit 2, and
+    leaves no trace in a run directory that never started.  A wandb run that the job started is finished."""
+    try:
+        check(cfg)
+        module, _, function = target.partition(":")
+        return getattr(importlib.import_module(module), function)(cfg, **kwargs)
+    except UserError as ex:
+        job = HydraConfig.get()
+        report_user_error(ex, job.runtime.output_dir, f"{job.job.name}.log")
+    finally:
+        wandb = sys.modules.get("wandb")  # only a run that logged to wandb has imported it
+        if wandb is not None and wandb.run is not None:
+            wandb.finish()
 
 
 def _choices(conf_dir: Path, group: str) -> list[str]:

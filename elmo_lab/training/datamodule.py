@@ -9,6 +9,7 @@ host for what needs text (QA span decoding, the biLM cache).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections import Counter
 from typing import Any, Callable, Iterator, Sequence
 
 import pytorch_lightning as pl
@@ -27,7 +28,8 @@ SPLITS = ("train", "dev", "test")
 class EpochSeededSampler(Sampler[int]):
     """Shuffles with a generator seeded by ``(seed, epoch)``: the order of epoch ``e`` depends on nothing else, so a
     run resumed from a checkpoint sees the same batches as an uninterrupted one.  Lightning calls ``set_epoch``.
-    Used under DDP, where Lightning wraps it in a distributed sampler."""
+    Used under DDP, where Lightning wraps it in a distributed sampler.  (Why pretraining's mid-epoch resumable
+    loaders, ``elmo_lab.lm.batching.ResumablePasses``, are a separate family: see there.)"""
 
     def __init__(self, n: int, seed: int, shuffle: bool = True) -> None:
         self.n, self.seed, self.shuffle, self.epoch = n, seed, shuffle, 0
@@ -248,6 +250,19 @@ class ElmoDataModule(pl.LightningDataModule, ABC):
         ``train_subset_seed`` and ``train_subset_stratified`` (by label)."""
         self.setup()
         return dict(self._subset_notes)
+
+    def chance_levels(self) -> dict[str, float]:
+        """``{"val/acc": ..., "test/acc": ...}``: the accuracy of always predicting the training subset's most
+        frequent label, when every example has a ``label`` (classification); ``{}`` otherwise.  A task whose
+        accuracy is not per example (token tagging) overrides it or leaves it empty."""
+        self.setup()
+        if not all(isinstance(getattr(e, "label", None), (int, str)) for split in SPLITS for e in self.splits[split]):
+            return {}
+        majority = Counter(e.label for e in self.splits["train"]).most_common(1)
+        if not majority:
+            return {}
+        return {f"{name}/acc": sum(e.label == majority[0][0] for e in self.splits[split]) / len(self.splits[split])
+                for name, split in (("val", "dev"), ("test", "test")) if self.splits[split]}
 
     def sentences(self, split: str) -> list[list[str]]:
         """The split's distinct token sequences in order of first appearance (biLM fine-tuning text)."""

@@ -3,7 +3,8 @@ write ``results.json`` and the layer-weight heatmap into the run directory.
 
 The run directory is deterministic from the config (``hydra.run.dir``), so rerunning a killed command resumes
 from ``checkpoints/last.ckpt``; a finished run (``results.json`` present) is reported and skipped unless
-``force=true``.  A rerun whose config differs from the one the directory was started with is refused.
+``force=true``.  A rerun whose config differs from the one the directory was started with is refused (the check
+and the loggers: ``elmo_lab.training.run_dir``, shared with ``pretrain.py``).
 
 Under DDP every process runs ``train`` on the same composed config (Lightning restarts the command for the other
 ranks of ``trainer=ddp``; SLURM or torchrun start them all at once), so all of them read the same run directory.
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 import warnings
 from pathlib import Path
 from typing import Any
@@ -25,88 +25,21 @@ import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from elmo_lab.util.atomic import atomic_path
-from elmo_lab.config.schema import RESULT_NEUTRAL_KEYS, ConfigError, validate
+from elmo_lab.config.schema import ConfigError, validate
 from elmo_lab.bilm.recurrence_masked import set_recurrence
 from elmo_lab.elmo.placements import ElmoSettings
 from elmo_lab.elmo.provider import BiLMLayers
-from elmo_lab.training.callbacks import LayerWeightLogger, layer_weights
+from elmo_lab.training.callbacks import LayerWeightLogger, ValidationHistory, layer_weights
+from elmo_lab.training.run_dir import make_loggers, prepare_run_dir
 from elmo_lab.training.tasks import load_task
 from elmo_lab.metrics.examples import EXAMPLES_FILE
-from elmo_lab.training.results import RESULTS_FILE, write_json_atomic, write_results
+from elmo_lab.training.results import RESULTS_FILE, chance_report, write_json_atomic, write_results
 
 log = logging.getLogger(__name__)
 # A frozen biLM is kept in eval mode on purpose (no dropout inside it); Lightning would warn about it every run.
 warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode at the start of training")
-RUN_CONFIG = "run_config.yaml"
-# May change between a run and its resumption (dotted: one nested key): the settings that cannot change a result.
-IGNORED_KEYS = RESULT_NEUTRAL_KEYS
-
-
-def _diff(old: Any, new: Any, prefix: str = "") -> str | None:
-    """The first key whose value differs, as ``key: old -> new``."""
-    if isinstance(old, dict) and isinstance(new, dict):
-        for key in sorted(set(old) | set(new), key=str):
-            found = _diff(old.get(key), new.get(key), f"{prefix}{key}.")
-            if found:
-                return found
-        return None
-    return None if old == new else f"{prefix.rstrip('.')}: {old!r} -> {new!r}"
-
-
-def _without(plain: dict, keys: tuple[str, ...]) -> dict:
-    """``plain`` without the (dotted) ``keys``; the nested dicts on their way are copied, never changed in place."""
-    out = dict(plain)
-    for key in keys:
-        head, _, rest = key.partition(".")
-        if not rest:
-            out.pop(head, None)
-        elif isinstance(out.get(head), dict):
-            out[head] = _without(out[head], (rest,))
-    return out
-
-
-def _prepare_run_dir(run_dir: Path, plain: dict, force: bool, writer: bool = True,
-                     prediction_files: tuple[str, ...] = ()) -> None:
-    """Start the run over (``force``), or check that a resumed run has the config it was started with.
-
-    # Parameters
-    run_dir : the run directory.
-    plain : the resolved config as plain containers (``IGNORED_KEYS`` are left out of the comparison).
-    force : delete what an earlier run left (checkpoints, results, the task's ``prediction_files``) instead of
-        checking.
-    writer : this process may delete and write (global rank 0).  Every process checks, so that all ranks of a
-        distributed run refuse a mismatch alike instead of some waiting for the others.
-    """
-    saved = run_dir / RUN_CONFIG
-    comparable = _without(plain, IGNORED_KEYS)
-    if not force and saved.is_file():
-        difference = _diff(_without(OmegaConf.to_container(OmegaConf.load(saved)), IGNORED_KEYS), comparable)
-        if difference:
-            raise ConfigError(f"{run_dir} holds a run started with another config ({difference}); rerun with "
-                              "force=true to start it over, or pick another run_name=...")
-    if not writer:
-        return
-    if force:
-        shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
-        for name in (RESULTS_FILE, "layer_weights.png", "finetune.json", EXAMPLES_FILE, *prediction_files):
-            (run_dir / name).unlink(missing_ok=True)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    with atomic_path(saved, suffix=".yaml") as tmp:  # other ranks may be reading it
-        OmegaConf.save(OmegaConf.create(comparable), tmp)
-
-
-def _loggers(cfg: DictConfig, tags: list[str], group: str, name: str) -> list:
-    out = []
-    for key, lg in (cfg.logger or {}).items():
-        if lg is None or "_target_" not in lg:
-            continue
-        kwargs = {}
-        if "WandbLogger" in lg._target_:
-            kwargs = {"group": lg.get("group") or group, "tags": list(lg.get("tags") or []) or tags,
-                      "name": lg.get("name") or name}
-        out.append(hydra.utils.instantiate(lg, **kwargs))
-    return out
+# What a finished task run leaves besides checkpoints/ (and the task's prediction files): force=true deletes them.
+RUN_OUTPUTS = (RESULTS_FILE, "layer_weights.png", "finetune.json", EXAMPLES_FILE)
 
 
 def _finetune(cfg: DictConfig, elmo: BiLMLayers, datamodule: Any, run_dir: Path, device: torch.device) -> dict:
@@ -147,7 +80,7 @@ def train(cfg: DictConfig) -> float | None:
         return metrics.get(cfg.optimized_metric)
     plain = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
     placement, e = plain["elmo"]["placement"], plain["elmo"]
-    _prepare_run_dir(run_dir, plain, cfg.force, writer=False)  # a mismatch is refused before anything loads
+    prepare_run_dir(run_dir, plain, cfg.force, writer=False)  # a mismatch is refused before anything loads
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -168,12 +101,14 @@ def train(cfg: DictConfig) -> float | None:
     model = task.module(task=plain["task"], elmo=elmo, settings=settings, data_info=datamodule.model_info(),
                         seed=cfg.seed)
     callbacks = [hydra.utils.instantiate(c) for c in (cfg.callbacks or {}).values() if c is not None]
+    history = ValidationHistory()  # the dev metrics per epoch, for results.json
+    callbacks.append(history)
     tags = [f"task:{cfg.task.name}", f"placement:{placement}", f"mix:{e['mix']}", f"l2:{e['l2_coef']}"]
-    loggers = _loggers(cfg, tags, group=str(cfg.task.name), name=f"{cfg.task.name}/{run_dir.name}")
+    loggers = make_loggers(cfg, group=str(cfg.task.name), name=f"{cfg.task.name}/{run_dir.name}", tags=tags)
     trainer: pl.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False,
                                                   default_root_dir=str(run_dir))
     writer = trainer.is_global_zero  # known from the launcher's environment before any process group exists
-    _prepare_run_dir(run_dir, plain, cfg.force, writer, task.module.prediction_files)
+    prepare_run_dir(run_dir, plain, cfg.force, writer, (*RUN_OUTPUTS, *task.module.prediction_files))
     last = run_dir / "checkpoints" / "last.ckpt"
     # force: rank 0 has deleted the checkpoints, maybe after another rank looked
     resume = last if last.is_file() and not cfg.force else None
@@ -191,6 +126,7 @@ def train(cfg: DictConfig) -> float | None:
     if resume:
         log.info("resuming from %s", resume)
     trainer.fit(model, datamodule=datamodule, ckpt_path=str(resume) if resume else None)
+    fit_history = list(history.history)  # loading the best checkpoint below restores the callback's older state
 
     best = next((cb.best_model_path for cb in trainer.checkpoint_callbacks if cb.monitor), "")
     ckpt = best or (str(last) if last.is_file() else None)
@@ -206,7 +142,8 @@ def train(cfg: DictConfig) -> float | None:
         write_results(run_dir, task=cfg.task.name, placement=placement, mix=e["mix"], l2_coef=e["l2_coef"],
                       seed=cfg.seed, metrics=metrics, layer_weights=weights, data_sizes=datamodule.data_sizes(),
                       config=plain, finetune=finetune, objective=cfg.optimized_metric,
-                      data_notes={**datamodule.data_notes(), **datamodule.subset_notes()})
+                      data_notes={**datamodule.data_notes(), **datamodule.subset_notes()},
+                      history=fit_history, chance=chance_report(metrics, datamodule.chance_levels()))
         print("metrics: " + "  ".join(f"{k} {v:.4f}" for k, v in sorted(metrics.items())))
         for name, w in weights.items():
             print(f"layer weights {name}: s = [{', '.join(f'{x:.2f}' for x in w['s'])}], gamma = {w['gamma']:.2f}")

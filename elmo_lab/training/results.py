@@ -4,7 +4,9 @@ Keys: ``task``, ``placement``, ``mix``, ``l2_coef``, ``seed``, ``objective`` (th
 ``metrics`` (final val and test, ``split/metric``),
 ``layer_weights`` (``{mix: {"s": [...], "gamma": float}}``), ``data_sizes`` (examples per split), ``data_notes``
 (what a task says about its data: how splits were made, what was dropped or truncated), ``config`` (the
-resolved config), and ``finetune`` (biLM perplexities before/after, when ``bilm.finetune.enabled``).
+resolved config), ``finetune`` (biLM perplexities before/after, when ``bilm.finetune.enabled``), ``history`` (the
+val metrics after each epoch, ``ValidationHistory``) and ``chance`` (``chance_report``: the majority-class level
+of each split's accuracy, and the metrics that ended at or below it).
 """
 from __future__ import annotations
 
@@ -37,7 +39,8 @@ def write_json_atomic(path: str | Path, data: dict) -> Path:
 def write_results(run_dir: str | Path, *, task: str, placement: str, mix: str, l2_coef: float, seed: int,
                   metrics: dict, layer_weights: dict, data_sizes: dict, config: dict,
                   finetune: dict | None = None, objective: str | None = None,
-                  data_notes: dict | None = None) -> Path:
+                  data_notes: dict | None = None, history: list | None = None,
+                  chance: dict | None = None) -> Path:
     """Write ``<run_dir>/results.json`` atomically and return its path."""
     data = {
         "task": task, "placement": placement, "mix": mix, "l2_coef": l2_coef, "seed": seed, "objective": objective,
@@ -46,6 +49,17 @@ def write_results(run_dir: str | Path, *, task: str, placement: str, mix: str, l
         "data_sizes": data_sizes,
         "data_notes": data_notes or {},
         "finetune": finetune,
+        "history": history or [],
+        "chance": chance or {"levels": {}, "at_chance": []},
         "config": config,
     }
     return write_json_atomic(Path(run_dir) / RESULTS_FILE, data)
+
+
+def chance_report(metrics: dict, levels: dict[str, float]) -> dict:
+    """``{"levels": {"test/acc": 0.5, ...}, "at_chance": ["val/acc", ...]}``: the metrics (of those that have a
+    chance level, e.g. majority-class accuracy) whose final value is at most that level — a run that learned
+    nothing, flagged so that the report never averages it in unnoticed."""
+    at = [k for k, level in sorted(levels.items())
+          if metrics.get(k) is not None and float(_plain(metrics[k])) <= level + 1e-9]
+    return {"levels": dict(sorted(levels.items())), "at_chance": at}

@@ -3,7 +3,6 @@ baseline and its standard error, left-out runs, the written files, the CLI and i
 from __future__ import annotations
 
 import argparse
-import copy
 import csv
 import json
 import math
@@ -16,25 +15,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from elmo_lab.report.tables import build_report, numeric_table, run_report, table, write_report
+from elmo_lab.cli.report import run_report, write_report
+from elmo_lab.report.tables import build_report, numeric_table, table
 from elmo_lab.report.runs import ReportError
+
+from report_helpers import write_run
 
 REPO = Path(__file__).resolve().parents[2]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-SIZES = {"train": 6826, "dev": 852, "test": 852}
-BASE_CONFIG = {
-    "task": {"name": "mr", "module": "tasks.sentiment", "data_dir": None, "lr": 0.003, "max_epochs": 6,
-             "pooling": ["max", "mean"], "num_workers": 0},
-    "elmo": {"placement": "input", "mix": "all", "layer": None, "layer_norm": False, "dropout": 0.5,
-             "l2_coef": 0.001},
-    "bilm": {"spec": "default", "freeze": True, "finetune": {"enabled": False, "epochs": 1}},
-    "trainer": {"max_epochs": 6, "accelerator": "cpu", "enable_progress_bar": True},
-    "logger": {"csv": {"save_dir": "RUN"}},
-    "callbacks": {"model_checkpoint": {"dirpath": "RUN/checkpoints", "monitor": "val/acc"},
-                  "layer_weights": {"heatmap_path": "RUN/layer_weights.png", "every_n_steps": 20}},
-    "paths": {"output_dir": "RUN"}, "seed": 0, "threads": 1, "force": False, "test": True,
-    "optimized_metric": "val/acc", "run_name": "RUN",
-}
 # (placement, mix, layer, λ, task.lr) -> test accuracy per seed; val = test - 0.01
 SWEEP = {
     ("none", "all", None, 0.001, 0.003): [0.70, 0.72, 0.71],
@@ -46,29 +34,6 @@ SWEEP = {
     ("input", "layer", 1, 0.001, 0.003): [0.77, 0.79],
     ("input", "layer", 2, 0.001, 0.003): [0.76, 0.76],
 }
-
-
-def write_run(folder: Path, *, placement: str = "input", mix: str = "all", layer: int | None = None,
-              l2: float = 0.001, lr: float = 0.003, seed: int = 0, test: float = 0.8, task: str = "mr",
-              sizes: dict | None = None, spec: str = "default", metrics: dict | None = None, **extra) -> Path:
-    """A run directory holding a results.json like the training pipeline writes."""
-    run_dir = folder / f"{task}-{placement}-{mix}{'' if layer is None else layer}-l2_{l2}-lr{lr}-seed{seed}"
-    config = copy.deepcopy(BASE_CONFIG)
-    config["task"].update(name=task, lr=lr)
-    config["elmo"].update(placement=placement, mix=mix, layer=layer, l2_coef=l2)
-    config["bilm"]["spec"] = spec
-    # where the layers were kept and the store's size cap: never a setting of their own
-    config["bilm"].update(cache_dir=f"/scratch/job{seed}/layers", cache_max_gb=50 + seed)
-    config.update(seed=seed, run_name=run_dir.name, paths={"output_dir": str(run_dir)})
-    weights = {} if placement == "none" else {
-        name: {"s": [0.2 + 0.1 * seed, 0.5, 0.3 - 0.1 * seed], "gamma": 1.0 + seed}
-        for name in {"input": ["input"], "output": ["output"], "both": ["input", "output"]}[placement]}
-    data = {"task": task, "placement": placement, "mix": mix, "l2_coef": l2, "seed": seed,
-            "metrics": metrics or {"val/acc": test - 0.01, "test/acc": test}, "layer_weights": weights,
-            "data_sizes": sizes or SIZES, "finetune": None, "config": config, **extra}
-    (run_dir / "checkpoints").mkdir(parents=True)
-    (run_dir / "results.json").write_text(json.dumps(data, indent=2))
-    return run_dir
 
 
 @pytest.fixture
@@ -120,13 +85,14 @@ def test_difference_to_the_none_baseline_and_its_standard_error(sweep):
         se = math.sqrt(np.var(tests, ddof=1) / len(tests) + np.var(base, ddof=1) / len(base))
         assert d.delta == pytest.approx(np.mean(tests) - np.mean(base))
         assert d.se == pytest.approx(se)
-        assert d.significant is significant
+        comp = next(x for x in report.comparisons if x.config is _config(report, *key[:2], key[3], key[4], key[2]))
+        assert (comp.p_adj <= 0.05) is significant and comp.verdict.startswith("better" if significant else "no")
     single = report.difference(_config(report, "input", l2=1.0))
-    assert single.se is None and not single.significant
+    assert single.se is None
     assert _config(report, "input", lr=0.001).baseline is None  # no none run with task.lr=0.001
 
 
-def test_table_marks_significant_differences(sweep):
+def test_table_shows_each_difference_with_its_standard_error(sweep):
     report = build_report([sweep])
     header, rows = table(report)
     assert header == ["task", "placement", "mix", "layer", "λ", "task.lr", "n", "val/acc", "test/acc",
@@ -134,7 +100,7 @@ def test_table_marks_significant_differences(sweep):
     by_label = {tuple(r[1:6]): r for r in rows}
     assert by_label[("none", "—", "—", "—", "0.003")][-1] == "baseline"
     assert by_label[("none", "—", "—", "—", "0.003")][6] == "3"
-    assert by_label[("input", "all", "—", "0.001", "0.003")][-1] == "**+0.0800 ± 0.0082** ✓"
+    assert by_label[("input", "all", "—", "0.001", "0.003")][-1] == "+0.0800 ± 0.0082"
     assert by_label[("both", "all", "—", "0.001", "0.003")][-1] == "+0.0067 ± 0.0133"
     assert by_label[("input", "all", "—", "1", "0.003")][-1] == "+0.0400 ± —"
     assert by_label[("input", "all", "—", "1", "0.003")][8] == "0.7500 ± —"
@@ -172,7 +138,7 @@ def test_files_are_written(sweep, tmp_path):
     row = next(r for r in rows if r["placement"] == "input" and r["λ"] == "0.001" and r["task.lr"] == "0.003"
                and r["mix"] == "all")
     assert float(row["test/acc mean"]) == pytest.approx(0.79) and row["seeds"] == "0;1;2"
-    assert row["test/acc Δ > 2 standard errors"] == "True"
+    assert float(row["test/acc Holm p_adj"]) <= 0.05 and row["test/acc verdict"].startswith("better than none")
     assert float(row["test/acc standard error of the difference"]) == pytest.approx(
         math.sqrt(0.0001 / 3 + 0.0001 / 3))
 
@@ -256,7 +222,8 @@ def test_cli_prints_the_table_and_writes_into_the_sweep(sweep, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "| task | placement | mix | layer | λ | task.lr | n | val/acc | test/acc | Δ test/acc vs none |" \
         in result.stdout
-    assert "**+0.0800 ± 0.0082** ✓" in result.stdout and "unreadable" in result.stdout
+    assert "+0.0800 ± 0.0082" in result.stdout and "unreadable" in result.stdout
+    assert "## Comparisons with the baseline" in result.stdout and "better than none (p_adj" in result.stdout
     assert (sweep / "report.md").is_file() and (sweep / "metric.png").read_bytes()[:8] == PNG_SIGNATURE
     assert build_report([sweep]).n_runs == sum(map(len, SWEEP.values()))  # its own files are not runs
 

@@ -208,7 +208,7 @@ def test_bootstrap_is_deterministic_by_seed() -> None:
     assert paired_bootstrap(a[:, 0], b[:, 0], mean_metric, resamples=500, seed=42) == first  # (n,) is k = 1
 
 
-def test_bootstrap_is_fast_on_a_large_test_set() -> None:
+def test_bootstrap_on_a_squad_sized_test_set() -> None:
     a, b = _paired_accuracy(7000, 900, 1000, 1100)  # 10k examples
     result = paired_bootstrap(a, b, mean_metric, resamples=1000, seed=0)
     assert result.p < 0.05 and result.n_examples == 10000

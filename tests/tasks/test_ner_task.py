@@ -90,6 +90,8 @@ def test_tagger_trains_and_its_predictions_file_gives_the_reported_f1(placement:
     assert len([b for b in lines if b.strip()]) == 16  # every test sentence once, in file order
     assert _f1_of_predictions(run_dir / "predictions.txt") == pytest.approx(results["metrics"]["test/f1"], abs=1e-6)
     assert example_metric(run_dir, "f1") == pytest.approx(results["metrics"]["test/f1"], abs=1e-6)  # span counts
+    # every epoch's dev scores, also when the best checkpoint (restored for testing) is an earlier one
+    assert [h["epoch"] for h in results["history"]] == [1, 2] and all("val/f1" in h for h in results["history"])
     assert sorted(results["layer_weights"]) == {"none": [], "input": ["input"], "both": ["input", "output"]}[placement]
 
 

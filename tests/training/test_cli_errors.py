@@ -13,7 +13,7 @@ from train_helpers import train_cli, train_main_in_process
 # inside the job (``config.validate``), after Hydra has created the run directory.
 @pytest.mark.parametrize("args, expected", [
     (["elmo.placement=bogus"], "error: elmo.placement: invalid value 'bogus'; valid choices: none, input, output, both"),
-    (["task=sts"], "error: task=sts: no such option (did you mean sst?); valid choices: conll2003, mr, probe, probe_chunk, squad, sst, sst2"),
+    (["task=sts"], "error: task=sts: no such option (did you mean sst?); valid choices: classify, conll2003, mr, pairs, probe, probe_chunk, squad, sst, sst2"),
     (["elmo.l2_coef=-1"], "error: elmo.l2_coef: must be >= 0, got -1.0"),
     (["task.objective=test/acc"], "error: task.objective: must be a validation metric (val/...), got 'test/acc'"),
 ])

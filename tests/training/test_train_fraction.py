@@ -212,3 +212,6 @@ def test_mr_run_on_a_tenth_records_the_subset(fast_overrides: list[str], tmp_pat
     records = [json.loads(line) for line in (run_dir / "predictions.jsonl").read_text().splitlines()]
     assert [r["index"] for r in records] == sorted(r["index"] for r in records) and {r["gold"] for r in records} <= {0, 1}
     assert example_metric(run_dir, "acc") == pytest.approx(results["metrics"]["test/acc"], abs=1e-6)
+    assert results["chance"]["levels"] == {"val/acc": 0.5, "test/acc": 0.5}  # MR's split is balanced
+    assert results["chance"]["at_chance"] == [k for k in ("test/acc", "val/acc") if results["metrics"][k] <= 0.5]
+    assert [h["epoch"] for h in results["history"]] == [1] and "val/acc" in results["history"][0]

@@ -1,0 +1,182 @@
+"""The report's verdicts: each configuration against its ``none`` baseline, over seeds and over test examples.
+
+For every configuration that has a baseline (``link_baselines`` in ``elmo_lab.report.tables``), on the metric the
+report compares (``test/acc``, ``test/f1``, ...):
+
+* over seeds — the difference of the means with its 95 % confidence interval and the two-sided p of Welch's t-test
+  (``stats.welch``), the p-values of all the comparisons of one report adjusted together by Holm–Bonferroni
+  (``stats.holm``), the seeds per side that would detect the observed difference with 80 % power at α = 0.05
+  (``stats.seeds_needed``), and, with ``report --aso``, ASO's ε_min (``stats.almost_stochastic_order``,
+  deepsig; it takes about ten seconds per comparison);
+* over test examples — a paired bootstrap (``stats.paired_bootstrap``, 1,000 seeded resamples) of the metric
+  averaged over each side's seeds, from the per-example statistics every run writes (``test_examples.json``,
+  ``elmo_lab.metrics.examples``).  Both sides must hold the same test examples in the same order (same digest);
+  a run without the file (older runs) is named, and the comparison says why it has no bootstrap.
+
+The verdict in words (``stats.verdict``) rests on the Holm-adjusted Welch p: seeds are the unit of replication of a
+training recipe.  The bootstrap answers a different question — would another draw of the test set give the same
+difference for *these* trained models — and is shown beside it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from elmo_lab.metrics.examples import EXAMPLES_FILE, read_example_table, reduction
+from elmo_lab.report import stats
+from elmo_lab.report.runs import Config, Run
+
+ALPHA = 0.05
+RESAMPLES = 1000
+BOOTSTRAP_SEED = 0
+
+
+@dataclass
+class Comparison:
+    """One configuration against its baseline on ``metric``."""
+
+    config: Config
+    baseline: Config
+    metric: str
+    welch: stats.Welch
+    p_adj: float | None = None
+    seeds_needed: int | None = None
+    aso: float | None = None
+    bootstrap: stats.Bootstrap | None = None
+    bootstrap_note: str = ""  # why there is no bootstrap
+    verdict: str = ""
+
+
+def _example_stats(runs: list[Run], metric: str) -> tuple[np.ndarray | None, str, str, str]:
+    """``(stats (seeds, n, k), reduce, digest, note)`` of ``runs`` for ``metric`` (``test/acc`` → ``acc``), or
+    ``(None, "", "", why)``."""
+    split, _, name = metric.rpartition("/")
+    if split != "test":
+        return None, "", "", f"per-example statistics exist for test metrics only, not {metric}"
+    arrays, reduces, digests = [], set(), set()
+    for run in runs:
+        path = Path(run.path) / EXAMPLES_FILE
+        if not path.is_file():
+            return None, "", "", f"{run.path} has no {EXAMPLES_FILE}"
+        try:
+            table = read_example_table(path)
+        except ValueError as e:
+            return None, "", "", str(e)
+        if name not in table.metrics:
+            return None, "", "", f"{path} has no per-example statistics for {metric}"
+        arrays.append(table.metrics[name].array())
+        reduces.add(table.metrics[name].reduce)
+        digests.add(table.digest)
+    if len(digests) > 1 or len(reduces) > 1:
+        return None, "", "", "the runs were tested on different examples"
+    return np.stack(arrays), reduces.pop(), digests.pop(), ""
+
+
+def _bootstrap(config: Config, baseline: Config, metric: str) -> tuple[stats.Bootstrap | None, str]:
+    xa, reduce_a, digest_a, note = _example_stats(baseline.runs, metric)
+    if xa is None:
+        return None, note
+    xb, reduce_b, digest_b, note = _example_stats(config.runs, metric)
+    if xb is None:
+        return None, note
+    if digest_a != digest_b or reduce_a != reduce_b:
+        return None, "the configuration and its baseline were tested on different examples"
+    return stats.paired_bootstrap(xa, xb, reduction(reduce_a), resamples=RESAMPLES, seed=BOOTSTRAP_SEED), ""
+
+
+def compare(configs: list[Config], task_metric: dict[str, str], examples: bool = True,
+            aso: bool = False) -> list[Comparison]:
+    """A ``Comparison`` for every configuration with a baseline, in the order of ``configs``; Holm's adjustment
+    runs over all of them (the family of one report).  ``examples=False`` skips the bootstraps; ``aso=True`` adds
+    ASO's ε_min (deepsig: ~10 s per comparison on two CPU cores, so ``report --aso`` asks for it)."""
+    out = []
+    for c in configs:
+        if c.is_baseline or c.baseline is None:
+            continue
+        metric = task_metric[c.task]
+        a, b = c.baseline.values(metric), c.values(metric)
+        if not len(a) or not len(b):
+            continue
+        comp = Comparison(c, c.baseline, metric, stats.welch(a, b))
+        sd_a = float(a.std(ddof=1)) if len(a) > 1 else None
+        sd_b = float(b.std(ddof=1)) if len(b) > 1 else None
+        comp.seeds_needed = stats.seeds_needed(sd_a, sd_b, comp.welch.diff, alpha=ALPHA)
+        if aso:
+            comp.aso = stats.almost_stochastic_order(a, b, seed=BOOTSTRAP_SEED)
+        if examples:
+            comp.bootstrap, comp.bootstrap_note = _bootstrap(c, c.baseline, metric)
+        else:
+            comp.bootstrap_note = "not computed"
+        out.append(comp)
+    for comp, p_adj in zip(out, stats.holm([c.welch.p for c in out])):
+        comp.p_adj = p_adj
+        comp.verdict = stats.verdict(comp.welch.diff, p_adj, comp.seeds_needed, alpha=ALPHA)
+    return out
+
+
+def runs_without_examples(configs: list[Config]) -> list[str]:
+    """The run directories that hold no ``test_examples.json`` (runs made before tasks wrote one, or with
+    ``test=false``)."""
+    return [r.path for c in configs for r in c.runs if not (Path(r.path) / EXAMPLES_FILE).is_file()]
+
+
+# ------------------------------------------------------------------------------------------------- rendering
+def _num(x: float | None, digits: int = 4) -> str:
+    return "—" if x is None else f"{x:+.{digits}f}"
+
+
+def _p(p: float | None) -> str:
+    if p is None:
+        return "—"
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def comparison_cells(comp: Comparison) -> list[str]:
+    """Δ [95 % CI], Welch p, Holm p_adj, seeds needed, ASO ε_min, bootstrap p (Δ CI), verdict."""
+    w = comp.welch
+    ci = "—" if w.ci is None else f"[{w.ci[0]:+.4f}, {w.ci[1]:+.4f}]"
+    if comp.bootstrap is not None:
+        bs = comp.bootstrap
+        boot = f"{_p(bs.p)} [{bs.ci[0]:+.4f}, {bs.ci[1]:+.4f}]"
+    else:
+        boot = "—"
+    needed = "—" if comp.seeds_needed is None else str(comp.seeds_needed)
+    aso = "—" if comp.aso is None else f"{comp.aso:.2f}"
+    return [f"{_num(w.diff)} {ci}", _p(w.p), _p(comp.p_adj), needed, aso, boot, comp.verdict]
+
+
+COMPARISON_HEADER = ["Δ [95 % CI] over seeds", "Welch p", "Holm p_adj", "seeds needed", "ASO ε_min",
+                     "bootstrap p [Δ 95 % CI] over test examples", "verdict"]
+
+LEGEND = (
+    "Δ: mean of the configuration minus mean of its `none` baseline (same task, task settings and data sizes), "
+    "with the 95 % confidence interval of Welch's t (unequal variances). Welch p: two-sided; Holm p_adj: the "
+    "Welch p-values of every comparison in this report adjusted together (Holm–Bonferroni), which the verdict "
+    f"uses at α = {ALPHA}. Seeds needed: seeds per side for 80 % power to detect the observed Δ at α = {ALPHA}, "
+    "n = (z₀.₉₇₅ + z₀.₈)² (s₁² + s₂²) / Δ² (normal approximation). ASO ε_min (Dror et al. 2019, deepsig; "
+    "`report --aso`): below 0.5 the configuration's scores are almost stochastically larger than the baseline's. "
+    "Bootstrap: paired "
+    f"bootstrap over test examples ({RESAMPLES} resamples, seed {BOOTSTRAP_SEED}; Berg-Kirkpatrick et al. 2012) "
+    "of the metric averaged over each side's seeds: is Δ larger than another draw of the test set would give for "
+    "these trained models. It says nothing about other seeds; the Welch test says nothing about other test sets.")
+
+
+def comparison_section(report, comparisons: list[Comparison], label) -> str:
+    """``## Comparisons with the baseline``: one row per configuration with a baseline, and the legend."""
+    title = "## Comparisons with the baseline"
+    if not comparisons:
+        return title + "\n\nNo configuration has a `none` baseline with the same task settings and data sizes."
+    from elmo_lab.report.tables import markdown_table
+
+    rows = [[c.config.task, label(c.config), c.metric, str(len(c.baseline.runs)), str(len(c.config.runs))]
+            + comparison_cells(c) for c in comparisons]
+    header = ["task", "configuration", "metric", "n none", "n"] + COMPARISON_HEADER
+    notes = sorted({c.bootstrap_note for c in comparisons if c.bootstrap_note})
+    text = title + "\n\n" + markdown_table(header, rows) + "\n\n" + LEGEND
+    if notes:
+        text += "\n\nNo bootstrap where: " + "; ".join(notes) + "."
+    if stats.ASO_UNAVAILABLE_REASON and any(c.aso is None for c in comparisons):
+        text += "\n\n" + stats.ASO_UNAVAILABLE_REASON
+    return text
