@@ -90,14 +90,19 @@ def run_perplexity(args: argparse.Namespace) -> None:
     sentences = corpus_sentences(args.corpus, args.split, args.tokenize)
     if args.max_sentences is not None:
         sentences = sentences[: args.max_sentences]
+    if args.lowercase:  # the same text as a lowercased task (MR) would give it; OOV words predict <UNK>
+        sentences = [[token.lower() for token in sentence] for sentence in sentences]
+    tokens = [token for sentence in sentences for token in sentence]
+    unknown = sum(vocab.id(token) == vocab.unk_id for token in tokens) / max(len(tokens), 1)
     result = evaluate_perplexity(bilm, softmax, vocab, sentences, args.window, args.batch_size,
                                  batching=args.batching)
+    result["unknown_token_share"] = unknown
     if args.json:
         print(json.dumps(result))
     else:
         print(f"forward {result['forward']:.2f}  backward {result['backward']:.2f}  "
               f"average {result['average']:.2f}  ({result['n_predictions']} predictions per direction, "
-              f"{args.batching} batching)")
+              f"{args.batching} batching; {100 * unknown:.1f} % of the tokens are out of the vocabulary)")
 
 
 def add_perplexity_command(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], None]:
@@ -110,6 +115,8 @@ def add_perplexity_command(parser: argparse.ArgumentParser) -> Callable[[argpars
     parser.add_argument("--split", default="test", choices=["train", "valid", "test"], help="for ptb / imdb / general / mix")
     parser.add_argument("--tokenize", action="store_true", help="the file is raw text: split and tokenise it")
     parser.add_argument("--max-sentences", type=int, default=None, help="evaluate the first N sentences only")
+    parser.add_argument("--lowercase", action="store_true",
+                        help="lowercase every token first (how a lowercased task text such as MR looks to the biLM)")
     parser.add_argument("--batching", default="rows", choices=BATCHINGS,
                         help="rows: whole sentences packed into rows, zero state at each row start; stream: the text "
                              "as one stream per batch row, state carried between windows (the PTB literature's way)")

@@ -5,8 +5,9 @@ report compares (``test/acc``, ``test/f1``, ...):
 
 * over seeds — the difference of the means with its 95 % confidence interval and the two-sided p of Welch's t-test
   (``stats.welch``), the p-values of all the comparisons of one report adjusted together by Holm–Bonferroni
-  (``stats.holm``), the seeds per side that would detect the observed difference with 80 % power at α = 0.05
-  (``stats.seeds_needed``), and, with ``report --aso``, ASO's ε_min (``stats.almost_stochastic_order``,
+  (``stats.holm``), the seeds per side that would detect the observed difference with 80 % power at the level
+  Holm's first step applies, α = 0.05 / m for m comparisons (``stats.seeds_needed``; α = 0.05 for one), and,
+  with ``report --aso``, ASO's ε_min (``stats.almost_stochastic_order``,
   deepsig; it takes about ten seconds per comparison);
 * over test examples — a paired bootstrap (``stats.paired_bootstrap``, 1,000 seeded resamples) of the metric
   averaged over each side's seeds, from the per-example statistics every run writes (``test_examples.json``,
@@ -91,7 +92,8 @@ def compare(configs: list[Config], task_metric: dict[str, str], examples: bool =
     """A ``Comparison`` for every configuration with a baseline, in the order of ``configs``; Holm's adjustment
     runs over all of them (the family of one report).  ``examples=False`` skips the bootstraps; ``aso=True`` adds
     ASO's ε_min (deepsig: ~10 s per comparison on two CPU cores, so ``report --aso`` asks for it)."""
-    out = []
+    out: list[Comparison] = []
+    spreads: list[tuple[float | None, float | None]] = []
     for c in configs:
         if c.is_baseline or c.baseline is None:
             continue
@@ -102,7 +104,7 @@ def compare(configs: list[Config], task_metric: dict[str, str], examples: bool =
         comp = Comparison(c, c.baseline, metric, stats.welch(a, b))
         sd_a = float(a.std(ddof=1)) if len(a) > 1 else None
         sd_b = float(b.std(ddof=1)) if len(b) > 1 else None
-        comp.seeds_needed = stats.seeds_needed(sd_a, sd_b, comp.welch.diff, alpha=ALPHA)
+        spreads.append((sd_a, sd_b))  # seeds needed: below, once the number of comparisons is known
         if aso:
             comp.aso = stats.almost_stochastic_order(a, b, seed=BOOTSTRAP_SEED)
         if examples:
@@ -110,8 +112,10 @@ def compare(configs: list[Config], task_metric: dict[str, str], examples: bool =
         else:
             comp.bootstrap_note = "not computed"
         out.append(comp)
-    for comp, p_adj in zip(out, stats.holm([c.welch.p for c in out])):
+    level = ALPHA / max(1, sum(c.welch.p is not None for c in out))  # Holm's first, strictest step
+    for comp, p_adj, (sd_a, sd_b) in zip(out, stats.holm([c.welch.p for c in out]), spreads):
         comp.p_adj = p_adj
+        comp.seeds_needed = stats.seeds_needed(sd_a, sd_b, comp.welch.diff, alpha=level)
         comp.verdict = stats.verdict(comp.welch.diff, p_adj, comp.seeds_needed, alpha=ALPHA)
     return out
 
@@ -154,8 +158,9 @@ LEGEND = (
     "Δ: mean of the configuration minus mean of its `none` baseline (same task, task settings and data sizes), "
     "with the 95 % confidence interval of Welch's t (unequal variances). Welch p: two-sided; Holm p_adj: the "
     "Welch p-values of every comparison in this report adjusted together (Holm–Bonferroni), which the verdict "
-    f"uses at α = {ALPHA}. Seeds needed: seeds per side for 80 % power to detect the observed Δ at α = {ALPHA}, "
-    "n = (z₀.₉₇₅ + z₀.₈)² (s₁² + s₂²) / Δ² (normal approximation). ASO ε_min (Dror et al. 2019, deepsig; "
+    f"uses at α = {ALPHA}. Seeds needed: seeds per side for 80 % power to detect the observed Δ at the level "
+    f"Holm's first step applies, α' = {ALPHA} / m for the m comparisons of this report (α' = {ALPHA} for one), "
+    "n = (z₁₋α'/2 + z₀.₈)² (s₁² + s₂²) / Δ² (normal approximation). ASO ε_min (Dror et al. 2019, deepsig; "
     "`report --aso`): below 0.5 the configuration's scores are almost stochastically larger than the baseline's. "
     "Bootstrap: paired "
     f"bootstrap over test examples ({RESAMPLES} resamples, seed {BOOTSTRAP_SEED}; Berg-Kirkpatrick et al. 2012) "

@@ -22,7 +22,9 @@ from scipy import stats as sps
 
 from elmo_lab.report.runs import Config, Run
 
-SUBSET_KEYS = ("task.train_fraction", "task.train_examples", "task.max_train_questions", "trainer.max_epochs")
+# the training subset, and what experiment=sample_efficiency derives from it (epochs, early-stopping patience)
+SUBSET_KEYS = ("task.train_fraction", "task.train_examples", "task.max_train_questions", "trainer.max_epochs",
+               "callbacks.early_stopping.patience")
 CURVE_FILES = ("learning_curve.png", "dev_curves.png")
 Label = Callable[[Config], str]
 

@@ -1,6 +1,7 @@
 """``python -m elmo_lab perplexity``: user errors are one line and exit status 2; results on an exported LM."""
 import json
 
+import pytest
 import torch
 
 from elmo_lab.__main__ import main
@@ -28,5 +29,15 @@ def test_perplexity_of_an_export_and_bad_corpus(tmp_path, capsys, tiny_options, 
     # an untrained LM: close to a uniform guess over the vocabulary
     assert 0.5 * len(vocab) < ppl["forward"] < 2 * len(vocab)
     assert ppl["n_predictions"] == sum(len(s) + 1 for s in sentences[:20])
+    assert ppl["unknown_token_share"] == 0.0  # the vocabulary was built from this text
+    capitalised = tmp_path / "capitalised.txt"
+    capitalised.write_text("".join(" ".join(w.capitalize() for w in s) + "\n" for s in sentences[:20]))
+    assert main(["perplexity", "--bilm", str(tmp_path / "lm"), "--corpus", str(capitalised), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["unknown_token_share"] > 0  # capitalised words are not in it
+    assert main(["perplexity", "--bilm", str(tmp_path / "lm"), "--corpus", str(capitalised), "--lowercase",
+                 "--json"]) == 0
+    lowered = json.loads(capsys.readouterr().out)
+    assert all(w == w.lower() for s in sentences[:20] for w in s)  # so --lowercase gives back the original text
+    assert lowered["unknown_token_share"] == 0.0 and lowered["forward"] == pytest.approx(ppl["forward"])
     assert main(["perplexity", "--bilm", str(tmp_path / "lm"), "--corpus", str(tmp_path / "nope.txt")]) == 2
     assert "expected ptb, imdb, general, mix or an existing text file" in capsys.readouterr().err

@@ -56,7 +56,9 @@ def test_welch_p_and_ci_equal_scipys_and_holm_runs_over_the_report(tmp_path: Pat
     assert [comps["input"].p_adj, comps["both"].p_adj] == pytest.approx(expected)
     assert comps["input"].verdict.startswith("better than none (p_adj")
     sd = np.std(NONE, ddof=1) ** 2 + np.std(BOTH, ddof=1) ** 2
-    needed = int(np.ceil((sps.norm.ppf(0.975) + sps.norm.ppf(0.8)) ** 2 * sd / (np.mean(BOTH) - np.mean(NONE)) ** 2))
+    # at Holm's first level, α / m = 0.05 / 2 for the report's two comparisons
+    needed = int(np.ceil((sps.norm.ppf(1 - 0.025 / 2) + sps.norm.ppf(0.8)) ** 2 * sd
+                         / (np.mean(BOTH) - np.mean(NONE)) ** 2))
     assert comps["both"].seeds_needed == needed
     if comps["both"].p_adj > 0.05:
         assert f"~{needed} seeds per side" in comps["both"].verdict
