@@ -33,7 +33,20 @@ class Pooling(Choice):
 
 
 @dataclass
-class SentimentConfig(TaskConfig):
+class TextClassifierFields:
+    """The sentence classifier's keys (``tasks/sentiment.py``'s model), shared by ``task=mr|sst|sst2`` and
+    ``task=classify``: the encoder, its pooling and sizes."""
+
+    encoder: SentimentEncoder = SentimentEncoder.bilstm  # bilstm (BiLSTM + pooling) | bcn (the paper's BCN)
+    pooling: List[Pooling] = field(default_factory=lambda: [Pooling.max, Pooling.mean])  # bilstm only
+    hidden_dim: int = 100
+    num_layers: int = 1
+    dropout: float = 0.2
+    batch_size: int = 64
+
+
+@dataclass
+class SentimentConfig(TextClassifierFields, TaskConfig):
     """``task.*`` of the sentiment tasks (``tasks/sentiment.py``; ``conf/task/_sentiment.yaml``)."""
 
     module: str = "tasks.sentiment"
@@ -41,12 +54,6 @@ class SentimentConfig(TaskConfig):
     phrases: bool = False  # sst/sst2: also train on every subtree (phrase) of the train trees
     min_phrase_tokens: int = 1  # with phrases: the shortest phrase kept (the paper's SST-5 model: 4)
     download: bool = True  # sst/sst2 without data_dir: download the official zip once into the cache
-    encoder: SentimentEncoder = SentimentEncoder.bilstm  # bilstm (BiLSTM + pooling) | bcn (the paper's BCN)
-    pooling: List[Pooling] = field(default_factory=lambda: [Pooling.max, Pooling.mean])  # bilstm only
-    hidden_dim: int = 100
-    num_layers: int = 1
-    dropout: float = 0.2
-    batch_size: int = 64
     eval_batch_size: Optional[int] = 256
     max_epochs: Optional[int] = 3
 
@@ -153,18 +160,12 @@ class TabularConfig(TaskConfig):
 
 
 @dataclass
-class ClassifyConfig(TabularConfig):
+class ClassifyConfig(TextClassifierFields, TabularConfig):
     """``task.*`` of single-text classification on a user's data (``tasks/classify.py``; ``conf/task/classify.yaml``):
     the sentiment task's model (``encoder``, ``pooling``, ...) on any labelled text."""
 
     module: str = "tasks.classify"
     text_field: str = "text"
-    encoder: SentimentEncoder = SentimentEncoder.bilstm  # bilstm (BiLSTM + pooling) | bcn
-    pooling: List[Pooling] = field(default_factory=lambda: [Pooling.max, Pooling.mean])  # bilstm only
-    hidden_dim: int = 100
-    num_layers: int = 1
-    dropout: float = 0.2
-    batch_size: int = 64
     max_epochs: Optional[int] = 5
 
 

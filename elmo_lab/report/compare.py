@@ -20,12 +20,14 @@ difference for *these* trained models — and is shown beside it.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
-from elmo_lab.metrics.examples import EXAMPLES_FILE, read_example_table, reduction
+from elmo_lab.metrics.examples import EXAMPLES_FILE, ExampleTable, read_example_table, reduction
 from elmo_lab.report import stats
 from elmo_lab.report.runs import Config, Run
 
@@ -50,9 +52,10 @@ class Comparison:
     verdict: str = ""
 
 
-def _example_stats(runs: list[Run], metric: str) -> tuple[np.ndarray | None, str, str, str]:
+def _example_stats(runs: list[Run], metric: str, read: Callable[[Path], ExampleTable]
+                   ) -> tuple[np.ndarray | None, str, str, str]:
     """``(stats (seeds, n, k), reduce, digest, note)`` of ``runs`` for ``metric`` (``test/acc`` → ``acc``), or
-    ``(None, "", "", why)``."""
+    ``(None, "", "", why)``; ``read`` reads one ``test_examples.json``."""
     split, _, name = metric.rpartition("/")
     if split != "test":
         return None, "", "", f"per-example statistics exist for test metrics only, not {metric}"
@@ -62,7 +65,7 @@ def _example_stats(runs: list[Run], metric: str) -> tuple[np.ndarray | None, str
         if not path.is_file():
             return None, "", "", f"{run.path} has no {EXAMPLES_FILE}"
         try:
-            table = read_example_table(path)
+            table = read(path)
         except ValueError as e:
             return None, "", "", str(e)
         if name not in table.metrics:
@@ -75,11 +78,12 @@ def _example_stats(runs: list[Run], metric: str) -> tuple[np.ndarray | None, str
     return np.stack(arrays), reduces.pop(), digests.pop(), ""
 
 
-def _bootstrap(config: Config, baseline: Config, metric: str) -> tuple[stats.Bootstrap | None, str]:
-    xa, reduce_a, digest_a, note = _example_stats(baseline.runs, metric)
+def _bootstrap(config: Config, baseline: Config, metric: str,
+               read: Callable[[Path], ExampleTable]) -> tuple[stats.Bootstrap | None, str]:
+    xa, reduce_a, digest_a, note = _example_stats(baseline.runs, metric, read)
     if xa is None:
         return None, note
-    xb, reduce_b, digest_b, note = _example_stats(config.runs, metric)
+    xb, reduce_b, digest_b, note = _example_stats(config.runs, metric, read)
     if xb is None:
         return None, note
     if digest_a != digest_b or reduce_a != reduce_b:
@@ -92,6 +96,8 @@ def compare(configs: list[Config], task_metric: dict[str, str], examples: bool =
     """A ``Comparison`` for every configuration with a baseline, in the order of ``configs``; Holm's adjustment
     runs over all of them (the family of one report).  ``examples=False`` skips the bootstraps; ``aso=True`` adds
     ASO's ε_min (deepsig: ~10 s per comparison on two CPU cores, so ``report --aso`` asks for it)."""
+    # a baseline is shared by many configurations: read each run's file once (SQuAD's holds ~10k rows)
+    read = functools.lru_cache(maxsize=None)(read_example_table)
     out: list[Comparison] = []
     spreads: list[tuple[float | None, float | None]] = []
     for c in configs:
@@ -108,7 +114,7 @@ def compare(configs: list[Config], task_metric: dict[str, str], examples: bool =
         if aso:
             comp.aso = stats.almost_stochastic_order(a, b, seed=BOOTSTRAP_SEED)
         if examples:
-            comp.bootstrap, comp.bootstrap_note = _bootstrap(c, c.baseline, metric)
+            comp.bootstrap, comp.bootstrap_note = _bootstrap(c, c.baseline, metric, read)
         else:
             comp.bootstrap_note = "not computed"
         out.append(comp)

@@ -155,19 +155,10 @@ def curve_sections(report, label: Label) -> list[str]:
     return sections
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def plot_learning_curves(configs: list[Config], task_metric: dict[str, str], path: Path,
                          label: Label) -> Path | None:
     """The metric against training examples (log x), a line per family, 95 % CI bands; a panel per task."""
-    from elmo_lab.report.plots import _save
+    from elmo_lab.report.plots import _pyplot, _save
 
     curves = learning_curves(configs, task_metric)
     if not curves:
@@ -195,7 +186,7 @@ def plot_learning_curves(configs: list[Config], task_metric: dict[str, str], pat
 
 def plot_dev_curves(configs: list[Config], path: Path, label: Label) -> Path | None:
     """Dev objective per epoch, mean over seeds, a line per configuration; a panel per task and training size."""
-    from elmo_lab.report.plots import _save
+    from elmo_lab.report.plots import _pyplot, _save
 
     panels: dict[tuple[str, float], list[Config]] = {}
     for c in configs:

@@ -9,10 +9,9 @@ accuracies, mean ± std over seeds, and their difference ± the standard error o
 from __future__ import annotations
 
 import json
-import math
 from typing import Callable
 
-from elmo_lab.report.runs import Config
+from elmo_lab.report.runs import Config, difference
 
 CONTROL_KEY = "task.control_task"
 Label = Callable[[Config], str]
@@ -44,12 +43,8 @@ def _cell(mean: float | None, std: float | None) -> str:
 
 def selectivity(real: Config, control: Config, metric: str) -> tuple[float | None, float | None]:
     """Accuracy minus control accuracy (difference of the means) and the standard error of that difference."""
-    m1, s1, n1 = real.mean_std(metric)
-    m2, s2, n2 = control.mean_std(metric)
-    if m1 is None or m2 is None:
-        return None, None
-    se = math.sqrt(s1 ** 2 / n1 + s2 ** 2 / n2) if s1 is not None and s2 is not None else None
-    return m1 - m2, se
+    d = difference(real, control, metric)
+    return (None, None) if d is None else (d.delta, d.se)
 
 
 def selectivity_section(report, label: Label) -> str | None:
