@@ -187,3 +187,13 @@ def test_a_seeded_mr_sweep_through_the_cli_gets_every_verdict_column(tiny_bilm_d
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert len(cells) == 12 and cells[-1].startswith(("better", "worse", "no difference", "not tested"))
     assert cells[10] != "—"  # the paired bootstrap over the test sentences ran
+
+
+def test_a_corrupt_examples_file_is_named_and_the_seed_statistics_stand(tmp_path: Path) -> None:
+    root = _sweep(tmp_path / "sweep")
+    bad = root / "mr-input-all-l2_0.001-lr0.003-seed2" / "test_examples.json"
+    bad.write_text('{"format": 1, "n_examples": 3, "examples_digest": "x", "metrics": {"acc": ')
+    report = build_report([root])
+    comp = next(c for c in report.comparisons if c.config.placement == "input")
+    assert comp.bootstrap is None and str(bad) in comp.bootstrap_note and "not a test_examples.json" in comp.bootstrap_note
+    assert comp.p_adj is not None and "No bootstrap where: " in render_markdown(report, [])
