@@ -17,16 +17,23 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from elmo_lab.config.pretrain import register_pretrain_configs, validate_pretrain
+from elmo_lab.config.pretrain import PRETRAIN_RESULT_NEUTRAL_KEYS, register_pretrain_configs, validate_pretrain
 from elmo_lab.training.cli import help_text, run_hydra_cli, run_job
+from elmo_lab.training.run_dir import refuse_changed_config
 
 CONF = Path(__file__).resolve().parent / "conf"
 register_pretrain_configs()
 
 
+def check(cfg: DictConfig) -> None:
+    """What is checked before anything heavy loads: the value ranges the types cannot say, and a rerun's config."""
+    validate_pretrain(cfg)
+    refuse_changed_config(cfg, ignored=PRETRAIN_RESULT_NEUTRAL_KEYS)
+
+
 @hydra.main(version_base="1.3", config_path="conf", config_name="pretrain")
 def main(cfg: DictConfig) -> None:
-    run_job(cfg, validate_pretrain, "elmo_lab.lm.pretraining:run_pretraining",
+    run_job(cfg, check, "elmo_lab.lm.pretraining:run_pretraining",
             command=" ".join(["python", "pretrain.py", *sys.argv[1:]]))
 
 

@@ -15,6 +15,7 @@ from omegaconf import DictConfig
 
 from elmo_lab.config.schema import register_configs, validate
 from elmo_lab.training.cli import help_text, run_hydra_cli, run_job
+from elmo_lab.training.run_dir import refuse_changed_config
 from elmo_lab.training.tasks import register_task_schemas
 
 CONF = Path(__file__).resolve().parent / "conf"
@@ -22,10 +23,15 @@ register_configs()
 register_task_schemas(CONF / "task")  # the typed task.* schemas
 
 
+def check(cfg: DictConfig) -> None:
+    """What is checked before anything heavy loads: the value ranges the types cannot say, and a rerun's config."""
+    validate(cfg)
+    refuse_changed_config(cfg, finished="results.json")
+
+
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
-    # validate: the value ranges the types cannot say, still before anything heavy loads
-    return run_job(cfg, validate, "elmo_lab.training.pipeline:train")
+    return run_job(cfg, check, "elmo_lab.training.pipeline:train")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 from elmo_lab.report.compare import comparison_section
 from elmo_lab.report.runs import ReportError
-from elmo_lab.report.tables import (LEGEND, Report, build_report, config_label, issues_section, markdown_table,
+from elmo_lab.report.tables import (LEGEND, Report, build_report, issues_section, markdown_table,
                                     numeric_table, render_markdown, summary, table)
 from elmo_lab.util.atomic import atomic_path
 
@@ -34,7 +34,7 @@ def write_report(report: Report, out: Path) -> list[Path]:
     """Write the PNGs, ``report.csv`` and ``report.md`` into ``out`` (each atomically); return their paths."""
     from elmo_lab.report.plots import PLOT_FILES, make_plots
 
-    plots = make_plots(report.configs, report.task_metric, out, lambda c: config_label(report, c))
+    plots = make_plots(report.configs, report.task_metric, out, report.label)
     for name in PLOT_FILES:  # a plot an earlier report made that no longer applies
         if out / name not in plots:
             (out / name).unlink(missing_ok=True)
@@ -69,9 +69,8 @@ def run_report(args: argparse.Namespace) -> None:
     if out.exists() and not out.is_dir():
         raise ReportError(f"--out {out}: exists and is not a folder")
     files = write_report(report, out)
-    label = lambda c: config_label(report, c)  # noqa: E731
     print(summary(report) + "\n\n" + markdown_table(*table(report)) + "\n\n" + LEGEND + "\n\n"
-          + comparison_section(report, report.comparisons, label) + "\n\n" + issues_section(report) + "\n")
+          + comparison_section(report, report.comparisons, report.label) + "\n\n" + issues_section(report) + "\n")
     if args.wandb:
         log_to_wandb(report, out, files)
     print("written: " + ", ".join(str(f) for f in files))

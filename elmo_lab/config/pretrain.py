@@ -97,6 +97,9 @@ class DataConfig:
     batch_size: int = 32  # rows per training batch
     eval_batch_size: int = 64
     max_valid_sentences: Optional[int] = None  # per-epoch dev perplexity on the first N dev sentences (null: all)
+    # case augmentation: this share of the training sentences (chosen once by the run's seed) is lowercased before
+    # the vocabulary is counted, so the biLM also learns lowercased text (MR, uncased user data); dev/test stay as is
+    lowercase_share: float = 0.0
 
 
 @dataclass
@@ -166,6 +169,7 @@ def validate_pretrain(cfg: DictConfig) -> None:
         ("data.batch_size", cfg.data.batch_size >= 1, "must be >= 1"),
         ("data.eval_batch_size", cfg.data.eval_batch_size >= 1, "must be >= 1"),
         ("vocab.min_count", cfg.vocab.min_count >= 1, "must be >= 1"),
+        ("data.lowercase_share", 0 <= cfg.data.lowercase_share <= 1, "must be in [0, 1]"),
         ("model.dropout", 0 <= cfg.model.dropout < 1, "must be in [0, 1)"),
         ("model.lr", cfg.model.lr > 0, "must be > 0"),
         ("model.weight_decay", cfg.model.weight_decay >= 0, "must be >= 0"),

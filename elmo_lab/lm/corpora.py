@@ -61,6 +61,20 @@ def read_text_file(path: str | Path, tokenize: bool = False) -> Sentences:
     return sentences
 
 
+def lowercase_sentences(sentences: Sentences, share: float, seed: int) -> Sentences:
+    """A copy of ``sentences`` in which ``round(share * len)`` of them, drawn once by ``seed``, are lowercased.
+
+    Case augmentation: a biLM trained on cased text only sees lowercased input (MR, many user datasets) as rare or
+    unknown word forms; mixing in lowercased copies of some sentences teaches both forms without new text.  The draw
+    depends only on the number of sentences and ``seed``, so a resumed run augments the same sentences."""
+    import numpy as np
+
+    n_lower = int(round(share * len(sentences)))
+    chosen = np.zeros(len(sentences), dtype=bool)
+    chosen[np.random.default_rng(seed).permutation(len(sentences))[:n_lower]] = True
+    return [[token.lower() for token in s] if lower else s for s, lower in zip(sentences, chosen)]
+
+
 def load_corpus(spec: CorpusSpec) -> dict[str, Sentences]:
     """``{"train": ..., "valid": ..., "test": ...}`` for ``spec``."""
     if spec.name == "ptb":

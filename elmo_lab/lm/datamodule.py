@@ -7,7 +7,7 @@ from typing import Any, Iterable
 
 import pytorch_lightning as pl
 from elmo_lab.lm.batching import BATCHINGS, EncodedCorpus, LMBatch, make_loader
-from elmo_lab.lm.corpora import CorpusSpec, Sentences, load_corpus
+from elmo_lab.lm.corpora import CorpusSpec, Sentences, load_corpus, lowercase_sentences
 from elmo_lab.lm.module import LMConfigError
 from elmo_lab.lm.vocab import Vocabulary
 
@@ -20,16 +20,20 @@ class LMDataModule(pl.LightningDataModule):
     batching : ``rows`` (packed whole sentences, stateless) or ``stream`` (windows of one stream, state carried).
     window : tokens per row / window; batch_size : rows per training batch (eval: ``eval_batch_size``).
     max_valid_sentences : evaluate on the first N dev sentences only (full-softmax evaluation is costly on CPU).
+    lowercase_share : case augmentation; this share of the training sentences, drawn once by ``seed``, is lowercased
+        before the vocabulary is counted (``lowercase_sentences``).  Dev and test are never changed.
     """
 
     def __init__(self, corpus: CorpusSpec | dict[str, Any], vocab_max_size: int | None = None,
                  vocab_min_count: int = 1, vocab_path: str | None = None, window: int = 64, batch_size: int = 32,
                  eval_batch_size: int = 64, max_valid_sentences: int | None = None, seed: int = 0,
-                 max_chars: int = 50, batching: str = "rows") -> None:
+                 max_chars: int = 50, batching: str = "rows", lowercase_share: float = 0.0) -> None:
         super().__init__()
         if batching not in BATCHINGS:
             raise LMConfigError(f"data.batching must be one of {', '.join(BATCHINGS)}; got {batching!r}")
-        self.batching = batching
+        if not 0 <= lowercase_share <= 1:
+            raise LMConfigError(f"data.lowercase_share must be in [0, 1]; got {lowercase_share}")
+        self.batching, self.lowercase_share = batching, lowercase_share
         self.spec = corpus if isinstance(corpus, CorpusSpec) else CorpusSpec(**corpus)
         self.vocab_max_size, self.vocab_min_count, self.vocab_path = vocab_max_size, vocab_min_count, vocab_path
         self.window, self.batch_size, self.eval_batch_size = window, batch_size, eval_batch_size
@@ -42,6 +46,8 @@ class LMDataModule(pl.LightningDataModule):
         if self.splits is not None:
             return
         splits = load_corpus(self.spec)
+        if self.lowercase_share > 0:
+            splits["train"] = lowercase_sentences(splits["train"], self.lowercase_share, self.seed)
         if self.max_valid_sentences is not None:
             splits["valid"] = splits["valid"][: self.max_valid_sentences]
         if self.vocab_path:

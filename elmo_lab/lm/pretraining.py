@@ -40,7 +40,7 @@ def build(cfg: DictConfig) -> tuple[LMDataModule, BiLMLanguageModel]:
                       vocab_path=vocab["path"], window=data["window"], batch_size=data["batch_size"],
                       eval_batch_size=data["eval_batch_size"], max_valid_sentences=data["max_valid_sentences"],
                       seed=plain["seed"], max_chars=arch["char_cnn"].get("max_characters_per_token", 50),
-                      batching=data["batching"])
+                      batching=data["batching"], lowercase_share=data["lowercase_share"])
     dm.setup()
     assert dm.vocab is not None
     model = BiLMLanguageModel(arch, len(dm.vocab), **plain["model"], seed=plain["seed"])

@@ -53,6 +53,10 @@ class Report:
     def difference(self, config: Config) -> Difference | None:
         return difference(config, config.baseline, self.task_metric[config.task])
 
+    def label(self, config: Config) -> str:
+        """``config_label`` for this report: the names rows, legends and plots use."""
+        return config_label(self, config)
+
     @property
     def delta_metrics(self) -> list[str]:
         """The metrics with a Δ column: those of tasks where some configuration has a baseline."""
@@ -321,9 +325,8 @@ def without_examples_section(report: Report) -> str | None:
 
 def render_markdown(report: Report, plots: Sequence[Path]) -> str:
     figures = "\n\n".join(f"![{p.stem}]({p.name})" for p in plots) or "No plots."
-    label = lambda c: config_label(report, c)  # noqa: E731
     sections = ["# ELMo comparison", summary(report), markdown_table(*table(report)), LEGEND,
-                comparison_section(report, report.comparisons, label), *extra_sections(report),
+                comparison_section(report, report.comparisons, report.label), *extra_sections(report),
                 "## Plots", figures, chance_section(report), without_examples_section(report),
                 issues_section(report)]
     return "\n\n".join(s for s in sections if s) + "\n"
@@ -336,7 +339,7 @@ def extra_sections(report: Report) -> list[str]:
     from elmo_lab.report.paper import paper_section
     from elmo_lab.report.selectivity import selectivity_section
 
-    label = lambda c: config_label(report, c)  # noqa: E731
+    label = report.label
     by_config = {id(c.config): c for c in report.comparisons}
 
     def delta_ci(config: Config):

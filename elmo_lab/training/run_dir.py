@@ -79,6 +79,18 @@ def prepare_run_dir(run_dir: Path, plain: dict, force: bool, writer: bool = True
         OmegaConf.save(OmegaConf.create(comparable), tmp)
 
 
+def refuse_changed_config(cfg: DictConfig, ignored: Sequence[str] = RESULT_NEUTRAL_KEYS,
+                          finished: str | None = None) -> None:
+    """``prepare_run_dir``'s check alone, from the light entry-point code: a rerun with another config is refused
+    before torch loads (the pipeline checks again, for callers that skip the entry points).  A forced run, and a
+    finished one (its ``finished`` file in the run directory, which the pipeline reports), are left to the pipeline."""
+    run_dir = Path(cfg.paths.output_dir)
+    if cfg.force or (finished is not None and (run_dir / finished).is_file()):
+        return
+    prepare_run_dir(run_dir, OmegaConf.to_container(cfg, resolve=True, enum_to_str=True), False, writer=False,
+                    ignored=ignored)
+
+
 def make_loggers(cfg: DictConfig, group: str, name: str, tags: Sequence[str] = ()) -> list:
     """The Lightning loggers of ``cfg.logger`` (each entry with a ``_target_``); a wandb logger whose ``group``,
     ``name`` or ``tags`` are left empty gets these."""

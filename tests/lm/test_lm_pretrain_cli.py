@@ -104,7 +104,8 @@ def test_the_yaml_files_hold_only_what_differs_from_the_schema() -> None:
 def test_validate_names_the_key_and_the_rule() -> None:
     for override, message in [("data.window=1", "data.window: must be >= 2, got 1"),
                               ("model.dropout=1.0", "model.dropout: must be in [0, 1), got 1.0"),
-                              ("vocab.max_size=3", "vocab.max_size: must be >= 4 or null, got 3")]:
+                              ("vocab.max_size=3", "vocab.max_size: must be >= 4 or null, got 3"),
+                              ("data.lowercase_share=1.5", "data.lowercase_share: must be in [0, 1], got 1.5")]:
         with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("(", r"\(").replace(")", r"\)")):
             validate_pretrain(compose_pretrain([override]))
 

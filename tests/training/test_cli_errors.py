@@ -2,11 +2,13 @@
 traceback, and no run directory left behind."""
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from train_helpers import train_cli, train_main_in_process
+from train_helpers import REPO, train_cli, train_main_in_process
 
 
 # Through a fresh ``python train.py`` each: an override error, a missing group option, and two checks that run
@@ -62,3 +64,21 @@ def test_multirun_sweep_writes_one_run_dir_per_job(tiny_bilm_dir: Path, tmp_path
     assert result.returncode == 0, result.stderr[-2000:]
     runs = sorted(p.parent.name for p in sweep.glob("*/results.json"))
     assert runs == [f"elmo.l2_coef={l2},elmo.placement={p},experiment=tiny" for l2 in (0, 1) for p in ("both", "none")]
+
+
+def test_a_rerun_with_another_config_is_refused_before_torch_loads(tmp_path: Path) -> None:
+    """The run-directory check runs in the light entry-point code: the refusal costs no torch import, and the
+    started run it protects keeps its config."""
+    run_dir = tmp_path / "run"
+    (run_dir / "checkpoints").mkdir(parents=True)  # a started run
+    (run_dir / "run_config.yaml").write_text("seed: 99\n")
+    probe = ("import os, runpy, sys\nsys.argv = sys.argv[1:]\nsys.path.insert(0, os.path.dirname(sys.argv[0]))\n"
+             "try:\n    runpy.run_path(sys.argv[0], run_name='__main__')\nfinally:\n"
+             "    print('torch imported' if 'torch' in sys.modules else 'torch not imported', file=sys.stderr)\n")
+    result = subprocess.run([sys.executable, "-c", probe, str(REPO / "train.py"), f"hydra.run.dir={run_dir}",
+                             "logger=csv"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 2 and len(lines) == 2, result.stderr
+    assert lines[0].startswith(f"error: {run_dir} holds a run started with another config ("), lines[0]
+    assert lines[1] == "torch not imported"
+    assert (run_dir / "run_config.yaml").read_text() == "seed: 99\n"
