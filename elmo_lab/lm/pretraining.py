@@ -53,7 +53,7 @@ def run_pretraining(cfg: DictConfig, command: str = "python pretrain.py") -> dic
     validate_pretrain(cfg)
     run_dir = Path(cfg.paths.output_dir)
     plain = _plain(cfg)
-    # a rerun with another config is refused before anything loads
+    # a rerun with another config is refused before the corpus loads (pretrain.py: before torch)
     prepare_run_dir(run_dir, plain, cfg.force, writer=False, ignored=PRETRAIN_RESULT_NEUTRAL_KEYS)
     if cfg.threads:
         torch.set_num_threads(int(cfg.threads))

@@ -29,6 +29,11 @@ CURVE_FILES = ("learning_curve.png", "dev_curves.png")
 Label = Callable[[Config], str]
 
 
+def _without_subset(label: str) -> str:
+    """A configuration's label without its training-subset settings (the panel or the x axis shows those)."""
+    return " ".join(p for p in label.split() if p.split("=")[0] not in SUBSET_KEYS)
+
+
 def _train_size(config: Config) -> float:
     sizes = [r.data_sizes.get("train") for r in config.runs if isinstance(r.data_sizes.get("train"), int)]
     return float(np.mean(sizes)) if sizes else float("nan")
@@ -127,7 +132,7 @@ def curve_sections(report, label: Label) -> list[str]:
         rows = []
         for members in families.values():
             by_size = {_train_size(c): c for c in members}
-            name = " ".join(p for p in label(members[0]).split() if p.split("=")[0] not in SUBSET_KEYS)
+            name = _without_subset(label(members[0]))
             cells = []
             for size in sizes:
                 c = by_size.get(size)
@@ -172,8 +177,7 @@ def plot_learning_curves(configs: list[Config], task_metric: dict[str, str], pat
             stats = [mean_ci(c.values(metric)) for c in members]
             y = np.array([m for m, _ in stats])
             half = np.array([h if h is not None else 0.0 for _, h in stats])
-            name = " ".join(p for p in label(members[0]).split() if p.split("=")[0] not in SUBSET_KEYS)
-            line, = ax.plot(x, y, marker="o", label=name or task)
+            line, = ax.plot(x, y, marker="o", label=_without_subset(label(members[0])) or task)
             ax.fill_between(x, y - half, y + half, alpha=0.2, color=line.get_color())
         ax.set_xscale("log")
         ax.set_xlabel("training examples (log scale)")
@@ -205,8 +209,8 @@ def plot_dev_curves(configs: list[Config], path: Path, label: Label) -> Path | N
             histories = [dict(_history(r, objective)) for r in c.runs]
             epochs = sorted(set().union(*histories))
             y = [np.mean([h[e] for h in histories if e in h]) for e in epochs]
-            name = " ".join(p for p in label(c).split() if p.split("=")[0] not in SUBSET_KEYS)
-            ax.plot(epochs, y, marker=".", label=name or c.task, linestyle="--" if c.is_baseline else "-")
+            ax.plot(epochs, y, marker=".", label=_without_subset(label(c)) or c.task,
+                    linestyle="--" if c.is_baseline else "-")
         ax.set_xlabel("epoch")
         ax.set_ylabel(f"{objective} (mean over seeds)")
         ax.set_title(f"{key[0]}: {int(key[1])} train examples")

@@ -80,7 +80,7 @@ def train(cfg: DictConfig) -> float | None:
         return metrics.get(cfg.optimized_metric)
     plain = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
     placement, e = plain["elmo"]["placement"], plain["elmo"]
-    prepare_run_dir(run_dir, plain, cfg.force, writer=False)  # a mismatch is refused before anything loads
+    prepare_run_dir(run_dir, plain, cfg.force, writer=False)  # before the data loads (train.py: before torch)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)

@@ -48,7 +48,7 @@ def test_composition_error_is_one_clean_line(args: list[str], expected: str, tmp
 def test_multirun_sweep_writes_one_run_dir_per_job(tiny_bilm_dir: Path, tmp_path: Path) -> None:
     """A 2 x 2 sweep through the real CLI; the fixed settings come from an extra experiment config so that the
     job directories (named after the overrides) stay short."""
-    from conftest import FAST
+    from train_helpers import FAST
 
     extra = tmp_path / "extra" / "experiment"
     extra.mkdir(parents=True)
