@@ -24,7 +24,7 @@ from elmo_lab.training.api import ElmoDataModule, ElmoTaskModule, StepOutput, Ta
 
 class TemplateDataModule(ElmoDataModule):
     """``{"train", "dev", "test"}`` lists of examples with ``.tokens`` and ``.label``: the base class batches them
-    (``tokens``, ``word_ids``, ``mask``, ``char_ids`` when needed, ``labels``)."""
+    (``tokens``, ``word_ids``, ``mask``, ``encoder_input`` when needed, ``labels``)."""
 
     def load_splits(self) -> dict[str, list]:
         return rotten_tomatoes_splits(seed=self.task.get("split_seed", 0))
@@ -45,7 +45,7 @@ class TemplateClassifier(ElmoTaskModule):
     def forward(self, batch: dict) -> torch.Tensor:
         """Class logits (batch, classes)."""
         mask = batch["mask"]  # (batch, time)
-        layers = self.elmo.layers(batch["tokens"], batch.get("char_ids"))  # (batch, L+1, time, dim) or None
+        layers = self.elmo.layers_of(batch)  # (batch, L+1, time, dim) or None
         h = self.encoder(self.embed(batch["word_ids"]), mask, layers)  # (batch, time, encoder.output_dim)
         return self.classifier(masked_mean(h, mask))  # (batch, classes)
 

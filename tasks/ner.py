@@ -139,7 +139,7 @@ class CrfTagger(ElmoTaskModule):
         words = self.embed(batch["word_ids"])  # (batch, time, word_dim)
         chars = self.chars(batch["char_ids"][:, 1:-1])  # (batch, time, char_filters); <S>, </S> dropped
         x = self.dropout(torch.cat([words, chars], -1))  # (batch, time, word_dim + char_filters)
-        layers = self.elmo.layers(batch["tokens"], batch["char_ids"])  # (batch, L+1, time, dim) or None
+        layers = self.elmo.layers_of(batch)  # (batch, L+1, time, dim) or None
         h = self.encoder(x, mask, layers)  # (batch, time, encoder.output_dim)
         return self.project(self.dropout(h))  # (batch, time, num_tags)
 

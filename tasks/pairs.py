@@ -106,7 +106,7 @@ class ESIMClassifier(ElmoTaskModule):
         sentences = batch["sentences"]
         mask = sentences["mask"]  # (sentences, time)
         words = self.embed_dropout(self.embed(sentences["word_ids"]))  # (sentences, time, word_dim)
-        layers = self.elmo.layers(sentences["tokens"], sentences.get("char_ids"))  # (sentences, L+1, time, dim)
+        layers = self.elmo.layers_of(sentences)  # (sentences, L+1, time, dim)
         h = self.encoder(words, mask, layers)  # (sentences, time, encoder.output_dim)
         a, a_mask = _side(h, mask, batch["premise"])  # (batch, la, dim), (batch, la)
         b, b_mask = _side(h, mask, batch["hypothesis"])  # (batch, lb, dim), (batch, lb)

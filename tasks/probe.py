@@ -191,8 +191,8 @@ class ProbeDataModule(ElmoDataModule):
     ``len(label_names)`` for labels never seen in train; and ``gold``, the label strings.  With
     ``task.control_task`` every split is relabelled by ``ControlTask`` before anything else reads the labels."""
 
-    def __init__(self, task: Any, seed: int = 0, char_ids: bool = True, max_chars: int = 50) -> None:
-        super().__init__(task, seed, char_ids, max_chars)
+    def __init__(self, task: Any, seed: int = 0, **data_side: Any) -> None:
+        super().__init__(task, seed, **data_side)
         self.label_names: list[str] = []
         self.label_ids: dict[str, int] = {}
         self.baseline: dict[str, float] = {}
@@ -283,7 +283,7 @@ class LinearProbe(ElmoTaskModule):
     def forward(self, batch: dict) -> torch.Tensor:
         """Label scores (batch, time, num_labels)."""
         mask = batch["mask"]  # (batch, time)
-        layers = self.elmo.layers(batch["tokens"], batch.get("char_ids"))  # (batch, L+1, time, dim)
+        layers = self.elmo.layers_of(batch)  # (batch, L+1, time, dim)
         nothing = layers.new_zeros(mask.size(0), mask.size(1), 0)  # (batch, time, 0): no word vectors
         return self.classifier(self.encoder(nothing, mask, layers))  # (batch, time, num_labels)
 

@@ -89,7 +89,7 @@ class SentimentClassifier(ElmoTaskModule):
         """Class logits (batch, num_classes)."""
         mask = batch["mask"]  # (batch, time)
         words = self.embed_dropout(self.embed(batch["word_ids"]))  # (batch, time, word_dim)
-        layers = self.elmo.layers(batch["tokens"], batch.get("char_ids"))  # (batch, L+1, time, bilm_dim) or None
+        layers = self.elmo.layers_of(batch)  # (batch, L+1, time, bilm_dim) or None
         h = self.encoder(words, mask, layers)  # (batch, time, encoder.output_dim)
         return self.classifier(self.pooler(h, mask))  # (batch, num_classes)
 

@@ -105,7 +105,7 @@ class BiDAF(ElmoTaskModule):
         words = self.embed(side["word_ids"])  # (batch, time, word_dim)
         chars = self.chars(side["char_ids"][:, 1:-1])  # (batch, time, char_filters)
         x = self.dropout(torch.cat([words, chars], -1))  # (batch, time, word_dim + char_filters)
-        layers = self.elmo.layers(side["tokens"], side["char_ids"])  # (batch, L+1, time, dim) or None
+        layers = self.elmo.layers_of(side)  # (batch, L+1, time, dim) or None
         return self.encoder(x, side["mask"], layers)  # (batch, time, encoder.output_dim)
 
     def step(self, batch: dict) -> StepOutput:

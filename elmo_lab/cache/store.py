@@ -58,17 +58,21 @@ def default_root() -> Path:
 
 
 # --- keys -----------------------------------------------------------------------------------------------------------
-def weights_digest(bilm: torch.nn.Module) -> str:
-    """SHA-256 of the biLM's options and of every state_dict tensor (name, dtype, shape, raw bytes).  Memoised per
+def weights_digest(bilm: torch.nn.Module, config: dict | None = None) -> str:
+    """SHA-256 of the biLM's options (or of ``config``, for an encoder without ``options``: everything besides the
+    weights that changes its output) and of every state_dict tensor (name, dtype, shape, raw bytes).  Memoised per
     module: recomputed only when a tensor was replaced or changed in place (its version counter moved)."""
+    if config is None:
+        options = getattr(bilm, "options", None)
+        config = asdict(options) if options is not None else None
+    described = json.dumps(config, sort_keys=True)
     state = bilm.state_dict(keep_vars=True)
-    signature = tuple((name, t.data_ptr(), t._version) for name, t in state.items())
+    signature = (described, tuple((name, t.data_ptr(), t._version) for name, t in state.items()))
     memo = _DIGESTS.get(bilm)
     if memo is not None and memo[0] == signature:
         return memo[1]
     h = hashlib.sha256()
-    options = getattr(bilm, "options", None)
-    h.update(json.dumps(asdict(options) if options is not None else None, sort_keys=True).encode())
+    h.update(described.encode())
     for name in sorted(state):
         t = state[name].detach().to("cpu").contiguous().reshape(-1)  # (numel,)
         h.update(f"{name}|{t.dtype}|{tuple(state[name].shape)}|".encode())

@@ -47,7 +47,8 @@ def _describe(manifest: dict | None) -> str:
         return "unreadable manifest"
     options = manifest.get("options") or {}
     shape = f"{manifest.get('n_layers')}x{manifest.get('dim')}"
-    arch = f"lstm {options.get('lstm_dim')}/{options.get('projection_dim')}" if options else "?"
+    arch = manifest.get("arch") or (f"lstm {options.get('lstm_dim')}/{options.get('projection_dim')}" if options
+                                    else "?")
     return (f"{manifest.get('bilm') or '?'} ({arch}, {manifest.get('compute')}), {manifest.get('sequences')} seqs, "
             f"{manifest.get('tokens')} tokens, layers {shape}")
 

@@ -17,6 +17,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 from elmo_lab.config.choices import Mix, Optimizer, Placement, Recurrence, Scheduler
+from elmo_lab.config.encoder_kinds import encoder_kinds, is_known_kind
 from elmo_lab.util.errors import UserError
 
 
@@ -51,6 +52,7 @@ class FinetuneConfig:
 class BilmConfig:
     """``bilm.*``: which pretrained biLM, and how it is used."""
 
+    kind: str = "lstm"  # the contextual encoder (elmo_lab.config.encoder_kinds): a registered kind or module:Class
     spec: str = "default"  # default | elmo_small | elmo_medium | elmo_original | a directory | OPTIONS,WEIGHTS
     freeze: bool = True  # the paper keeps the biLM frozen; only the mixes learn
     stateful: bool = False  # carry LSTM state across batches like the reference code (non-deterministic order)
@@ -212,6 +214,11 @@ def validate(cfg: DictConfig) -> None:
     for key, ok, rule in checks:
         if not ok:
             raise ConfigError(f"{key}: {rule}, got {OmegaConf.select(cfg, key)}")
+    if not is_known_kind(str(cfg.bilm.kind)):
+        raise ConfigError(f"bilm.kind: unknown encoder kind {cfg.bilm.kind!r}; valid kinds: "
+                          f"{', '.join(encoder_kinds())} or a module:Class path")
+    if cfg.elmo.layer is not None and cfg.elmo.layer < 0:
+        raise ConfigError(f"elmo.layer: must be >= 0 (0 = the encoder's token layer), got {cfg.elmo.layer}")
     if cfg.elmo.mix == Mix.layer and cfg.elmo.layer is None:
         raise ConfigError("elmo.layer: mix=layer needs a layer index, e.g. elmo.layer=1")
     if cfg.elmo.mix != Mix.layer and cfg.elmo.layer is not None:

@@ -13,29 +13,21 @@ output     x_k                                                    [h_k; ELMo_k]
 both       [x_k; ELMo_k^in]                                       [h_k; ELMo_k^out]   (two independent mixes)
 =========  ====================================================  ======================================
 
-The biLM itself is not run here: the caller runs it once per batch (``BiLMLayers``) and passes its layers, so two
+The encoder itself is not run here: the caller runs it once per batch (``ContextualLayers``) and passes its layers, so two
 mixes read one biLM pass.  ``ElmoSettings`` (the ``elmo.*`` config) builds placed encoders; the task model owns
 them as ordinary submodules, and ``placed_mixes`` / ``elmo_penalty`` find them by walking the model.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Callable, Protocol
+from typing import Callable
 
 import torch
 from torch import nn
 
 from elmo_lab.config.choices import PLACEMENTS  # defined once, by the enum of the config schema
+from elmo_lab.config.schema import ConfigError
 from elmo_lab.elmo.mix import ScalarMix
-
-
-
-class ContextualEncoder(Protocol):
-    """What a task's encoder factory returns."""
-
-    output_dim: int
-
-    def __call__(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor: ...
 
 
 def uses_input(placement: str) -> bool:
@@ -52,7 +44,7 @@ class ElmoPlacedEncoder(nn.Module):
     # Parameters
     word_dim : width of the task's own token vectors ``x_k``.
     bilm_num_layers, bilm_dim : ``L + 1`` and the width of each biLM layer.
-    encoder_factory : ``in_dim -> ContextualEncoder``.
+    encoder_factory : ``in_dim -> module`` with ``.output_dim``, called as ``(x, mask)``.
     placement : ``none`` | ``input`` | ``output`` | ``both``.
     mix, layer_norm, layer : passed to each ``ScalarMix`` (see ``elmo_lab.elmo.mix``).
     dropout : applied to each ELMo vector before concatenation.
@@ -134,7 +126,11 @@ class ElmoSettings:
 
     def place(self, word_dim: int, encoder_factory: Callable[[int], nn.Module], bilm_num_layers: int,
               bilm_dim: int) -> "ElmoPlacedEncoder":
-        """A task's contextual encoder with ELMo placed as these settings say (each call has its own mixes)."""
+        """A task's contextual encoder with ELMo placed as these settings say (each call has its own mixes).
+        ``elmo.layer`` is checked here against the encoder's ``L + 1`` layers (``bilm_num_layers``)."""
+        if self.reads_bilm and self.mix == "layer" and not 0 <= int(self.layer) < bilm_num_layers:
+            raise ConfigError(f"elmo.layer: the encoder has layers 0..{bilm_num_layers - 1} (0 = its token layer), "
+                              f"got {self.layer}")
         return ElmoPlacedEncoder(word_dim, bilm_num_layers if self.reads_bilm else 0,
                                  bilm_dim if self.reads_bilm else 0, encoder_factory, placement=self.placement,
                                  mix=self.mix, layer_norm=self.layer_norm, layer=self.layer, dropout=self.dropout,

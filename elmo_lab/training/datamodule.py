@@ -1,9 +1,10 @@
-"""The data side every task shares: a word vocabulary, token → (word ids, char ids) batching, seeded shuffling.
+"""The data side every task shares: a word vocabulary, token → (word ids, encoder input) batching, seeded shuffling.
 
 A task's datamodule subclasses ``ElmoDataModule`` and says how to read its splits (``load_splits``), which token
-sequences an example has (``sequences_of``) and what tensors an example adds to a batch (``collate``).  Character
-ids for the biLM are built here, once, in the collate function (``elmo_lab.bilm.batch_to_char_ids``), so the model
-only sees tensors.  Lightning moves batches to the device whole (nested dicts included); token lists stay on the
+sequences an example has (``sequences_of``) and what tensors an example adds to a batch (``collate``).  What the
+contextual encoder reads (character ids for the LSTM biLM) is built in the collate function by a callable the
+encoder hands out (``ContextualEncoder.batch_input``), into ``batch["encoder_input"]``: the data side never knows
+which encoder it is, and the model only sees tensors.  Lightning moves batches to the device whole (nested dicts included); token lists stay on the
 host for what needs text (QA span decoding, the biLM cache).
 """
 from __future__ import annotations
@@ -19,6 +20,7 @@ from torch.utils.data import DataLoader, Sampler
 
 from elmo_lab.bilm.chars import batch_to_char_ids
 from elmo_lab.config.schema import train_subset_request
+from elmo_lab.contextual.base import ENCODER_INPUT, BatchInput
 from elmo_lab.data.subsets import nested_subset, subset_size
 from elmo_lab.lm.vocab import Vocabulary
 
@@ -128,7 +130,7 @@ class IndexedExamples(torch.utils.data.Dataset):
 
 class ElmoDataModule(pl.LightningDataModule, ABC):
     """Base datamodule: splits → training subset → vocabulary → batches with ``index``, and per token sequence
-    ``tokens``, ``word_ids``, ``mask`` and (when needed) ``char_ids``.
+    ``tokens``, ``word_ids``, ``mask`` and (when needed) ``encoder_input`` and ``char_ids``.
 
     The training subset (``task.train_fraction`` or ``task.train_examples``; ``elmo_lab.data.subsets``) is taken
     here, once, for every task: a nested, seeded (``task.split_seed``, never the run's seed) subset of the train
@@ -141,18 +143,18 @@ class ElmoDataModule(pl.LightningDataModule, ABC):
     task : the ``task.*`` config (``batch_size``, ``eval_batch_size``, ``min_count``, ``lowercase``,
         ``num_workers``, ``data_dir`` and the task's own keys).
     seed : shuffling seed (the run's seed).
-    char_ids : batches carry biLM character ids (the pipeline passes ``BiLMLayers.char_ids_needed``: the biLM runs
-        per batch); a task whose model reads characters itself gets them whatever this says.
-    max_chars : characters per token in ``char_ids`` (the biLM's ``max_characters_per_token``).
+    encoder_input : builds what the contextual encoder reads, per token sequence (the pipeline passes
+        ``ContextualLayers.batch_input``: set only when the encoder runs per batch); None: nothing is built.
+    max_chars : characters per token in ``char_ids`` (for a task whose model reads characters itself).
     """
 
     #: a task whose model has its own character CNN sets this: ``char_ids`` in every batch, whatever the placement
     task_uses_char_ids: bool = False
 
-    def __init__(self, task: Any, seed: int = 0, char_ids: bool = True, max_chars: int = 50) -> None:
+    def __init__(self, task: Any, seed: int = 0, encoder_input: BatchInput | None = None, max_chars: int = 50) -> None:
         super().__init__()
         self.task = task if isinstance(task, DictConfig) else OmegaConf.create(task)
-        self.seed, self.char_ids, self.max_chars = seed, char_ids, max_chars
+        self.seed, self.encoder_input, self.max_chars = seed, encoder_input, max_chars
         self.splits: dict[str, list] | None = None
         self.full_train: list | None = None  # the whole train split, before the subset
         self.vocab: WordVocabulary | None = None
@@ -180,18 +182,16 @@ class ElmoDataModule(pl.LightningDataModule, ABC):
         return batch
 
     # --- shared machinery -------------------------------------------------------------------------------------
-    @property
-    def need_chars(self) -> bool:
-        """Batches carry ``char_ids``: the biLM runs per batch, or the task model reads characters itself."""
-        return self.char_ids or self.task_uses_char_ids
-
     def encode_tokens(self, sentences: list[list[str]]) -> dict[str, Any]:
-        """``tokens``, ``word_ids`` (batch, time), ``mask`` (batch, time) and, when needed, ``char_ids``
-        (batch, time + 2, max_chars) with the sentence boundaries the biLM expects (a task's own character CNN
-        reads ``char_ids[:, 1:-1]``: the same UTF-8 byte ids with begin/end-of-word markers)."""
+        """``tokens``, ``word_ids`` (batch, time), ``mask`` (batch, time); ``encoder_input`` when the contextual
+        encoder runs per batch (what its ``batch_input`` builds; the task passes it to ``self.elmo.layers``); and
+        for a task with its own character CNN (``task_uses_char_ids``) ``char_ids`` (batch, time + 2, max_chars):
+        UTF-8 byte ids with begin/end-of-word markers and sentence boundaries (the CNN reads ``char_ids[:, 1:-1]``)."""
         word_ids = self.vocab.encode(sentences)  # (batch, time)
         batch: dict[str, Any] = {"tokens": sentences, "word_ids": word_ids, "mask": word_ids.ne(0)}
-        if self.need_chars:
+        if self.encoder_input is not None:
+            batch[ENCODER_INPUT] = self.encoder_input(sentences)  # e.g. char ids (batch, time + 2, chars)
+        if self.task_uses_char_ids:
             batch["char_ids"] = batch_to_char_ids(sentences, self.max_chars)  # (batch, time + 2, chars)
         return batch
 

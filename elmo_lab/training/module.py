@@ -4,8 +4,8 @@ per-step reseeding, and gathering test predictions into the run directory.
 A task's LightningModule subclasses ``ElmoTaskModule`` and provides ``build`` (its layers, getting each contextual
 encoder from ``self.placed_encoder``), ``step`` (a ``StepOutput``: loss, predictions, targets for one batch) and
 ``make_metrics``; optionally ``prediction_files``, ``prediction_records``/``write_predictions`` (a predictions
-file) and ``batch_size``.  The biLM stage (``self.elmo``, a ``BiLMLayers``: the biLM, its cache, freezing,
-checkpoints without it) is handed in by the pipeline; the placed encoders and their mixes are this model's own
+file) and ``batch_size``.  The encoder stage (``self.elmo``, a ``ContextualLayers``: the contextual encoder, its
+cache, freezing, checkpoints without it) is handed in by the pipeline; the placed encoders and their mixes are this model's own
 submodules, found by walking it (``elmo_lab.elmo.placements``).
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ from torchmetrics import MetricCollection
 
 from elmo_lab.elmo.mix import ScalarMix
 from elmo_lab.elmo.placements import ElmoPlacedEncoder, ElmoSettings, elmo_penalty, placed_mixes
-from elmo_lab.elmo.provider import BiLMLayers
+from elmo_lab.elmo.provider import ContextualLayers
 from elmo_lab.metrics.examples import EXAMPLES_FILE, ExampleScores, example_table_json
 from elmo_lab.util.atomic import atomic_path
 from elmo_lab.util.seeding import reseed_for_step
@@ -45,7 +45,7 @@ class ElmoTaskModule(pl.LightningModule, ABC):
 
     # Parameters
     task : the ``task.*`` config as a plain dict.
-    elmo : the run's biLM stage (``BiLMLayers.from_config``); kept as the submodule ``elmo``.
+    elmo : the run's encoder stage (``ContextualLayers.from_config``); kept as the submodule ``elmo``.
     settings : the ``elmo.*`` config (placement, mix, λ, ...): how ``placed_encoder`` places ELMo.
     data_info : what the model needs from the data (``vocab_size``, ``num_classes``, ...; ``datamodule.model_info()``).
     seed : the run's seed (per-step reseeding).
@@ -54,7 +54,7 @@ class ElmoTaskModule(pl.LightningModule, ABC):
     #: the files ``write_predictions`` puts into the run directory (removed when a run is started over)
     prediction_files: tuple[str, ...] = ()
 
-    def __init__(self, task: dict, elmo: BiLMLayers, settings: ElmoSettings | dict, data_info: dict,
+    def __init__(self, task: dict, elmo: ContextualLayers, settings: ElmoSettings | dict, data_info: dict,
                  seed: int = 0) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["elmo", "settings", "data_info"])  # data_info may hold a vocabulary
@@ -62,7 +62,7 @@ class ElmoTaskModule(pl.LightningModule, ABC):
         self.seed = seed
         self.elmo = elmo
         self.settings = settings if isinstance(settings, ElmoSettings) else ElmoSettings.from_config(settings)
-        if self.settings.reads_bilm and elmo.bilm is None:
+        if self.settings.reads_bilm and elmo.encoder is None:
             raise ValueError(f"placement {self.settings.placement!r} needs a biLM")
         self._test_records: list[tuple[int, Any]] = []
         self.build(data_info)

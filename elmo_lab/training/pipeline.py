@@ -25,10 +25,10 @@ import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from elmo_lab.config.schema import ConfigError, validate
-from elmo_lab.bilm.recurrence_masked import set_recurrence
+from elmo_lab.config.schema import validate
 from elmo_lab.elmo.placements import ElmoSettings
-from elmo_lab.elmo.provider import BiLMLayers
+from elmo_lab.contextual.base import PrepareContext
+from elmo_lab.elmo.provider import ContextualLayers
 from elmo_lab.training.callbacks import LayerWeightLogger, ValidationHistory, layer_weights
 from elmo_lab.training.run_dir import make_loggers, prepare_run_dir
 from elmo_lab.training.tasks import load_task
@@ -40,32 +40,6 @@ log = logging.getLogger(__name__)
 warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode at the start of training")
 # What a finished task run leaves besides checkpoints/ (and the task's prediction files): force=true deletes them.
 RUN_OUTPUTS = (RESULTS_FILE, "layer_weights.png", "finetune.json", EXAMPLES_FILE)
-
-
-def _finetune(cfg: DictConfig, elmo: BiLMLayers, datamodule: Any, run_dir: Path, device: torch.device) -> dict:
-    """``bilm.finetune.enabled``: LM training of the biLM on the task's training text (labels ignored), on
-    ``device`` (the trainer's: a ``trainer=gpu`` run fine-tunes on the GPU too), in float32."""
-    try:
-        from elmo_lab.lm.finetune import finetune_bilm
-    except ImportError:
-        raise ConfigError("bilm.finetune.enabled: biLM fine-tuning (elmo_lab.lm.finetune) is not available in "
-                          "this installation") from None
-    from elmo_lab.bilm.pretrained import resolve_bilm
-
-    f = cfg.bilm.finetune
-    options_path, _ = resolve_bilm(cfg.bilm.spec)  # a pretrain.py export keeps its LM softmax beside the weights
-    home = next(elmo.bilm.parameters()).device
-    elmo.bilm.to(device)
-    try:
-        report = finetune_bilm(elmo.bilm, datamodule.sentences("train"), datamodule.sentences("dev"),
-                               epochs=f.epochs, lr=f.lr, batch_size=f.batch_size, max_steps=f.max_steps,
-                               softmax_source=options_path.parent, seed=cfg.seed)
-    finally:
-        elmo.bilm.to(home)  # the trainer moves the whole task model itself
-    report["device"] = str(device)
-    elmo.bilm.requires_grad_(not cfg.bilm.freeze)
-    write_json_atomic(run_dir / "finetune.json", report)
-    return report
 
 
 def train(cfg: DictConfig) -> float | None:
@@ -84,17 +58,15 @@ def train(cfg: DictConfig) -> float | None:
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    set_recurrence(cfg.bilm.recurrence)  # ELMO_LAB_RECURRENCE still overrides it
 
     # data errors come first (one line, nothing written): every rank reads the data, none writes yet
     task = load_task(cfg.task.module)
     if task.check is not None:
         task.check(plain)
-    # one way: config -> biLM stage -> data (plain values from it) -> cache filled from the data -> model
+    # one way: config -> encoder stage -> data (a plain value from it) -> cache filled from the data -> model
     settings = ElmoSettings.from_config(plain["elmo"])
-    elmo = BiLMLayers.from_config(plain["bilm"], needed=settings.reads_bilm)  # the one place a biLM is loaded
-    datamodule = task.datamodule(plain["task"], seed=cfg.seed, char_ids=elmo.char_ids_needed,
-                                 max_chars=elmo.max_chars)
+    elmo = ContextualLayers.from_config(plain["bilm"], needed=settings.reads_bilm)  # the one place it is built
+    datamodule = task.datamodule(plain["task"], seed=cfg.seed, encoder_input=elmo.batch_input)
     datamodule.setup()
     if elmo.cache is not None:  # computed at the first batch: after fine-tuning and any checkpoint restore
         elmo.cache.add(datamodule.all_sequences())
@@ -113,14 +85,16 @@ def train(cfg: DictConfig) -> float | None:
     # force: rank 0 has deleted the checkpoints, maybe after another rank looked
     resume = last if last.is_file() and not cfg.force else None
     finetune = None
-    if cfg.bilm.finetune.enabled:  # after the trainer exists: a bad accelerator fails before minutes of LM training
-        finetune_file = run_dir / "finetune.json"
-        if resume:
+    if elmo.encoder is not None and elmo.encoder.adapts:  # after the trainer exists: a bad accelerator fails first
+        finetune_file = run_dir / "finetune.json"  # the encoder's prepare report (LM fine-tuning)
+        if resume:  # the adapted encoder is in the checkpoint
             finetune = json.loads(finetune_file.read_text())
         elif writer:
-            finetune = _finetune(cfg, elmo, datamodule, run_dir, trainer.strategy.root_device)
-        else:  # DDP starts every rank from rank 0's module state, fine-tuned biLM included
-            elmo.bilm.requires_grad_(not cfg.bilm.freeze)
+            finetune = elmo.prepare(PrepareContext(datamodule.sentences("train"), datamodule.sentences("dev"),
+                                                   trainer.strategy.root_device, cfg.seed))
+            write_json_atomic(finetune_file, finetune)
+        else:  # DDP starts every rank from rank 0's module state, adapted encoder included
+            elmo.settle()
     for lg in trainer.loggers:
         lg.log_hyperparams(plain)
     if resume:

@@ -17,7 +17,7 @@ import torch
 
 from elmo_lab.cache import entry as layer_entry
 from elmo_lab.config.schema import ConfigError
-from elmo_lab.elmo.provider import BiLMLayers
+from elmo_lab.elmo.provider import ContextualLayers
 from elmo_lab.cache.store import LayerStore, default_root, entry_key, sequences_digest, weights_digest
 from train_helpers import compose_train, tiny_bilm
 
@@ -30,12 +30,12 @@ def _bilm_cfg(spec: Path, cache_dir: Path, **kw) -> dict:
                 cache_dir=str(cache_dir), cache_max_gb=1.0, finetune=dict(enabled=False)) | kw
 
 
-def _elmo(spec: Path, cache_dir: Path, **kw) -> tuple[BiLMLayers, list]:
+def _elmo(spec: Path, cache_dir: Path, **kw) -> tuple[ContextualLayers, list]:
     """A biLM stage with the disk cache, every registered sequence, and a list that counts its biLM passes."""
-    elmo = BiLMLayers.from_config(_bilm_cfg(spec, cache_dir, **kw), needed=True)
+    elmo = ContextualLayers.from_config(_bilm_cfg(spec, cache_dir, **kw), needed=True)
     elmo.cache.add(SEQUENCES)
     calls: list = []
-    elmo.bilm.register_forward_hook(lambda *args: calls.append(1))
+    elmo.encoder.bilm.register_forward_hook(lambda *args: calls.append(1))
     return elmo, calls
 
 
@@ -62,7 +62,7 @@ def test_key_follows_weights_sequences_and_tokens() -> None:
 def test_values_equal_a_fresh_pass_and_a_second_run_reads_them(tiny_bilm_dir: Path, tmp_path: Path) -> None:
     first, calls = _elmo(tiny_bilm_dir, tmp_path)
     cached = first.layers(SEQUENCES)  # (4, L + 1, 5, dim): one biLM pass, written to disk
-    fresh = BiLMLayers.from_config(_bilm_cfg(tiny_bilm_dir, tmp_path, cache=False), needed=True).layers(SEQUENCES)
+    fresh = ContextualLayers.from_config(_bilm_cfg(tiny_bilm_dir, tmp_path, cache=False), needed=True).layers(SEQUENCES)
     assert len(calls) == 1 and cached.shape == fresh.shape and cached.dtype == torch.float32
     assert torch.allclose(cached, fresh, atol=2e-3)  # float16 storage
     assert torch.equal(cached[2, :, 1:], torch.zeros_like(cached[2, :, 1:]))  # padding
@@ -71,7 +71,7 @@ def test_values_equal_a_fresh_pass_and_a_second_run_reads_them(tiny_bilm_dir: Pa
     assert len(_entries(tmp_path)) == 1
     changed, calls3 = _elmo(tiny_bilm_dir, tmp_path)
     with torch.no_grad():  # as fine-tuning would, before the first layers() call
-        next(changed.bilm.parameters()).mul_(1.5)
+        next(changed.encoder.bilm.parameters()).mul_(1.5)
     changed.layers(SEQUENCES[:1])
     assert len(calls3) == 1 and len(_entries(tmp_path)) == 2
 
@@ -80,10 +80,10 @@ def test_cache_flags_choose_disk_memory_or_none(tiny_bilm_dir: Path, tmp_path: P
     memory, calls = _elmo(tiny_bilm_dir, tmp_path, cache_on_disk=False)
     memory.layers(SEQUENCES)
     assert len(calls) == 1 and not tmp_path.joinpath("locks").exists() and not _entries(tmp_path)
-    off = BiLMLayers.from_config(_bilm_cfg(tiny_bilm_dir, tmp_path, cache=False), needed=True)
-    assert off.cache is None and off.char_ids_needed
+    off = ContextualLayers.from_config(_bilm_cfg(tiny_bilm_dir, tmp_path, cache=False), needed=True)
+    assert off.cache is None and off.batch_input is not None
     with pytest.raises(ConfigError, match="bilm.cache_max_gb"):
-        BiLMLayers.from_config(_bilm_cfg(tiny_bilm_dir, tmp_path, cache_max_gb=0), needed=True)
+        ContextualLayers.from_config(_bilm_cfg(tiny_bilm_dir, tmp_path, cache_max_gb=0), needed=True)
     for flag in ("true", "false"):
         cfg = compose_train([f"bilm.cache={flag}"])
         assert cfg.bilm.cache is (flag == "true") and cfg.bilm.cache_on_disk and cfg.bilm.cache_dir is None
@@ -96,7 +96,7 @@ def test_cache_flags_choose_disk_memory_or_none(tiny_bilm_dir: Path, tmp_path: P
 def _fill_in_process(spec: str, cache_dir: str, barrier, results) -> None:
     """One of two processes (jobs of a sweep, DDP ranks) asking for the same entry at the same moment."""
     torch.set_num_threads(1)
-    elmo = BiLMLayers.from_config(_bilm_cfg(Path(spec), Path(cache_dir)), needed=True)
+    elmo = ContextualLayers.from_config(_bilm_cfg(Path(spec), Path(cache_dir)), needed=True)
     elmo.cache.add(SEQUENCES)
     passes = elmo.cache._passes
 

@@ -8,7 +8,7 @@ import torch
 from omegaconf import OmegaConf
 
 from elmo_lab.config.tasks import SentimentConfig
-from elmo_lab.elmo.provider import BiLMLayers
+from elmo_lab.elmo.provider import ContextualLayers
 from elmo_lab.elmo.placements import ElmoPlacedEncoder
 from elmo_lab.modules.encoders import BiLSTMEncoder
 from tasks.sentiment import SentimentClassifier
@@ -58,7 +58,7 @@ def _model(tiny_bilm_dir: Path, placement: str, freeze: bool = True, cache: bool
     elmo = dict(placement=placement, mix="all", layer=None, layer_norm=False, dropout=0.0, l2_coef=0.1)
     bilm = dict(spec=str(tiny_bilm_dir), freeze=freeze, stateful=False, cache=cache,
                 finetune=dict(enabled=False))
-    return SentimentClassifier(task=task, elmo=BiLMLayers.from_config(bilm, needed=placement != "none"),
+    return SentimentClassifier(task=task, elmo=ContextualLayers.from_config(bilm, needed=placement != "none"),
                                settings=elmo, data_info={"vocab_size": 20, "num_classes": 2})
 
 
@@ -67,14 +67,14 @@ def _batch() -> dict:
 
     tokens = [["a", "good", "film"], ["bad"]]
     word_ids = torch.tensor([[2, 3, 4], [5, 0, 0]])
-    return {"tokens": tokens, "word_ids": word_ids, "mask": word_ids.ne(0), "char_ids": batch_to_char_ids(tokens),
+    return {"tokens": tokens, "word_ids": word_ids, "mask": word_ids.ne(0), "encoder_input": batch_to_char_ids(tokens),
             "labels": torch.tensor([1, 0])}
 
 
 def test_bilm_runs_once_per_batch_with_two_mixes(tiny_bilm_dir: Path) -> None:
     model = _model(tiny_bilm_dir, "both")
     calls = []
-    model.elmo.bilm.register_forward_hook(lambda *args: calls.append(1))
+    model.elmo.encoder.bilm.register_forward_hook(lambda *args: calls.append(1))
     loss, _, _ = model.step(_batch())
     assert len(model.mixes()) == 2 and len(calls) == 1
 
@@ -82,10 +82,10 @@ def test_bilm_runs_once_per_batch_with_two_mixes(tiny_bilm_dir: Path) -> None:
 def test_frozen_bilm_gets_no_gradients_but_the_mixes_do(tiny_bilm_dir: Path) -> None:
     model = _model(tiny_bilm_dir, "both")
     model.train()
-    assert not model.elmo.bilm.training  # frozen: kept in eval mode
+    assert not model.elmo.encoder.bilm.training  # frozen: kept in eval mode
     loss, _, _ = model.step(_batch())
     (loss + model.regularization_loss()).backward()
-    assert all(p.grad is None for p in model.elmo.bilm.parameters())
+    assert all(p.grad is None for p in model.elmo.encoder.bilm.parameters())
     for mix in model.mixes().values():
         assert mix.weights.grad is not None and mix.gamma.grad is not None
 
@@ -94,16 +94,16 @@ def test_unfrozen_bilm_is_trained(tiny_bilm_dir: Path) -> None:
     model = _model(tiny_bilm_dir, "input", freeze=False)
     loss, _, _ = model.step(_batch())
     loss.backward()
-    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.elmo.bilm.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.elmo.encoder.bilm.parameters())
 
 
 def test_cached_bilm_layers_match_a_fresh_pass(tiny_bilm_dir: Path) -> None:
     model = _model(tiny_bilm_dir, "input", cache=True)
     batch = _batch()
-    fresh = model.elmo.layers(batch["tokens"], batch["char_ids"])  # (2, 3, 3, 16)
-    model.elmo.cache.fill(model.elmo.bilm, batch["tokens"] + [["unused"]])
+    fresh = model.elmo.layers_of(batch)  # (2, 3, 3, 16)
+    model.elmo.cache.fill(model.elmo.encoder, batch["tokens"] + [["unused"]])
     calls = []
-    model.elmo.bilm.register_forward_hook(lambda *args: calls.append(1))
+    model.elmo.encoder.bilm.register_forward_hook(lambda *args: calls.append(1))
     cached = model.elmo.layers(batch["tokens"])
     assert not calls and cached.shape == fresh.shape
     assert torch.allclose(cached, fresh, atol=2e-3)  # float16 storage

@@ -23,12 +23,12 @@ def _task(data_dir: Path, **keys) -> dict:
 
 
 def test_datamodule_batches_and_label_names(tmp_path: Path) -> None:
-    dm = ClassifyDataModule(_task(mr_dataset(tmp_path)), seed=0, char_ids=False)
+    dm = ClassifyDataModule(_task(mr_dataset(tmp_path)), seed=0)
     assert dm.data_sizes() == SIZES
     info = dm.model_info()
     assert info["label_names"] == ["negative", "positive"] and info["num_classes"] == 2
     batch = next(iter(dm.train_dataloader()))
-    assert batch["word_ids"].shape[0] == 8 and "char_ids" not in batch  # the biLM's layers come from the cache
+    assert batch["word_ids"].shape[0] == 8 and "encoder_input" not in batch  # the biLM's layers come from the cache
     assert set(batch["labels"].tolist()) <= {0, 1}
     assert dm.chance_levels() == {"val/acc": 0.5, "test/acc": 0.5}
 

@@ -51,7 +51,7 @@ def _task(folder: Path) -> dict:
 
 def test_batches_carry_tags_gold_and_char_ids_even_without_the_bilm(tmp_path: Path) -> None:
     # placement none: no biLM (so no biLM character ids asked for), but the tagger's own char CNN still needs them
-    dm = ConllDataModule(_task(write_conll(tmp_path / "data")), seed=0, char_ids=False)
+    dm = ConllDataModule(_task(write_conll(tmp_path / "data")), seed=0)
     dm.setup()
     assert dm.tag_names[0] == "O" and {"S-PER", "B-LOC", "E-LOC", "S-ORG"} <= set(dm.tag_names)
     batch = next(iter(dm.train_dataloader()))

@@ -10,8 +10,9 @@ import pytest
 import torch
 
 from elmo_lab.elmo.placements import ElmoSettings
-from elmo_lab.elmo.provider import BiLMLayers
+from elmo_lab.elmo.provider import ContextualLayers
 from elmo_lab.training.pipeline import train
+from elmo_lab.contextual.lstm import CharIds
 from tabular_helpers import SNLI, write_rows
 from tasks.pairs import ESIMClassifier, PairsDataModule
 from train_helpers import FAST, compose_train, example_metric
@@ -27,12 +28,12 @@ def _task(**keys) -> dict:
 
 
 def test_a_batch_holds_each_distinct_sentence_once() -> None:
-    dm = PairsDataModule(_task(), seed=0, char_ids=True)
+    dm = PairsDataModule(_task(), seed=0, encoder_input=CharIds(50))
     assert dm.data_sizes() == {"train": 23, "dev": 6, "test": 9}
     examples = dm.splits["test"]
     batch = dm.collate(examples)
     assert len(batch["sentences"]["tokens"]) == 3 + 9  # three premises, each with three hypotheses
-    assert batch["sentences"]["char_ids"].shape[0] == 12
+    assert batch["sentences"]["encoder_input"].shape[0] == 12
     for e, p, h in zip(examples, batch["premise"].tolist(), batch["hypothesis"].tolist()):
         assert batch["sentences"]["tokens"][p] == e.premise and batch["sentences"]["tokens"][h] == e.hypothesis
     assert dm.sequences_of(examples[0]) == [examples[0].premise, examples[0].hypothesis]
@@ -40,14 +41,14 @@ def test_a_batch_holds_each_distinct_sentence_once() -> None:
 
 
 def test_the_bilm_runs_once_per_batch_over_the_distinct_sentences(tiny_bilm_dir: Path) -> None:
-    elmo = BiLMLayers.from_config(dict(spec=str(tiny_bilm_dir), freeze=True, stateful=False, cache=False,
+    elmo = ContextualLayers.from_config(dict(spec=str(tiny_bilm_dir), freeze=True, stateful=False, cache=False,
                                        finetune=dict(enabled=False)), needed=True)
-    dm = PairsDataModule(_task(), seed=0, char_ids=elmo.char_ids_needed, max_chars=elmo.max_chars)
+    dm = PairsDataModule(_task(), seed=0, encoder_input=elmo.batch_input)
     dm.setup()
     model = ESIMClassifier(task=_task(), elmo=elmo, settings=ElmoSettings(placement="both"),
                            data_info=dm.model_info()).eval()
     rows = []
-    elmo.bilm.register_forward_hook(lambda module, args, out: rows.append(args[0].shape[0]))
+    elmo.encoder.bilm.register_forward_hook(lambda module, args, out: rows.append(args[0].shape[0]))
     batch = dm._collate_indexed(list(enumerate(dm.splits["test"])))
     with torch.no_grad():
         logits = model(batch)

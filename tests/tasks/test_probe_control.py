@@ -42,7 +42,7 @@ def test_control_labels_are_per_word_type_and_seeded() -> None:
 def test_the_datamodule_relabels_every_split_by_word(tmp_path: Path) -> None:
     data = _write_pos(tmp_path / "pos", {"train": ["the/DT cat/NN sat/VB", "a/DT dog/NN ran/VB"],
                                          "valid": ["the/DT dog/NN sat/VB"], "test": ["a/DT cat/NN ran/VB unseen/NN"]})
-    dm = ProbeDataModule(dict(_task(data), column=2, control_task=True, control_seed=3), char_ids=False)
+    dm = ProbeDataModule(dict(_task(data), column=2, control_task=True, control_seed=3))
     dm.setup()
     word_label: dict[str, str] = {}
     for split in ("train", "dev", "test"):
@@ -51,7 +51,7 @@ def test_the_datamodule_relabels_every_split_by_word(tmp_path: Path) -> None:
                 assert word_label.setdefault(w, label) == label  # one label per word type, across splits
     assert word_label == {w: dm.control.label(w) for w in word_label}
     assert dm.data_notes()["control_task"] is True and dm.data_notes()["control_seed"] == 3
-    real = ProbeDataModule(dict(_task(data), column=2), char_ids=False)
+    real = ProbeDataModule(dict(_task(data), column=2))
     real.setup()
     assert [s.labels for s in real.splits["train"]] == [["DT", "NN", "VB"], ["DT", "NN", "VB"]]
 

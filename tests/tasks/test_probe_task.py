@@ -11,7 +11,7 @@ import torch
 
 from elmo_lab.config.schema import ConfigError
 from elmo_lab.data.errors import DataError
-from elmo_lab.elmo.provider import BiLMLayers
+from elmo_lab.elmo.provider import ContextualLayers
 from elmo_lab.training.pipeline import train
 from tasks.probe import (LabelledSentence, LinearProbe, ProbeDataModule, check_probe_config,
                          most_frequent_tag_accuracy, most_frequent_tags)
@@ -95,25 +95,25 @@ def test_most_frequent_tag_baseline_by_hand(tmp_path: Path) -> None:
 def test_the_probe_is_a_linear_layer_on_a_frozen_bilm(tiny_bilm_dir: Path, tmp_path: Path) -> None:
     data = _data_with_an_unseen_label(tmp_path / "data")
     for mix, layer, mix_params in (("layer", 1, ["gamma"]), ("all", None, ["gamma", "weights"])):
-        elmo = BiLMLayers.from_config(_bilm(tiny_bilm_dir), needed=True)
-        dm = ProbeDataModule(_task(data), seed=0, char_ids=elmo.char_ids_needed)
+        elmo = ContextualLayers.from_config(_bilm(tiny_bilm_dir), needed=True)
+        dm = ProbeDataModule(_task(data), seed=0, encoder_input=elmo.batch_input)
         dm.setup()
         probe = LinearProbe(task=_task(data), elmo=elmo, settings=dict(ELMO, mix=mix, layer=layer),
                             data_info=dm.model_info())
         trainable = sorted(n for n, p in probe.named_parameters() if p.requires_grad)
         assert trainable == sorted(["classifier.bias", "classifier.weight"]
                                    + [f"encoder.input_mix.{p}" for p in mix_params])
-        assert probe.classifier.in_features == elmo.bilm.output_dim == 16
+        assert probe.classifier.in_features == elmo.encoder.bilm.output_dim == 16
         assert not [m for n, m in probe.named_modules() if isinstance(m, (torch.nn.Embedding, torch.nn.LSTM))
-                    and not n.startswith("elmo.bilm")]
-    before = {k: v.clone() for k, v in elmo.bilm.state_dict().items()}
+                    and not n.startswith("elmo.encoder")]
+    before = {k: v.clone() for k, v in elmo.encoder.bilm.state_dict().items()}
     probe.train()
     loss, _, _ = probe.step(next(iter(dm.train_dataloader())))
     loss.backward()
-    assert all(p.grad is None for p in elmo.bilm.parameters()) and not elmo.bilm.training
+    assert all(p.grad is None for p in elmo.encoder.bilm.parameters()) and not elmo.encoder.bilm.training
     assert probe.classifier.weight.grad is not None
     torch.optim.SGD(probe.parameters(), lr=1.0).step()
-    assert all(torch.equal(before[k], v) for k, v in elmo.bilm.state_dict().items())
+    assert all(torch.equal(before[k], v) for k, v in elmo.encoder.bilm.state_dict().items())
     probe.eval()
     with torch.no_grad():
         batches = list(dm.val_dataloader())
@@ -137,13 +137,13 @@ def test_other_placements_are_refused_naming_the_key(placement: str, tiny_bilm_d
 
 
 def test_random_weights_same_shapes_other_values_deterministic(tiny_bilm_dir: Path) -> None:
-    trained = BiLMLayers.from_config(_bilm(tiny_bilm_dir), needed=True).bilm.state_dict()
+    trained = ContextualLayers.from_config(_bilm(tiny_bilm_dir), needed=True).encoder.bilm.state_dict()
     torch.manual_seed(123)
     expected_next = torch.rand(3)
     torch.manual_seed(123)
-    first = BiLMLayers.from_config(_bilm(tiny_bilm_dir, random_weights=True), needed=True).bilm.state_dict()
+    first = ContextualLayers.from_config(_bilm(tiny_bilm_dir, random_weights=True), needed=True).encoder.bilm.state_dict()
     assert torch.equal(torch.rand(3), expected_next)  # the run's own random stream is left alone
-    second = BiLMLayers.from_config(_bilm(tiny_bilm_dir, random_weights=True), needed=True).bilm.state_dict()
+    second = ContextualLayers.from_config(_bilm(tiny_bilm_dir, random_weights=True), needed=True).encoder.bilm.state_dict()
     assert first.keys() == trained.keys()
     assert all(first[k].shape == trained[k].shape for k in trained)
     assert all(torch.equal(first[k], second[k]) for k in first)

@@ -10,6 +10,7 @@ from elmo_lab.data import DataError
 from elmo_lab.training.datamodule import BucketBatchSampler
 from elmo_lab.modules.bcn import BCNEncoder, SelfAttentivePooling
 from elmo_lab.modules.encoders import BiLSTMEncoder, pool
+from elmo_lab.contextual.lstm import CharIds
 from tasks.sentiment import SentimentDataModule
 from train_helpers import train_cli
 
@@ -19,13 +20,13 @@ TASK = dict(name="mr", module="tasks.sentiment", dataset="mr", data_dir=None, sp
 
 
 def test_mr_datamodule_splits_vocab_and_batches() -> None:
-    dm = SentimentDataModule(TASK, seed=0)
+    dm = SentimentDataModule(TASK, seed=0, encoder_input=CharIds(50))  # the LSTM biLM's input, as it runs per batch
     assert dm.data_sizes() == {"train": 6826, "dev": 852, "test": 852}
     assert dm.model_info()["num_classes"] == 2 and dm.model_info()["vocab_size"] > 10_000
     batch = next(iter(dm.train_dataloader()))
     n, time = batch["word_ids"].shape
     assert n == 4 and batch["mask"].sum(1).tolist() == [len(t) for t in batch["tokens"]]
-    assert batch["char_ids"].shape == (4, time + 2, 50)  # <S> and </S> added for the biLM
+    assert batch["encoder_input"].shape == (4, time + 2, 50)  # <S> and </S> added for the biLM
     assert set(batch["labels"].tolist()) <= {0, 1}
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from elmo_lab.elmo.provider import BiLMLayers
+from elmo_lab.elmo.provider import ContextualLayers
 from elmo_lab.metrics.squad import evaluate
 from elmo_lab.training.pipeline import train
 from tasks.squad import SquadDataModule
@@ -29,16 +29,16 @@ def _task() -> dict:
 
 
 def test_questions_and_passages_are_both_cached_and_batched(tiny_bilm_dir: Path) -> None:
-    elmo = BiLMLayers.from_config(dict(spec=str(tiny_bilm_dir), freeze=True, stateful=False, cache=True,
+    elmo = ContextualLayers.from_config(dict(spec=str(tiny_bilm_dir), freeze=True, stateful=False, cache=True,
                                        finetune=dict(enabled=False)), needed=True)
-    dm = SquadDataModule(_task(), seed=0, char_ids=elmo.char_ids_needed, max_chars=elmo.max_chars)
+    dm = SquadDataModule(_task(), seed=0, encoder_input=elmo.batch_input)
     dm.setup()
     elmo.cache.add(dm.all_sequences())  # as the pipeline does
     batch = next(iter(dm.val_dataloader()))
     assert set(batch) == {"question", "passage", "spans", "examples", "index"}
     assert batch["passage"]["char_ids"].shape[0] == batch["spans"].shape[0]  # the task's own char CNN reads them
     calls = []
-    elmo.bilm.register_forward_hook(lambda *args: calls.append(1))
+    elmo.encoder.bilm.register_forward_hook(lambda *args: calls.append(1))
     elmo.layers(batch["passage"]["tokens"])  # fills the cache: every question and passage of every split
     passes = len(calls)
     elmo.layers(batch["question"]["tokens"])

@@ -129,7 +129,7 @@ def test_bilm_finetuning_runs_before_task_training(fast_overrides: list[str], tm
 
     state = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
     original = load_named_bilm(str(tiny_bilm_dir)).state_dict()
-    assert all(torch.equal(state[f"elmo.bilm.{k}"], v) for k, v in original.items())
+    assert all(torch.equal(state[f"elmo.encoder.bilm.{k}"], v) for k, v in original.items())
     (tmp_path / "results.json").unlink()
     model_calls = len(calls)
     train(compose_train(overrides, run_dir=tmp_path))  # resumes from last.ckpt: no second fine-tuning

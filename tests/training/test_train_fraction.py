@@ -15,6 +15,7 @@ from elmo_lab.config.schema import ConfigError, epochs_for_fraction, train_subse
 from elmo_lab.data.subsets import nested_order, nested_subset, subset_size
 from elmo_lab.training.datamodule import ElmoDataModule
 from elmo_lab.training.pipeline import train
+from elmo_lab.contextual.lstm import CharIds
 from tasks.sentiment import SentimentDataModule
 from tasks.squad import SquadDataModule
 
@@ -120,7 +121,8 @@ def test_the_vocabulary_comes_from_the_subset_and_the_cache_from_every_sequence(
 def test_the_subset_depends_on_split_seed_only(mr_by_fraction: dict) -> None:
     reference = [_key(e) for e in mr_by_fraction[0.1].splits["train"]]
     for seed, char_ids in ((1, True), (7, False)):  # the run's seed; char ids (the biLM stage, i.e. the placement)
-        dm = SentimentDataModule(dict(MR, train_fraction=0.1), seed=seed, char_ids=char_ids)
+        dm = SentimentDataModule(dict(MR, train_fraction=0.1), seed=seed,
+                                 encoder_input=CharIds(50) if char_ids else None)
         dm.setup()
         assert [_key(e) for e in dm.splits["train"]] == reference
     other = SentimentDataModule(dict(MR, train_fraction=0.1, split_seed=1), seed=0)
