@@ -28,13 +28,15 @@ import torch.nn.functional as F
 from torch import nn
 from torchmetrics import MetricCollection
 
+from elmo_lab.config.schema import ConfigError
+from elmo_lab.config.tabular_checks import check_tabular
 from elmo_lab.config.tasks import PairsConfig
 from elmo_lab.data.tabular import load_labelled_splits
+from elmo_lab.metrics.classification import classification_metrics
 from elmo_lab.metrics.examples import ExampleScores, accuracy_scores
 from elmo_lab.modules.encoders import BiLSTMEncoder
 from elmo_lab.modules.esim import ESIM
 from elmo_lab.training.api import JSONL_PREDICTIONS, ElmoDataModule, ElmoTaskModule, StepOutput, Task
-from tasks.classify import check_tabular, classification_metrics
 
 NO_GOLD_LABEL = "-"  # SNLI / MultiNLI: no majority label among the annotators
 
@@ -137,4 +139,12 @@ class ESIMClassifier(ElmoTaskModule):
         return classification_metrics(self.label_names, bool(self.task_cfg.get("per_class_f1", True)))
 
 
-TASK = Task(datamodule=PairsDataModule, module=ESIMClassifier, config=PairsConfig, check=check_tabular)
+def check_pairs(config: dict) -> None:
+    """The tabular data checks, and exactly two text fields (premise, hypothesis)."""
+    check_tabular(config)
+    fields = config["task"].get("text_fields", [])
+    if len(fields) != 2:
+        raise ConfigError(f"task.text_fields: expected two fields (premise, hypothesis), got {fields}")
+
+
+TASK = Task(datamodule=PairsDataModule, module=ESIMClassifier, config=PairsConfig, check=check_pairs)

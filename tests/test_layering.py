@@ -23,3 +23,13 @@ def test_no_core_module_imports_tasks() -> None:
                        for name in _imports(p) if name == "tasks" or name.startswith("tasks."))
     assert offenders == []
     assert len(list(PACKAGE.rglob("*.py"))) > 30  # the walk really read the package
+
+
+TASKS = PACKAGE.parent / "tasks"
+
+
+def test_no_task_module_imports_another_task() -> None:
+    """What two tasks share is library code (``elmo_lab``), so a task can be read, copied or removed alone."""
+    offenders = sorted(f"{p.name}: {name}" for p in TASKS.glob("*.py")
+                       for name in _imports(p) if name == "tasks" or name.startswith("tasks."))
+    assert offenders == []

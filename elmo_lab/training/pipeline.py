@@ -18,7 +18,6 @@ import json
 import logging
 import warnings
 from pathlib import Path
-from typing import Any
 
 import hydra
 import pytorch_lightning as pl

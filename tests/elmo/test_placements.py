@@ -11,7 +11,7 @@ from elmo_lab.config.tasks import SentimentConfig
 from elmo_lab.elmo.provider import ContextualLayers
 from elmo_lab.elmo.placements import ElmoPlacedEncoder
 from elmo_lab.modules.encoders import BiLSTMEncoder
-from tasks.sentiment import SentimentClassifier
+from elmo_lab.training.classifier import SentenceClassifier
 
 WORD, BILM_DIM, HIDDEN = 6, 16, 5
 
@@ -52,13 +52,13 @@ def test_missing_bilm_layers_is_an_error() -> None:
         _placed("input")(torch.randn(1, 2, WORD), torch.ones(1, 2, dtype=torch.bool))
 
 
-def _model(tiny_bilm_dir: Path, placement: str, freeze: bool = True, cache: bool = False) -> SentimentClassifier:
+def _model(tiny_bilm_dir: Path, placement: str, freeze: bool = True, cache: bool = False) -> SentenceClassifier:
     task = OmegaConf.to_container(OmegaConf.structured(SentimentConfig(name="mr", word_dim=6, hidden_dim=5)),
                                   enum_to_str=True)
     elmo = dict(placement=placement, mix="all", layer=None, layer_norm=False, dropout=0.0, l2_coef=0.1)
     bilm = dict(spec=str(tiny_bilm_dir), freeze=freeze, stateful=False, cache=cache,
                 finetune=dict(enabled=False))
-    return SentimentClassifier(task=task, elmo=ContextualLayers.from_config(bilm, needed=placement != "none"),
+    return SentenceClassifier(task=task, elmo=ContextualLayers.from_config(bilm, needed=placement != "none"),
                                settings=elmo, data_info={"vocab_size": 20, "num_classes": 2})
 
 

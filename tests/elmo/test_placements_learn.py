@@ -11,19 +11,11 @@ from torch import nn
 
 from elmo_lab.elmo.placements import ElmoSettings, elmo_penalty
 from elmo_lab.modules.encoders import masked_mean
+from elmo_lab.probing.model import IdentityEncoder
 
 from standin_encoders import LabelInLayer
 
 SIGNAL, DEPTH, VOCAB = 1, 3, 40
-
-
-class _Identity(nn.Module):
-    def __init__(self, dim: int) -> None:
-        super().__init__()
-        self.output_dim = dim
-
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return x  # (batch, time, dim)
 
 
 def _data(n: int, seed: int) -> list[tuple[list[str], int]]:
@@ -45,7 +37,7 @@ class _Classifier(nn.Module):
     def __init__(self, settings: ElmoSettings) -> None:
         super().__init__()
         self.embed = nn.Embedding(VOCAB + 1, 8, padding_idx=0)
-        self.encoder = settings.place(8, _Identity, DEPTH, 8)
+        self.encoder = settings.place(8, IdentityEncoder, DEPTH, 8)
         self.out = nn.Linear(self.encoder.output_dim, 2)
 
     def forward(self, ids: torch.Tensor, mask: torch.Tensor, layers: torch.Tensor) -> torch.Tensor:

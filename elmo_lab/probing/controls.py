@@ -1,0 +1,53 @@
+"""Controls of a probe: the most-frequent-tag baseline (what a word's identity alone gives) and the control task of
+Hewitt & Liang (2019) (what a probe can memorise: accuracy minus control accuracy is its selectivity)."""
+from __future__ import annotations
+
+import hashlib
+from bisect import bisect_right
+from collections import Counter
+from itertools import accumulate
+from typing import Sequence
+
+from elmo_lab.probing.columns import LabelledSentence
+
+
+def most_frequent_tags(train: Sequence[LabelledSentence]) -> tuple[dict[str, str], str]:
+    """Each training word's most frequent label (ties: the label more frequent overall, then alphabetical), and
+    the overall most frequent label (for unseen words).  Words are compared as written (case kept)."""
+    overall: Counter[str] = Counter()
+    per_word: dict[str, Counter[str]] = {}
+    for sentence in train:
+        for token, label in zip(sentence.tokens, sentence.labels):
+            overall[label] += 1
+            per_word.setdefault(token, Counter())[label] += 1
+    fallback = max(sorted(overall), key=lambda t: overall[t])
+    table = {w: max(sorted(c), key=lambda t: (c[t], overall[t])) for w, c in per_word.items()}
+    return table, fallback
+
+
+def most_frequent_tag_accuracy(table: dict[str, str], fallback: str, sentences: Sequence[LabelledSentence]) -> float:
+    """Token accuracy of the most-frequent-tag baseline on ``sentences``."""
+    pairs = [(table.get(t, fallback), label) for s in sentences for t, label in zip(s.tokens, s.labels)]
+    return sum(p == g for p, g in pairs) / max(len(pairs), 1)
+
+
+class ControlTask:
+    """Hewitt & Liang's (2019) control labels: each word type (as written) gets one label, drawn from the token
+    label distribution of ``train`` by a hash of ``(seed, word)`` into its cumulative counts — the same label in
+    every split and every run, for words seen in train or not, with no table to store."""
+
+    def __init__(self, train: Sequence[LabelledSentence], seed: int = 0) -> None:
+        counts = Counter(label for sentence in train for label in sentence.labels)
+        self.seed = seed
+        self.labels = sorted(counts)
+        self.cumulative = list(accumulate(counts[label] for label in self.labels))
+        self.total = self.cumulative[-1] if self.cumulative else 0
+
+    def label(self, word: str) -> str:
+        """The control label of ``word``: label ``i`` with probability ``count_i / total``."""
+        digest = hashlib.blake2b(f"{self.seed}\x00{word}".encode("utf-8"), digest_size=8).digest()
+        point = (int.from_bytes(digest, "big") * self.total) >> 64  # uniform in [0, total)
+        return self.labels[bisect_right(self.cumulative, point)]
+
+    def relabel(self, sentence: LabelledSentence) -> LabelledSentence:
+        return LabelledSentence(sentence.tokens, [self.label(token) for token in sentence.tokens])

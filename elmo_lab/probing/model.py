@@ -1,0 +1,28 @@
+"""The probe's model parts: an identity contextual encoder (with no word vectors and ``elmo.placement=input``, what
+it returns is the encoder's mixed vector itself) and the classifier on top (linear, or a small MLP)."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class IdentityEncoder(nn.Module):
+    """The identity as a contextual encoder: with no word vectors, what it returns is the ELMo vector."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.output_dim = dim
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return x  # (batch, time, dim)
+
+
+def probe_classifier(in_dim: int, num_labels: int, kind: str = "linear", hidden: int = 100,
+                     layers: int = 1) -> nn.Module:
+    """``linear``: ``nn.Linear(in_dim, num_labels)``; ``mlp``: ``layers`` × (Linear → ReLU) of ``hidden`` units,
+    then ``nn.Linear(hidden, num_labels)``."""
+    if str(kind) == "linear":
+        return nn.Linear(in_dim, num_labels)
+    dims = [in_dim] + [hidden] * layers
+    body = [m for d_in, d_out in zip(dims, dims[1:]) for m in (nn.Linear(d_in, d_out), nn.ReLU())]
+    return nn.Sequential(*body, nn.Linear(hidden, num_labels))
