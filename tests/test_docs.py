@@ -116,13 +116,23 @@ def bad_commands(page: Path, text: str) -> list[str]:
 GROUP_CHOICE = re.compile(r"(?<![\w./+-])(" + "|".join(re.escape(g) for g in GROUPS) + r")=([\w][\w,.-]*)")
 
 
+def _registered(group: str, name: str) -> bool:
+    """A choice the schemas register in Hydra's ConfigStore instead of a yaml file (``probe=layer<j>``)."""
+    from hydra.core.config_store import ConfigStore
+
+    from elmo_lab.config.schema import register_configs
+
+    register_configs()
+    return f"{name}.yaml" in ConfigStore.instance().repo.get(group, {})
+
+
 def bad_config_choices(page: Path, text: str) -> list[str]:
-    """``group=name`` in code (fenced or inline) naming no ``conf/<group>/<name>.yaml``."""
+    """``group=name`` in code (fenced or inline) naming no ``conf/<group>/<name>.yaml`` (nor a registered choice)."""
     bad = []
     for line in code_text(text):
         for group, names in GROUP_CHOICE.findall(line):
             for name in names.split(","):
-                if name and not (ROOT / "conf" / group / f"{name}.yaml").is_file():
+                if name and not (ROOT / "conf" / group / f"{name}.yaml").is_file() and not _registered(group, name):
                     bad.append(f"{rel(page)}: {group}={name}: no conf/{group}/{name}.yaml")
         for name in re.findall(r"--config-name[= ]([\w-]+)", line):
             if not (ROOT / "conf" / f"{name}.yaml").is_file():

@@ -190,12 +190,31 @@ def epochs_for_fraction(fraction: Any, max_epochs: Any) -> Optional[int]:
     return min(scaled, MAX_EPOCH_FACTOR * int(max_epochs))
 
 
+MAX_PROBE_LAYERS = 64  # probe=layer0 .. probe=layer63 exist; elmo.layer is checked against the encoder at build
+
+
+def probe_choices(bilm: Any) -> str:
+    """``${probe_choices:${bilm}}``: ``layer0,...,layerL,mix`` for the encoder that ``bilm.*`` describes (its
+    ``layers_in``: read when ``experiment=probe_layers`` sweeps, so the sweep has one job per layer of that encoder)."""
+    from elmo_lab.config.encoder_kinds import encoder_class
+
+    plain = OmegaConf.to_container(bilm, resolve=True, enum_to_str=True) if isinstance(bilm, DictConfig) else bilm
+    count = encoder_class(str(plain.get("kind", "lstm"))).layers_in(plain)
+    if count > MAX_PROBE_LAYERS:
+        raise ConfigError(f"bilm: the encoder has {count} layers; experiment=probe_layers sweeps at most "
+                          f"{MAX_PROBE_LAYERS}")
+    return ",".join([f"layer{j}" for j in range(count)] + ["mix"])
+
+
 def register_configs() -> None:
     """Register the schemas (``train_schema``, the root of ``conf/train.yaml``) and the resolvers the configs use:
-    ``basename``, ``probe_run_name``, ``epochs_for_fraction`` and ``job_name_excluded_keys``
+    ``basename``, ``probe_run_name``, ``probe_choices``, ``epochs_for_fraction`` and ``job_name_excluded_keys``
     (``hydra.job.config.override_dirname``)."""
     cs = ConfigStore.instance()
     cs.store(name="train_schema", node=TrainConfig)
+    for j in range(MAX_PROBE_LAYERS):  # probe=layer<j>: one layer of the encoder (conf/probe/mix.yaml: the mix)
+        cs.store(group="probe", name=f"layer{j}", node={"elmo": {"mix": "layer", "layer": j}}, package="_global_")
+    OmegaConf.register_new_resolver("probe_choices", probe_choices, replace=True)
     OmegaConf.register_new_resolver("basename", _basename, replace=True)
     OmegaConf.register_new_resolver("probe_run_name", probe_run_name, replace=True)
     OmegaConf.register_new_resolver("epochs_for_fraction", epochs_for_fraction, replace=True)

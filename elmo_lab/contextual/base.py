@@ -4,7 +4,8 @@ turns token sequences into ``L + 1`` layers per token.
 An encoder kind (``bilm.kind``, ``elmo_lab.config.encoder_kinds``) subclasses it and gives
 
 - ``from_config(bilm)``: itself, built from the ``bilm.*`` config (a plain dict);
-- ``num_layers`` (``L + 1``) and ``output_dim``: what the mixes and the probes are built for;
+- ``num_layers`` (``L + 1``) and ``output_dim``: what the mixes and the probes are built for (``layers_in(bilm)``:
+  the same count before a run, for the probe sweep);
 - ``encode(tokens, inputs)``: ``(batch, L + 1, time, dim)``, one row per token sequence, zero at padding, no
   sentence boundaries, aligned with the tokens;
 - ``batch_input()``: what a batch must carry for it (character ids today, word pieces for another kind), built by
@@ -51,6 +52,12 @@ class ContextualEncoder(nn.Module, ABC):
     @abstractmethod
     def from_config(cls, bilm: dict) -> "ContextualEncoder":
         """The encoder that the ``bilm.*`` config (a plain dict) describes."""
+
+    @classmethod
+    def layers_in(cls, bilm: dict) -> int:
+        """``L + 1`` of the encoder ``bilm.*`` describes, before any run (``experiment=probe_layers`` sweeps one job
+        per layer).  By default it builds the encoder; a kind whose weights are large reads its description."""
+        return cls.from_config(bilm).num_layers
 
     @property
     @abstractmethod

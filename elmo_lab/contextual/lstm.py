@@ -67,6 +67,15 @@ class LstmBiLM(ContextualEncoder):
             model = load_named_bilm(bilm["spec"])
         return cls(model, spec=str(bilm["spec"]), finetune=bilm.get("finetune"))
 
+    @classmethod
+    def layers_in(cls, bilm: dict) -> int:
+        """``n_layers + 1`` from the options file of ``bilm.spec`` (no weights are read)."""
+        from elmo_lab.bilm.options import BiLMOptions
+        from elmo_lab.bilm.pretrained import resolve_bilm
+
+        options, _ = resolve_bilm(bilm["spec"])
+        return BiLMOptions.load(options).n_layers + 1
+
     @property
     def num_layers(self) -> int:
         return self.bilm.num_layers

@@ -79,3 +79,9 @@ def test_an_unknown_kind_fails_at_validation_listing_the_kinds(tmp_path: Path) -
 
     with pytest.raises(ConfigError, match=r"bilm.kind: unknown encoder kind 'transformr'; valid kinds: .*lstm"):
         validate(compose_train(["bilm.kind=transformr"]))
+
+
+def test_the_probe_sweep_has_one_job_per_layer_of_the_encoder(standin: type) -> None:
+    cfg = compose_train(["experiment=probe_layers", "bilm.kind=standin"])
+    assert cfg.hydra.sweeper.params.probe == "layer0,layer1,layer2,layer3,mix"  # L + 1 = 4 layers, then the mix
+    assert compose_train(["experiment=probe_layers"]).hydra.sweeper.params.probe == "layer0,layer1,layer2,mix"
