@@ -18,7 +18,6 @@ example in dataset order (label names), and per-example correctness in ``test_ex
 from __future__ import annotations
 
 from elmo_lab.config.tabular_checks import check_tabular
-from elmo_lab.config.tasks import ClassifyConfig
 from elmo_lab.data.example import Example
 from elmo_lab.data.tabular import load_labelled_splits
 from elmo_lab.training.api import ElmoDataModule, Task
@@ -42,4 +41,4 @@ class ClassifyDataModule(ElmoDataModule):
         return dict(getattr(self, "notes", {}))
 
 
-TASK = Task(datamodule=ClassifyDataModule, module=SentenceClassifier, config=ClassifyConfig, check=check_tabular)
+TASK = Task(datamodule=ClassifyDataModule, module=SentenceClassifier, check=check_tabular)

@@ -32,7 +32,6 @@ from elmo_lab.metrics.examples import ExampleScores
 from elmo_lab.metrics.span_f1 import SpanF1
 from elmo_lab.data.tagging import allowed_transitions, convert, entity_types, spans
 
-from elmo_lab.config.tasks import NerConfig
 from elmo_lab.training.api import ElmoDataModule, ElmoTaskModule, StepOutput, Task
 from elmo_lab.modules.crf import ConditionalRandomField
 from elmo_lab.modules.encoders import BiLSTMEncoder, CharCNN
@@ -179,4 +178,8 @@ class CrfTagger(ElmoTaskModule):
         return path
 
 
-TASK = Task(datamodule=ConllDataModule, module=CrfTagger, config=NerConfig)
+def paper_row(config: dict) -> dict:
+    return {"row": "CoNLL-2003 NER", "metric": "f1"}
+
+
+TASK = Task(datamodule=ConllDataModule, module=CrfTagger, paper_row=paper_row)

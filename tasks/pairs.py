@@ -30,7 +30,6 @@ from torchmetrics import MetricCollection
 
 from elmo_lab.config.schema import ConfigError
 from elmo_lab.config.tabular_checks import check_tabular
-from elmo_lab.config.tasks import PairsConfig
 from elmo_lab.data.tabular import load_labelled_splits
 from elmo_lab.metrics.classification import classification_metrics
 from elmo_lab.metrics.examples import ExampleScores, accuracy_scores
@@ -147,4 +146,9 @@ def check_pairs(config: dict) -> None:
         raise ConfigError(f"task.text_fields: expected two fields (premise, hypothesis), got {fields}")
 
 
-TASK = Task(datamodule=PairsDataModule, module=ESIMClassifier, config=PairsConfig, check=check_pairs)
+def paper_row(config: dict) -> dict:
+    """The paper's sentence-pair row is SNLI (ESIM)."""
+    return {"row": "SNLI", "metric": "acc"}
+
+
+TASK = Task(datamodule=PairsDataModule, module=ESIMClassifier, check=check_pairs, paper_row=paper_row)

@@ -45,7 +45,6 @@ from elmo_lab.probing.columns import LabelledSentence, read_columns
 from elmo_lab.probing.controls import ControlTask, most_frequent_tag_accuracy, most_frequent_tags
 from elmo_lab.probing.model import IdentityEncoder, probe_classifier
 
-from elmo_lab.config.tasks import ProbeConfig
 from elmo_lab.training.api import JSONL_PREDICTIONS, ElmoDataModule, ElmoTaskModule, StepOutput, Task
 
 IGNORE = -1  # label id of padding positions (left out of the loss and the accuracy)
@@ -193,4 +192,12 @@ class LinearProbe(ElmoTaskModule):
         return keys, {"acc": ExampleScores("ratio", rows)}
 
 
-TASK = Task(datamodule=ProbeDataModule, module=LinearProbe, config=ProbeConfig, check=check_probe_config)
+def paper_row(config: dict) -> dict | None:
+    """POS tags (column 2) are the paper's Table 6 (a linear probe per biLM layer); other columns are not there."""
+    if config["task"].get("column", 2) != 2:
+        return None
+    layer = config["elmo"].get("layer")
+    return {"row": "biLM", "metric": "acc", "column": None if layer is None else f"layer {layer}"}
+
+
+TASK = Task(datamodule=ProbeDataModule, module=LinearProbe, check=check_probe_config, paper_row=paper_row)

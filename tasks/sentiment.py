@@ -20,7 +20,6 @@ Metrics: accuracy (objective ``val/acc``) and macro F1.  Test predictions: ``pre
 from __future__ import annotations
 
 from elmo_lab.config.schema import ConfigError
-from elmo_lab.config.tasks import SentimentConfig
 from elmo_lab.training.api import ElmoDataModule, Task
 from elmo_lab.training.classifier import SentenceClassifier
 
@@ -47,4 +46,9 @@ class SentimentDataModule(ElmoDataModule):
         return {"vocab_size": len(self.vocab), "num_classes": NUM_CLASSES[self.task.dataset]}
 
 
-TASK = Task(datamodule=SentimentDataModule, module=SentenceClassifier, config=SentimentConfig)
+def paper_row(config: dict) -> dict | None:
+    """SST-5 is a row of the paper's tables; SST-2 and MR are not."""
+    return {"row": "SST-5", "metric": "acc"} if config["task"]["dataset"] == "sst" else None
+
+
+TASK = Task(datamodule=SentimentDataModule, module=SentenceClassifier, paper_row=paper_row)

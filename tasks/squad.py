@@ -37,7 +37,6 @@ from elmo_lab.data.squad import QAExample, load_squad
 from elmo_lab.metrics.examples import ExampleScores
 from elmo_lab.metrics.squad import SquadMetric, exact_match, f1
 
-from elmo_lab.config.tasks import SquadConfig
 from elmo_lab.training.api import ElmoDataModule, ElmoTaskModule, StepOutput, Task
 from elmo_lab.modules.bidaf import BiDAFSpanPredictor, best_span, span_loss
 from elmo_lab.modules.encoders import BiLSTMEncoder, CharCNN
@@ -148,4 +147,8 @@ class BiDAF(ElmoTaskModule):
         return path
 
 
-TASK = Task(datamodule=SquadDataModule, module=BiDAF, config=SquadConfig)
+def paper_row(config: dict) -> dict:
+    return {"row": "SQuAD", "metric": "f1"}
+
+
+TASK = Task(datamodule=SquadDataModule, module=BiDAF, paper_row=paper_row, metric_units="points")

@@ -2,8 +2,9 @@
 configurations out as the paper's Tables 1, 2 and 3 with the paper's numbers beside them.
 
 The figures are data (``elmo_lab/resources/paper/peters2018.json``: each value with its table, row, column, metric,
-split and units), read by ``load_paper``.  ``paper_task`` says which row of the paper a task of this project
-matches (``mr`` matches none; ``sst`` is SST-5; ``probe`` on POS tags is Table 6).  ``paper_section`` renders:
+split and units), read by ``load_paper``.  Which row of the paper a run matches is the task's to say: it writes it
+into ``results.json`` (``paper``, from ``Task.paper_row``; ``paper_task`` reads it), with the units of its metrics
+(``metric_units``).  ``paper_section`` renders:
 
 * "As in the paper's Table 2" when one task's configurations differ by the mix (last layer only, all layers with
   λ = 1 or 0.001) beside their ``none`` baseline, as ``experiment=table2`` runs them;
@@ -12,8 +13,8 @@ matches (``mr`` matches none; ``sst`` is SST-5; ``probe`` on POS tags is Table 6
 * "The paper's Table 1 row" beside either, for the tasks that have one: the baseline and the best configuration
   with ELMo.
 
-Measured values are shown in points (the paper's units): accuracy and span F1 are fractions in ``results.json``,
-SQuAD EM/F1 are already points.  Light: no torch import, and ``elmo_lab.report.tables`` only for type checking (it
+Measured values are shown in points (the paper's units): most metrics are fractions in ``results.json``, those of a
+task that declares ``metric_units: points`` (SQuAD's EM/F1) are already points.  Light: no torch import, and ``elmo_lab.report.tables`` only for type checking (it
 may import this module).
 """
 from __future__ import annotations
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
     from elmo_lab.report.tables import Report
 
 PAPER_FILE = ("resources", "paper", "peters2018.json")  # inside the elmo_lab package
-POINTS_TASKS = frozenset({"squad"})  # tasks whose metrics results.json already holds in points (0-100)
 # Δ and its 95 % confidence interval in the metric's own units, or None (no baseline, no values)
 DeltaCI = Callable[["Config"], "tuple[float, tuple[float, float] | None] | None"]
 
@@ -84,10 +84,7 @@ class Paper:
 @functools.lru_cache(maxsize=1)
 def load_paper() -> Paper:
     """The paper's figures from the package data (read once)."""
-    path = resources.files("elmo_lab")
-    for part in PAPER_FILE:  # one name per joinpath: Python 3.10's Traversable takes no more
-        path = path / part
-    data = json.loads(path.read_text(encoding="utf-8"))
+    data = _paper_data()
     values = tuple(PaperValue(**entry) for entry in data["entries"])
     return Paper(data["source"], data["tables"], values)
 
@@ -101,25 +98,49 @@ class PaperTask:
     column: str | None = None  # Table 6: "layer 1" / "layer 2"
 
 
-def paper_task(task: str, settings: Mapping[str, Any] | None = None) -> PaperTask | None:
-    """The paper's row for ``task`` with these ``settings`` (``{dotted key: value}``, as ``Config.settings``), or
-    None: ``sst`` (5 classes) → SST-5, ``squad`` → SQuAD, ``conll2003`` → CoNLL-2003 NER, ``pairs``/``snli`` →
-    SNLI, ``probe`` on POS tags (``task.column=2``) → Table 6 (the layer's column); ``mr``, ``sst2`` → None."""
+def _paper_data() -> dict:
+    path = resources.files("elmo_lab")
+    for part in PAPER_FILE:  # one name per joinpath: Python 3.10's Traversable takes no more
+        path = path / part
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+@functools.lru_cache(maxsize=None)
+def _rows_before_declared() -> tuple[dict, ...]:
+    return tuple(_paper_data()["rows_before_tasks_declared_them"]["rows"])
+
+
+def legacy_paper_task(task: str, settings: Mapping[str, Any] | None = None) -> tuple[PaperTask | None, str]:
+    """``(paper row, metric units)`` of a run written before its task declared them: looked up by the task name in
+    the package data (``rows_before_tasks_declared_them``)."""
     settings = settings or {}
-    if task == "sst" and settings.get("task.dataset", "sst") == "sst":
-        return PaperTask("SST-5", "acc")
-    if task in ("squad", "conll2003", "pairs", "snli"):
-        return {"squad": PaperTask("SQuAD", "f1"), "conll2003": PaperTask("CoNLL-2003 NER", "f1")}.get(
-            task, PaperTask("SNLI", "acc"))
-    if task == "probe" and settings.get("task.column", 2) == 2:
-        layer = settings.get("elmo.layer")
-        return PaperTask("biLM", "acc", None if layer is None else f"layer {layer}")
-    return None
+    for entry in _rows_before_declared():
+        if entry["task"] == task and all(settings.get(k, v) == v for k, v in entry.get("if", {}).items()):
+            layer = settings.get(entry["column_from"]) if "column_from" in entry else None
+            return (PaperTask(entry["row"], entry["metric"], None if layer is None else f"layer {layer}"),
+                    entry.get("units", "fraction"))
+    return None, "fraction"
 
 
-def points(task: str, value: float) -> float:
-    """A metric value of ``task`` in points (0-100): fractions are scaled, SQuAD's EM/F1 are points already."""
-    return value if task in POINTS_TASKS else 100.0 * value
+def paper_task(config: Config) -> PaperTask | None:
+    """The paper's row for a configuration: what its task declared in ``results.json`` (``paper``: row, metric,
+    column; ``Task.paper_row``), or, for runs written before tasks declared it, ``legacy_paper_task``."""
+    data = config.runs[0].data if config.runs else {}
+    if "paper" not in data:
+        return legacy_paper_task(config.task, config.settings)[0]
+    declared = data["paper"]
+    return None if declared is None else PaperTask(declared["row"], declared["metric"], declared.get("column"))
+
+
+def metric_units(config: Config) -> str:
+    """``points`` when the configuration's metrics are already 0-100 (``Task.metric_units``), else ``fraction``."""
+    data = config.runs[0].data if config.runs else {}
+    return data["metric_units"] if "metric_units" in data else legacy_paper_task(config.task, config.settings)[1]
+
+
+def points(units: str, value: float) -> float:
+    """A metric value in points (0-100): fractions are scaled, values already in points are kept."""
+    return value if units == "points" else 100.0 * value
 
 
 # ----------------------------------------------------------------------------------------------- layouts
@@ -209,22 +230,24 @@ def _split_name(metric: str) -> tuple[str, str]:
     return {"val": "dev"}.get(split, split), name
 
 
-def _measured(config: Config | None, task: str, metric: str) -> str:
+def _measured(config: Config | None, metric: str) -> str:
     if config is None:
         return "—"
     mean, std, _ = config.mean_std(metric)
     if mean is None:
         return "—"
-    return f"{points(task, mean):.1f} ± " + ("—" if std is None else f"{points(task, std):.1f}")
+    units = metric_units(config)
+    return f"{points(units, mean):.1f} ± " + ("—" if std is None else f"{points(units, std):.1f}")
 
 
-def _delta(config: Config | None, task: str, delta_ci: DeltaCI) -> str:
+def _delta(config: Config | None, delta_ci: DeltaCI) -> str:
     found = delta_ci(config) if config is not None else None
     if found is None:
         return "—"
     delta, ci = found
-    interval = "—" if ci is None else f"{points(task, ci[0]):+.2f}, {points(task, ci[1]):+.2f}"
-    return f"{points(task, delta):+.2f} [{interval}]"
+    units = metric_units(config)
+    interval = "—" if ci is None else f"{points(units, ci[0]):+.2f}, {points(units, ci[1]):+.2f}"
+    return f"{points(units, delta):+.2f} [{interval}]"
 
 
 def _paper_delta(value: PaperValue | None, base: PaperValue | None) -> str:
@@ -251,16 +274,16 @@ def table_section(report: Report, spec: TableSpec, delta_ci: DeltaCI) -> str | N
     rows = []
     for layout in layouts:
         metric = report.task_metric[layout.task]
-        row = paper_task(layout.task, layout.baseline.settings)
+        row = paper_task(layout.baseline)
         base = _paper_value(paper, 2, row, "baseline", metric)  # Table 3 has no baseline column: Table 2's
         values = [_paper_value(paper, spec.number, row, c, metric) for c in columns]
-        cell = [f"{_measured(layout.baseline, layout.task, metric)} (paper: {base.text() if base else '—'})"]
-        cell += [f"{_measured(layout.columns.get(c), layout.task, metric)} (paper: {v.text() if v else '—'})"
+        cell = [f"{_measured(layout.baseline, metric)} (paper: {base.text() if base else '—'})"]
+        cell += [f"{_measured(layout.columns.get(c), metric)} (paper: {v.text() if v else '—'})"
                  for c, v in zip(columns, values)]
         paper_row = row.row if base is not None or any(values) else "—"
         rows.append([layout.label(keys), paper_row, f"`{metric}`"] + cell)
         rows.append([f"{layout.label(keys)}: Δ vs baseline", "", "", "—"]
-                    + [f"{_delta(layout.columns.get(c), layout.task, delta_ci)} (paper: {_paper_delta(v, base)})"
+                    + [f"{_delta(layout.columns.get(c), delta_ci)} (paper: {_paper_delta(v, base)})"
                        for c, v in zip(columns, values)])
     header = ["task", "paper row", "measured", "baseline"] + columns
     splits = sorted({_split_name(report.task_metric[g.task])[0] for g in layouts})
@@ -281,7 +304,7 @@ def table1_section(report: Report, tasks: Sequence[str], delta_ci: DeltaCI) -> s
     paper = load_paper()
     rows = []
     for base in [c for c in report.configs if c.is_baseline and c.task in tasks]:
-        row = paper_task(base.task, base.settings)
+        row = paper_task(base)
         metric = report.task_metric[base.task]
         if row is None or paper.get(1, row.row, "baseline") is None or _split_name(metric)[1] != row.metric:
             continue
@@ -295,8 +318,8 @@ def table1_section(report: Report, tasks: Sequence[str], delta_ci: DeltaCI) -> s
         p_base, p_elmo = paper.get(1, row.row, "baseline"), paper.get(1, row.row, "+ELMo")
         how = ", ".join(f"{SHORT_NAMES.get(k, k)}={_value(best.settings[k])}"
                         for k in ("elmo.placement", "elmo.mix", "elmo.l2_coef") if k in best.settings)
-        rows.append([base.task, row.row, f"`{metric}`", _measured(base, base.task, metric),
-                     f"{_measured(best, base.task, metric)} ({how})", _delta(best, base.task, delta_ci),
+        rows.append([base.task, row.row, f"`{metric}`", _measured(base, metric),
+                     f"{_measured(best, metric)} ({how})", _delta(best, delta_ci),
                      p_base.text(), p_elmo.text() if p_elmo else "—", _paper_delta(p_elmo, p_base)])
     if not rows:
         return None

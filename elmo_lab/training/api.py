@@ -16,7 +16,8 @@ A task module defines
   predictions, and ``example_scores`` (per-example statistics of the test metrics, ``test_examples.json``, for
   the report's paired test over test examples);
 - ``TASK = Task(datamodule=..., module=..., config=...)``: ``config`` is the typed ``task.*`` schema, a dataclass
-  extending ``TaskConfig`` (the built-in tasks keep theirs in ``elmo_lab.config.tasks``); ``check`` optionally
+  extending ``TaskConfig`` (or, so that composing imports no torch, ``SCHEMA`` in a light module
+  ``tasks/<x>_schema.py`` beside the task, as the built-in tasks do); ``check`` optionally
   refuses a composed config before the data is read,
 
 and its yaml (``conf/task/<name>.yaml``, defaults starting with ``_<module>_schema``) sets ``name``, ``module`` and

@@ -116,7 +116,8 @@ def train(cfg: DictConfig) -> float | None:
                       seed=cfg.seed, metrics=metrics, layer_weights=weights, data_sizes=datamodule.data_sizes(),
                       config=plain, finetune=finetune, objective=cfg.optimized_metric,
                       data_notes={**datamodule.data_notes(), **datamodule.subset_notes()},
-                      history=fit_history, chance=chance_report(metrics, datamodule.chance_levels()))
+                      history=fit_history, chance=chance_report(metrics, datamodule.chance_levels()),
+                      paper=task.paper_row(plain) if task.paper_row else None, metric_units=task.metric_units)
         print("metrics: " + "  ".join(f"{k} {v:.4f}" for k, v in sorted(metrics.items())))
         for name, w in weights.items():
             print(f"layer weights {name}: s = [{', '.join(f'{x:.2f}' for x in w['s'])}], gamma = {w['gamma']:.2f}")

@@ -40,8 +40,9 @@ def write_results(run_dir: str | Path, *, task: str, placement: str, mix: str, l
                   metrics: dict, layer_weights: dict, data_sizes: dict, config: dict,
                   finetune: dict | None = None, objective: str | None = None,
                   data_notes: dict | None = None, history: list | None = None,
-                  chance: dict | None = None) -> Path:
-    """Write ``<run_dir>/results.json`` atomically and return its path."""
+                  chance: dict | None = None, paper: dict | None = None, metric_units: str = "fraction") -> Path:
+    """Write ``<run_dir>/results.json`` atomically and return its path (``paper``, ``metric_units``: what the task
+    declares for the report, ``Task.paper_row`` and ``Task.metric_units``)."""
     data = {
         "task": task, "placement": placement, "mix": mix, "l2_coef": l2_coef, "seed": seed, "objective": objective,
         "metrics": {k: _plain(v) for k, v in sorted(metrics.items())},
@@ -51,6 +52,7 @@ def write_results(run_dir: str | Path, *, task: str, placement: str, mix: str, l
         "finetune": finetune,
         "history": history or [],
         "chance": chance or {"levels": {}, "at_chance": []},
+        "paper": paper, "metric_units": metric_units,
         "config": config,
     }
     return write_json_atomic(Path(run_dir) / RESULTS_FILE, data)

@@ -7,11 +7,11 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from elmo_lab.config.tasks import SentimentConfig
 from elmo_lab.elmo.provider import ContextualLayers
 from elmo_lab.elmo.placements import ElmoPlacedEncoder
 from elmo_lab.modules.encoders import BiLSTMEncoder
 from elmo_lab.training.classifier import SentenceClassifier
+from tasks.sentiment_schema import SentimentConfig
 
 WORD, BILM_DIM, HIDDEN = 6, 16, 5
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from elmo_lab.report.paper import (TABLE2, TABLE3, find_layouts, load_paper, paper_section, paper_task, points,
-                                   welch_delta_ci)
+from elmo_lab.report.paper import (TABLE2, TABLE3, find_layouts, legacy_paper_task, load_paper, metric_units,
+                                   paper_section, paper_task, points, welch_delta_ci)
 from elmo_lab.report.tables import build_report
 from train_helpers import FAST, compose_train, train_cli
 
@@ -140,15 +140,35 @@ def test_every_figure_says_where_it_is_from() -> None:
     assert len({(v.table, v.row, v.column) for v in paper.values}) == len(paper.values)
 
 
-def test_tasks_map_to_the_paper_rows() -> None:
-    assert paper_task("sst", {"task.dataset": "sst"}).row == "SST-5"
-    assert paper_task("sst2", {"task.dataset": "sst2"}) is None and paper_task("mr") is None
-    assert (paper_task("squad").row, paper_task("squad").metric) == ("SQuAD", "f1")
-    assert (paper_task("conll2003").row, paper_task("conll2003").metric) == ("CoNLL-2003 NER", "f1")
-    assert paper_task("pairs").row == paper_task("snli").row == "SNLI"
-    assert paper_task("probe", {"task.column": 2, "elmo.layer": 1}).column == "layer 1"
-    assert paper_task("probe", {"task.column": 3, "elmo.layer": 1}) is None  # chunk tags: not in the paper
-    assert points("mr", 0.736) == pytest.approx(73.6) and points("squad", 85.2) == 85.2
+def test_runs_written_before_tasks_declared_their_rows_map_by_task_name() -> None:
+    def row(task: str, settings: dict | None = None):
+        return legacy_paper_task(task, settings)[0]
+
+    assert row("sst", {"task.dataset": "sst"}).row == "SST-5"
+    assert row("sst2", {"task.dataset": "sst2"}) is None and row("mr") is None
+    assert (row("squad").row, row("squad").metric) == ("SQuAD", "f1")
+    assert (row("conll2003").row, row("conll2003").metric) == ("CoNLL-2003 NER", "f1")
+    assert row("pairs").row == row("snli").row == "SNLI"
+    assert row("probe", {"task.column": 2, "elmo.layer": 1}).column == "layer 1"
+    assert row("probe", {"task.column": 3, "elmo.layer": 1}) is None  # chunk tags: not in the paper
+    assert legacy_paper_task("squad")[1] == "points" and legacy_paper_task("mr")[1] == "fraction"
+    assert points("fraction", 0.736) == pytest.approx(73.6) and points("points", 85.2) == 85.2
+
+
+def test_the_row_and_units_a_task_declared_in_results_json_win(tmp_path: Path) -> None:
+    """A task of any name gets the paper's row it declares (``Task.paper_row``), in the units it declares."""
+    def declare(folder: Path, **declared) -> Path:
+        for results in folder.glob("*/results.json"):
+            results.write_text(json.dumps({**json.loads(results.read_text()), **declared}))
+        return folder
+
+    scores = {("none", "all", 0.0): [60.0, 61.0], ("input", "all", 0.0): [62.0, 63.0]}
+    sweep = declare(write_sweep(tmp_path / "mine", scores, task="my_qa", metric="f1"),
+                    paper={"row": "SQuAD", "metric": "f1"}, metric_units="points")
+    base = next(c for c in build_report([sweep]).configs if c.is_baseline)
+    assert paper_task(base).row == "SQuAD" and metric_units(base) == "points"
+    other = declare(write_sweep(tmp_path / "other", {("none", "all", 0.0): [0.5]}, task="squad"), paper=None)
+    assert paper_task(build_report([other]).configs[0]) is None  # declared: no row, whatever the name says
 
 
 # ------------------------------------------------------------------------------------------- paper_section
