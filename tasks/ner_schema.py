@@ -1,4 +1,5 @@
-"""The typed ``task.*`` schema of the BiLSTM-CRF tagger (``tasks/ner.py``), light: composing a config imports no torch."""
+"""The typed ``task.*`` schema of the BiLSTM-CRF tagger (``tasks/ner.py``), light: composing a config imports no
+torch."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field

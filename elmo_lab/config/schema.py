@@ -15,6 +15,7 @@ from typing import Any, List, Optional
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf.errors import InterpolationResolutionError
 
 from elmo_lab.config.choices import Mix, Optimizer, Placement, Recurrence, Scheduler
 from elmo_lab.config.encoder_kinds import encoder_kinds, is_known_kind
@@ -199,7 +200,11 @@ def probe_choices(bilm: Any) -> str:
     from elmo_lab.config.encoder_kinds import encoder_class
 
     plain = OmegaConf.to_container(bilm, resolve=True, enum_to_str=True) if isinstance(bilm, DictConfig) else bilm
-    count = encoder_class(str(plain.get("kind", "lstm"))).layers_in(plain)
+    try:
+        count = encoder_class(str(plain.get("kind", "lstm"))).layers_in(plain)
+    except UserError as error:  # said as is, not as an error "raised while resolving interpolation"
+        raise InterpolationResolutionError(f"{error} (experiment=probe_layers asks the encoder for its "
+                                           "layers)") from None
     if count > MAX_PROBE_LAYERS:
         raise ConfigError(f"bilm: the encoder has {count} layers; experiment=probe_layers sweeps at most "
                           f"{MAX_PROBE_LAYERS}")

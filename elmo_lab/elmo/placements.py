@@ -13,9 +13,9 @@ output     x_k                                                    [h_k; ELMo_k]
 both       [x_k; ELMo_k^in]                                       [h_k; ELMo_k^out]   (two independent mixes)
 =========  ====================================================  ======================================
 
-The encoder itself is not run here: the caller runs it once per batch (``ContextualLayers``) and passes its layers, so two
-mixes read one biLM pass.  ``ElmoSettings`` (the ``elmo.*`` config) builds placed encoders; the task model owns
-them as ordinary submodules, and ``placed_mixes`` / ``elmo_penalty`` find them by walking the model.
+The encoder itself is not run here: the caller runs it once per batch (``ContextualLayers``) and passes its layers, so
+two mixes read one biLM pass.  ``ElmoSettings`` (the ``elmo.*`` config) builds placed encoders; the task model owns them
+as ordinary submodules, and ``placed_mixes`` / ``elmo_penalty`` find them by walking the model.
 """
 from __future__ import annotations
 

@@ -13,9 +13,9 @@ into ``results.json`` (``paper``, from ``Task.paper_row``; ``paper_task`` reads 
 * "The paper's Table 1 row" beside either, for the tasks that have one: the baseline and the best configuration
   with ELMo.
 
-Measured values are shown in points (the paper's units): most metrics are fractions in ``results.json``, those of a
-task that declares ``metric_units: points`` (SQuAD's EM/F1) are already points.  Light: no torch import, and ``elmo_lab.report.tables`` only for type checking (it
-may import this module).
+Measured values are shown in points (the paper's units): most metrics are fractions in ``results.json``, those of a task
+that declares ``metric_units: points`` (SQuAD's EM/F1) are already points.  Light: no torch import, and
+``elmo_lab.report.tables`` only for type checking (it may import this module).
 """
 from __future__ import annotations
 

@@ -2,10 +2,10 @@
 
 A task's datamodule subclasses ``ElmoDataModule`` and says how to read its splits (``load_splits``), which token
 sequences an example has (``sequences_of``) and what tensors an example adds to a batch (``collate``).  What the
-contextual encoder reads (character ids for the LSTM biLM) is built in the collate function by a callable the
-encoder hands out (``ContextualEncoder.batch_input``), into ``batch["encoder_input"]``: the data side never knows
-which encoder it is, and the model only sees tensors.  Lightning moves batches to the device whole (nested dicts included); token lists stay on the
-host for what needs text (QA span decoding, the biLM cache).
+contextual encoder reads (character ids for the LSTM biLM) is built in the collate function by a callable the encoder
+hands out (``ContextualEncoder.batch_input``), into ``batch["encoder_input"]``: the data side never knows which encoder
+it is, and the model only sees tensors.  Lightning moves batches to the device whole (nested dicts included); token
+lists stay on the host for what needs text (QA span decoding, the biLM cache).
 """
 from __future__ import annotations
 

@@ -3,9 +3,9 @@ per-step reseeding, and gathering test predictions into the run directory.
 
 A task's LightningModule subclasses ``ElmoTaskModule`` and provides ``build`` (its layers, getting each contextual
 encoder from ``self.placed_encoder``), ``step`` (a ``StepOutput``: loss, predictions, targets for one batch) and
-``make_metrics``; optionally ``prediction_files``, ``prediction_records``/``write_predictions`` (a predictions
-file) and ``batch_size``.  The encoder stage (``self.elmo``, a ``ContextualLayers``: the contextual encoder, its
-cache, freezing, checkpoints without it) is handed in by the pipeline; the placed encoders and their mixes are this model's own
+``make_metrics``; optionally ``prediction_files``, ``prediction_records``/``write_predictions`` (a predictions file) and
+``batch_size``.  The encoder stage (``self.elmo``, a ``ContextualLayers``: the contextual encoder, its cache, freezing,
+checkpoints without it) is handed in by the pipeline; the placed encoders and their mixes are this model's own
 submodules, found by walking it (``elmo_lab.elmo.placements``).
 """
 from __future__ import annotations

@@ -22,10 +22,10 @@ from elmo_lab.config.schema import ConfigError
 
 @dataclass(frozen=True)
 class Task:
-    """What a task module contributes: its datamodule and LightningModule classes, optionally its config schema
-    (for a task without a light ``<module>_schema`` module beside it, ``register_task_schemas``) and a check of the whole composed config that runs
-    before any data is read (``check(config)`` raising ``ConfigError``, e.g. a probe refusing an unfrozen biLM);
-    and what the report needs to know of it: its row in the paper and the units of its metrics."""
+    """What a task module contributes: its datamodule and LightningModule classes, optionally its config schema (for a
+    task without a light ``<module>_schema`` module beside it, ``register_task_schemas``) and a check of the whole
+    composed config that runs before any data is read (``check(config)`` raising ``ConfigError``, e.g. a probe refusing
+    an unfrozen biLM); and what the report needs to know of it: its row in the paper and the units of its metrics."""
 
     datamodule: type
     module: type

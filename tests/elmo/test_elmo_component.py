@@ -1,6 +1,6 @@
-"""The biLM stage (``ContextualLayers``) and the placed encoders: one place decides whether a biLM loads; a constant biLM
-stays out of checkpoints and comes back on load; any token sequence (a question as much as a passage) is served from
-the cache; what the data side needs follows from the config alone; mixes and λ are found by walking the model."""
+"""The biLM stage (``ContextualLayers``) and the placed encoders: one place decides whether a biLM loads; a constant
+biLM stays out of checkpoints and comes back on load; any token sequence (a question as much as a passage) is served
+from the cache; what the data side needs follows from the config alone; mixes and λ are found by walking the model."""
 from __future__ import annotations
 
 from pathlib import Path

@@ -44,7 +44,8 @@ class _Classifier(nn.Module):
         return self.out(masked_mean(self.encoder(self.embed(ids), mask, layers), mask))  # (n, 2)
 
 
-def _fit(placement: str = "input", mix: str = "all", layer: int | None = None, l2: float = 0.0) -> tuple[float, nn.Module]:
+def _fit(placement: str = "input", mix: str = "all", layer: int | None = None,
+         l2: float = 0.0) -> tuple[float, nn.Module]:
     """Dev accuracy after 150 full-batch Adam steps on 200 training sentences, and the model."""
     train, dev = _data(200, 0), _data(200, 1)
     encoder = LabelInLayer({tuple(t): y for t, y in train + dev}, SIGNAL, depth=DEPTH, width=8)

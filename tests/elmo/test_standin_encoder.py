@@ -43,7 +43,8 @@ def standin() -> type[RandomLayers]:
 
 
 @pytest.mark.parametrize("task", ["mr", "conll2003", "probe"])
-def test_a_standin_encoder_trains_every_kind_of_task_through_the_cache(task: str, standin: type, tmp_path: Path) -> None:
+def test_a_standin_encoder_trains_every_kind_of_task_through_the_cache(task: str, standin: type,
+                                                                       tmp_path: Path) -> None:
     overrides = ONE_BATCH + [f"task={task}"]
     if task == "mr":
         overrides += ["task.train_examples=64", "elmo.placement=both"]

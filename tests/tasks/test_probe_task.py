@@ -141,9 +141,10 @@ def test_random_weights_same_shapes_other_values_deterministic(tiny_bilm_dir: Pa
     torch.manual_seed(123)
     expected_next = torch.rand(3)
     torch.manual_seed(123)
-    first = ContextualLayers.from_config(_bilm(tiny_bilm_dir, random_weights=True), needed=True).encoder.bilm.state_dict()
+    random = _bilm(tiny_bilm_dir, random_weights=True)
+    first = ContextualLayers.from_config(random, needed=True).encoder.bilm.state_dict()
     assert torch.equal(torch.rand(3), expected_next)  # the run's own random stream is left alone
-    second = ContextualLayers.from_config(_bilm(tiny_bilm_dir, random_weights=True), needed=True).encoder.bilm.state_dict()
+    second = ContextualLayers.from_config(random, needed=True).encoder.bilm.state_dict()
     assert first.keys() == trained.keys()
     assert all(first[k].shape == trained[k].shape for k in trained)
     assert all(torch.equal(first[k], second[k]) for k in first)
