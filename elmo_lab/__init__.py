@@ -1,9 +1,10 @@
 """elmo_lab: run and compare the ways a pretrained biLM (ELMo) can be put into a task model.
 
-The package is laid out by role (see the README's architecture section): ``bilm/`` the biLM, ``elmo/`` the ELMo
-component (mix, placements), ``cache/`` the biLM layer store, ``modules/`` reusable task layers, ``data/`` readers,
-``lm/`` pretraining and fine-tuning, ``training/`` the Lightning pipeline, ``report/`` sweep reports and statistics,
-``cli/`` the ``python -m elmo_lab`` commands, ``config/`` the typed schemas, ``util/`` small shared helpers.
+The package is laid out by role (see the README's architecture section): ``contextual/`` the contextual encoder
+interface and its kinds, ``bilm/`` the biLM, ``elmo/`` the ELMo component (mix, placements), ``cache/`` the layer
+store, ``modules/`` reusable task layers, ``probing/`` what probes share, ``data/`` readers, ``lm/`` pretraining and
+fine-tuning, ``training/`` the Lightning pipeline, ``report/`` sweep reports and statistics, ``cli/`` the
+``python -m elmo_lab`` commands, ``config/`` the typed schemas, ``util/`` small shared helpers.
 
 Importing ``elmo_lab`` is light (no torch): the names below load on first use, so the config schemas and the command
 line answer at once.
