@@ -131,6 +131,22 @@ RESULT_NEUTRAL_KEYS = ("force", "test", "threads", "logger", "bilm.cache_dir", "
                        "trainer.enable_progress_bar", "trainer.enable_model_summary", "trainer.log_every_n_steps",
                        "task.num_workers", "task.download", "callbacks.layer_weights.every_n_steps",
                        "hydra.launcher.n_jobs")
+# Keys added to the schema after runs were written without them, with the value those runs had: a rerun of such a run
+# directory, and the report's grouping, read the absent key as this value instead of as a change.
+KEYS_ADDED_LATER = {"bilm.kind": "lstm"}
+
+
+def with_keys_added_later(plain: dict) -> dict:
+    """``plain`` (a run's config as plain containers) with each absent key of ``KEYS_ADDED_LATER`` set to the value
+    runs had before it existed (copied where changed, never in place)."""
+    out = dict(plain)
+    for key, value in KEYS_ADDED_LATER.items():
+        head, _, rest = key.partition(".")
+        if isinstance(out.get(head), dict) and rest not in out[head]:
+            out[head] = {**out[head], rest: value}
+    return out
+
+
 # Job directory names also leave out paths (bilm.spec is already in the sweep dir; paths would nest directories;
 # a collision is caught by the resume check) and where the job runs.
 JOB_NAME_EXCLUDED_KEYS = RESULT_NEUTRAL_KEYS + ("bilm.spec", "task.data_dir", "trainer", "trainer.accelerator",

@@ -27,7 +27,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from elmo_lab.config.schema import RESULT_NEUTRAL_KEYS
+from elmo_lab.config.schema import RESULT_NEUTRAL_KEYS, with_keys_added_later
 from elmo_lab.training.results import RESULTS_FILE
 from elmo_lab.util.errors import UserError
 
@@ -205,7 +205,7 @@ def bilm_name(spec: Any) -> str:
 
 def settings_of(data: dict) -> dict[str, Any]:
     """The settings that identify a run's configuration, as ``{dotted key: value}``."""
-    config = data.get("config") or {}
+    config = with_keys_added_later(data.get("config") or {})  # runs from before a key existed group with its value
     settings = {k: v for k, v in _flatten(config).items() if not _ignored(k)}
     for top, key in TOP_LEVEL_SETTINGS.items():
         if top in data:

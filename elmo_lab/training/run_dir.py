@@ -16,7 +16,7 @@ from typing import Any, Sequence
 
 from omegaconf import DictConfig, OmegaConf
 
-from elmo_lab.config.schema import RESULT_NEUTRAL_KEYS, ConfigError
+from elmo_lab.config.schema import RESULT_NEUTRAL_KEYS, ConfigError, with_keys_added_later
 from elmo_lab.util.atomic import atomic_path
 
 RUN_CONFIG = "run_config.yaml"
@@ -62,7 +62,8 @@ def prepare_run_dir(run_dir: Path, plain: dict, force: bool, writer: bool = True
     saved = Path(run_dir) / RUN_CONFIG
     comparable = without_keys(plain, ignored)
     if not force and saved.is_file():
-        found = differences(without_keys(OmegaConf.to_container(OmegaConf.load(saved)), ignored), comparable)
+        before = with_keys_added_later(OmegaConf.to_container(OmegaConf.load(saved)))
+        found = differences(without_keys(before, ignored), comparable)
         if found:
             listed = "; ".join(found[:MAX_LISTED]) + (f"; and {len(found) - MAX_LISTED} more"
                                                       if len(found) > MAX_LISTED else "")

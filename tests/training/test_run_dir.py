@@ -57,3 +57,19 @@ def test_force_deletes_what_a_run_left_and_only_a_writer_writes(tmp_path: Path) 
     assert not (tmp_path / "checkpoints").exists() and not (tmp_path / "results.json").exists()
     assert (tmp_path / "notes.txt").is_file() and "0.1" in (tmp_path / RUN_CONFIG).read_text()
     prepare_run_dir(tmp_path, changed, force=False)  # the new config is the one a rerun is checked against
+
+
+def test_a_run_from_before_bilm_kind_existed_resumes_and_groups_as_lstm(tmp_path: Path) -> None:
+    """``bilm.kind`` was added later: a run directory (and a results.json) without it reads as ``lstm``, the only
+    encoder there was; another kind is still a change."""
+    from omegaconf import OmegaConf
+
+    from elmo_lab.report.runs import settings_of
+
+    old = {"bilm": {"spec": "default"}, "seed": 0}
+    OmegaConf.save(OmegaConf.create(old), tmp_path / RUN_CONFIG)
+    prepare_run_dir(tmp_path, {"bilm": {"spec": "default", "kind": "lstm"}, "seed": 0}, force=False, writer=False)
+    with pytest.raises(ConfigError, match=r"bilm.kind: 'lstm' -> 'standin'"):
+        prepare_run_dir(tmp_path, {"bilm": {"spec": "default", "kind": "standin"}, "seed": 0}, force=False,
+                        writer=False)
+    assert settings_of({"config": old})["bilm.kind"] == "lstm"
