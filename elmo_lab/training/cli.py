@@ -24,6 +24,7 @@ from hydra.errors import HydraException, MissingConfigException
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
+from elmo_lab.training.run_dir import started_here
 from elmo_lab.util.errors import UserError
 
 
@@ -70,18 +71,36 @@ def describe(ex: BaseException) -> str:
 
 
 def report_user_error(ex: BaseException, run_dir: str | Path | None = None, log_name: str = "train.log") -> NoReturn:
-    """Print ``error: <ex>`` and exit 2, removing what Hydra wrote into a run directory that never got started
-    (its ``.hydra/``, the job's log ``log_name`` and ``run_config.yaml``; never anything else)."""
+    """Print ``error: <ex>`` and exit 2, removing what this job wrote into a run directory that never got started
+    (its ``.hydra/``, the job's log ``log_name``, the ``run_config.yaml`` it saved, and the folders Hydra created
+    for it that are left empty; never anything else, and nothing of a run an earlier command started)."""
     print(f"error: {ex}", file=sys.stderr)
     if run_dir is not None:
         run_dir = Path(run_dir)
-        if not (run_dir / "checkpoints").exists() and not (run_dir / "results.json").exists():
+        fresh = not (run_dir / "checkpoints").exists() and not (run_dir / "results.json").exists()
+        if fresh and started_here(run_dir):
             shutil.rmtree(run_dir / ".hydra", ignore_errors=True)
             for name in (log_name, "run_config.yaml"):
                 (run_dir / name).unlink(missing_ok=True)
-            with contextlib.suppress(OSError):
-                run_dir.rmdir()  # only if now empty
+            remove_empty_folders(run_dir)
+        elif (run_dir / log_name).is_file() and (run_dir / log_name).stat().st_size == 0:
+            (run_dir / log_name).unlink()  # opened by Hydra's logging for this job, nothing written to it
     sys.exit(2)
+
+
+def remove_empty_folders(folder: Path, stop: Path | None = None) -> None:
+    """Remove ``folder`` if empty, then each parent while it is empty and inside ``stop`` (default: the working
+    directory, where Hydra created ``outputs/<task>/...`` for the run)."""
+    stop = (stop or Path.cwd()).resolve()
+    folder = folder.resolve()
+    while True:
+        try:
+            folder.rmdir()  # only if empty
+        except OSError:
+            return
+        folder = folder.parent
+        if folder == stop or stop not in folder.parents:
+            return
 
 
 def run_job(cfg: DictConfig, check: Callable[[DictConfig], None], target: str, **kwargs: Any) -> Any:
@@ -91,6 +110,7 @@ def run_job(cfg: DictConfig, check: Callable[[DictConfig], None], target: str, *
     leaves no trace in a run directory that never started.  A wandb run that the job started is finished."""
     try:
         check(cfg)
+        save_hydra_record(cfg)
         module, _, function = target.partition(":")
         return getattr(importlib.import_module(module), function)(cfg, **kwargs)
     except UserError as ex:
@@ -100,6 +120,23 @@ def run_job(cfg: DictConfig, check: Callable[[DictConfig], None], target: str, *
         wandb = sys.modules.get("wandb")  # only a run that logged to wandb has imported it
         if wandb is not None and wandb.run is not None:
             wandb.finish()
+
+
+def save_hydra_record(cfg: DictConfig) -> None:
+    """Write Hydra's record of the job (``.hydra/config.yaml``, ``hydra.yaml``, ``overrides.yaml``) into its output
+    directory, as Hydra would, but only once the checks passed and only at a run's start (or ``force=true``): the
+    entry points' configs set ``hydra.output_subdir: null`` so that a refused, resumed or finished rerun leaves the
+    record of the run it found as it was."""
+    from omegaconf import OmegaConf
+
+    job = HydraConfig.get()
+    folder = Path(job.runtime.output_dir) / ".hydra"
+    if (folder / "config.yaml").is_file() and not cfg.get("force"):
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    OmegaConf.save(cfg, folder / "config.yaml")
+    OmegaConf.save(OmegaConf.create({"hydra": job}), folder / "hydra.yaml")
+    OmegaConf.save(job.overrides.task, folder / "overrides.yaml")
 
 
 def _choices(conf_dir: Path, group: str) -> list[str]:

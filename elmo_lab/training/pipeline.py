@@ -2,8 +2,9 @@
 write ``results.json`` and the layer-weight heatmap into the run directory.
 
 The run directory is deterministic from the config (``hydra.run.dir``), so rerunning a killed command resumes
-from ``checkpoints/last.ckpt``; a finished run (``results.json`` present) is reported and skipped unless
-``force=true``.  A rerun whose config differs from the one the directory was started with is refused (the check
+from ``checkpoints/last.ckpt``; a finished run (``results.json`` present) with the same settings is reported and
+skipped unless ``force=true``.  A rerun whose config differs from the one the directory was started with, finished
+or not, is refused (the check
 and the loggers: ``elmo_lab.training.run_dir``, shared with ``pretrain.py``).
 
 Under DDP every process runs ``train`` on the same composed config (Lightning restarts the command for the other
@@ -73,23 +74,24 @@ def train(cfg: DictConfig) -> float | None:
     validate(cfg)
     run_dir = Path(cfg.paths.output_dir)
     results_path = run_dir / RESULTS_FILE
+    plain = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+    placement, e = plain["elmo"]["placement"], plain["elmo"]
+    # before the data loads (train.py: before torch); a finished run answers only for the settings it ran
+    prepare_run_dir(run_dir, plain, cfg.force, writer=False)
+    task = load_task(cfg.task.module)
+    if task.check is not None:
+        task.check(plain)
     if results_path.is_file() and not cfg.force:
         metrics = json.loads(results_path.read_text())["metrics"]
         print(f"run already finished: {results_path} ({cfg.optimized_metric} = "
               f"{metrics.get(cfg.optimized_metric)}); force=true reruns it")
         return metrics.get(cfg.optimized_metric)
-    plain = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
-    placement, e = plain["elmo"]["placement"], plain["elmo"]
-    prepare_run_dir(run_dir, plain, cfg.force, writer=False)  # before the data loads (train.py: before torch)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     set_recurrence(cfg.bilm.recurrence)  # ELMO_LAB_RECURRENCE still overrides it
 
     # data errors come first (one line, nothing written): every rank reads the data, none writes yet
-    task = load_task(cfg.task.module)
-    if task.check is not None:
-        task.check(plain)
     # one way: config -> biLM stage -> data (plain values from it) -> cache filled from the data -> model
     settings = ElmoSettings.from_config(plain["elmo"])
     elmo = BiLMLayers.from_config(plain["bilm"], needed=settings.reads_bilm)  # the one place a biLM is loaded
