@@ -9,6 +9,7 @@ and the published biLMs (``elmo_small``, ``elmo_medium``, ``elmo_original``,
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Callable
 
 from elmo_lab.util.errors import UserError
@@ -59,14 +60,25 @@ def targets() -> dict[str, Callable[[], str]]:
 
 def add_fetch_command(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], None]:
     parser.add_argument("names", nargs="+", metavar="NAME",
-                        help="conll2003 | squad | sst | corpora | elmo_small | elmo_medium | elmo_original | elmo_original_5.5B")
+                        help="conll2003 | squad | sst | corpora | bilm_tf_fixture | elmo_small | elmo_medium | "
+                             "elmo_original | elmo_original_5.5B (every name is tried; the failures are listed)")
 
     def run(args: argparse.Namespace) -> None:
         known = targets()
         unknown = [n for n in args.names if n not in known]
         if unknown:
             raise FetchError(f"fetch: unknown name {unknown[0]!r}; expected one of {', '.join(known)}")
-        for name in args.names:
-            print(f"{name}: {known[name]()}")
+        if len(args.names) == 1:
+            print(f"{args.names[0]}: {known[args.names[0]]()}")
+            return
+        failed = []
+        for name in args.names:  # every name is tried: one line for each failure, then which failed
+            try:
+                print(f"{name}: {known[name]()}", flush=True)
+            except UserError as error:
+                print(f"error: {name}: {error}", file=sys.stderr, flush=True)
+                failed.append(name)
+        if failed:
+            raise FetchError(f"fetch: {len(failed)} of {len(args.names)} names failed ({', '.join(failed)})")
 
     return run

@@ -21,11 +21,14 @@ from typing import Any, Callable, NoReturn, Sequence
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import HydraException, MissingConfigException
+from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
 from elmo_lab.training.run_dir import started_here
 from elmo_lab.util.errors import UserError
+
+EXIT_INTERRUPTED = 130  # as a shell reports a command stopped by Ctrl-C (SIGINT)
 
 
 def _first_line(text: str) -> str:
@@ -70,7 +73,7 @@ def describe(ex: BaseException) -> str:
     return text
 
 
-def report_user_error(ex: BaseException, run_dir: str | Path | None = None, log_name: str = "train.log") -> NoReturn:
+def report_user_error(ex: BaseException | str, run_dir: str | Path | None = None, log_name: str = "train.log") -> NoReturn:
     """Print ``error: <ex>`` and exit 2, removing what this job wrote into a run directory that never got started
     (its ``.hydra/``, the job's log ``log_name``, the ``run_config.yaml`` it saved, and the folders Hydra created
     for it that are left empty; never anything else, and nothing of a run an earlier command started)."""
@@ -109,17 +112,60 @@ def run_job(cfg: DictConfig, check: Callable[[DictConfig], None], target: str, *
     good) and return ``function(cfg, **kwargs)``.  A ``UserError`` from either is one ``error:`` line, exit 2, and
     leaves no trace in a run directory that never started.  A wandb run that the job started is finished."""
     try:
+        refuse_new_keys(cfg, HydraConfig.get().overrides.task)
         check(cfg)
         save_hydra_record(cfg)
         module, _, function = target.partition(":")
         return getattr(importlib.import_module(module), function)(cfg, **kwargs)
-    except UserError as ex:
+    except (UserError, HydraException, OmegaConfBaseException, *_lightning_config_errors()) as ex:
+        # Hydra's instantiate (a trainer config Lightning refuses) and Lightning's own config checks are the
+        # user's settings too: one line, as at composition
         job = HydraConfig.get()
-        report_user_error(ex, job.runtime.output_dir, f"{job.job.name}.log")
+        report_user_error(ex if isinstance(ex, UserError) else describe(ex), job.runtime.output_dir,
+                          f"{job.job.name}.log")
     finally:
         wandb = sys.modules.get("wandb")  # only a run that logged to wandb has imported it
         if wandb is not None and wandb.run is not None:
             wandb.finish()
+
+
+def _lightning_config_errors() -> tuple[type[BaseException], ...]:
+    """Lightning's ``MisconfigurationException``, once Lightning is loaded (it never is for a light check)."""
+    module = sys.modules.get("lightning_fabric.utilities.exceptions")
+    return (module.MisconfigurationException,) if module is not None else ()
+
+
+def refuse_new_keys(cfg: DictConfig, overrides: Sequence[str]) -> None:
+    """A ``+key=value`` override that adds a key to a typed node (the root, ``task``, ``elmo``, ``bilm``, ...) adds
+    a key nothing reads, so a misspelt key would go unnoticed: refused, naming the valid keys.  Untyped nodes
+    (``trainer``, ``callbacks``, ``logger``: passed to Lightning as they are) and config groups (``+experiment=x``)
+    take new keys."""
+    import dataclasses
+
+    from omegaconf import OmegaConf
+
+    for override in overrides:
+        key = override.lstrip("+").split("=", 1)[0]
+        if not override.startswith("+") or "@" in key or "/" in key:
+            continue
+        parent_key, _, name = key.rpartition(".")
+        parent = OmegaConf.select(cfg, parent_key) if parent_key else cfg
+        schema = OmegaConf.get_type(parent) if isinstance(parent, DictConfig) else None
+        if schema is None or not dataclasses.is_dataclass(schema):
+            continue
+        fields = [f.name for f in dataclasses.fields(schema)]
+        if name not in fields and name not in _composed_groups(cfg, parent_key):
+            hint = difflib.get_close_matches(name, fields, n=1)
+            near = f" (did you mean {parent_key + '.' if parent_key else ''}{hint[0]}?)" if hint else ""
+            raise UserError(f"{override}: {parent_key or 'the config'} has no key {name}{near}, and nothing would "
+                            f"read a new one; valid keys: {', '.join(fields)}")
+
+
+def _composed_groups(cfg: DictConfig, parent_key: str) -> set[str]:
+    """The config groups a run composed (``hydra.runtime.choices``): ``+group=option`` adds a group, not a key."""
+    choices = HydraConfig.get().runtime.choices
+    prefix = f"{parent_key}/" if parent_key else ""
+    return {str(g)[len(prefix):] for g in choices if str(g).startswith(prefix)}
 
 
 def save_hydra_record(cfg: DictConfig) -> None:
@@ -172,11 +218,38 @@ def run_hydra_cli(main: Callable[[], object], help: str | None = None) -> None:
     if help is not None and any(a in ("--help", "-h") for a in sys.argv[1:]):
         print(help)
         sys.exit(0)
+    flags = set(sys.argv[1:])
+    if flags & {"-m", "--multirun"} and flags & {"--cfg", "-c", "--info", "-i"}:
+        report_user_error("--cfg/--info show one job's config: drop -m and give each swept key one value")
     os.environ["HYDRA_FULL_ERROR"] = "1"
     try:
         main()
     except UserError as ex:
         report_user_error(ex)
     except (HydraException, OmegaConfBaseException) as ex:
-        print(f"error: {describe(ex)}", file=sys.stderr)
-        sys.exit(2)
+        report_user_error(describe(ex))
+    except KeyboardInterrupt:
+        _interrupted()
+    except SystemExit as ex:
+        if isinstance(ex.__context__, KeyboardInterrupt):  # Lightning's fit turns Ctrl-C into exit status 1
+            _interrupted()
+        raise
+
+
+def _interrupted() -> NoReturn:
+    print("error: interrupted (rerun the same command to resume from checkpoints/last.ckpt)", file=sys.stderr)
+    sys.exit(EXIT_INTERRUPTED)
+
+
+class LauncherCheck(Callback):
+    """A Hydra callback (``hydra.callbacks`` in the entry points' configs): a sweep with ``hydra/launcher=slurm``
+    on a machine without SLURM's ``srun`` is refused in one line before anything is written (submitit would raise
+    a traceback once the sweep directory exists)."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        from omegaconf import OmegaConf
+
+        target = str(OmegaConf.select(config, "hydra.launcher._target_") or "")
+        if "Slurm" in target and shutil.which("srun") is None:
+            report_user_error("hydra/launcher=slurm: no srun on this machine (not a SLURM cluster); submit from a "
+                              "SLURM login node, or sweep here with hydra/launcher=local")

