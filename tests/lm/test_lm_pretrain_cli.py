@@ -144,3 +144,10 @@ def test_a_rerun_with_another_config_is_refused_and_force_starts_over(tmp_path: 
     assert forced.returncode == 0, forced.stderr[-2000:]
     assert "Restoring states" not in forced.stdout + forced.stderr  # started over, not resumed
     assert OmegaConf.load(run_dir / "run_config.yaml").model.lr == 0.1
+
+
+def test_regenerating_the_default_bilm_never_overwrites_the_shipped_one() -> None:
+    result = _pretrain_cli(["--config-name", "pretrain_default_bilm", "--cfg", "job"])
+    assert result.returncode == 0, result.stderr
+    export = OmegaConf.create(result.stdout).export
+    assert OmegaConf.to_container(export)["dir"] == "${paths.output_dir}/model"  # the run directory, not resources/
