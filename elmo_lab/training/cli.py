@@ -188,7 +188,15 @@ def save_hydra_record(cfg: DictConfig) -> None:
 def _choices(conf_dir: Path, group: str) -> list[str]:
     """The options of a config group: its yaml files, without the ``_``-prefixed shared bases."""
     folder = conf_dir / group
-    return sorted(p.stem for p in folder.glob("*.yaml") if not p.stem.startswith("_")) if folder.is_dir() else []
+    found = {p.stem for p in folder.glob("*.yaml") if not p.stem.startswith("_")} if folder.is_dir() else set()
+    if group.startswith("hydra/"):  # and those Hydra and its plugins register (hydra/launcher: basic, joblib, ...)
+        from hydra.core.config_store import ConfigStore
+        from hydra.core.plugins import Plugins
+
+        Plugins.instance()
+        with contextlib.suppress(OSError):  # no such group
+            found |= {Path(name).stem for name in ConfigStore.instance().list(group)}
+    return sorted(found)
 
 
 def help_text(conf_dir: str | Path, primary: str, usage: str, extra_groups: Sequence[str] = ()) -> str:
@@ -218,6 +226,7 @@ def run_hydra_cli(main: Callable[[], object], help: str | None = None) -> None:
     if help is not None and any(a in ("--help", "-h") for a in sys.argv[1:]):
         print(help)
         sys.exit(0)
+    sys.argv[1:] = [expand_home(arg) for arg in sys.argv[1:]]
     flags = set(sys.argv[1:])
     if flags & {"-m", "--multirun"} and flags & {"--cfg", "-c", "--info", "-i"}:
         report_user_error("--cfg/--info show one job's config: drop -m and give each swept key one value")
@@ -234,6 +243,17 @@ def run_hydra_cli(main: Callable[[], object], help: str | None = None) -> None:
         if isinstance(ex.__context__, KeyboardInterrupt):  # Lightning's fit turns Ctrl-C into exit status 1
             _interrupted()
         raise
+
+
+def expand_home(arg: str) -> str:
+    """``key=~/data`` (and each ``~`` item of ``key=~/a,~/b``) with the home folder written out, as a shell does
+    for a path of its own: Hydra's override grammar has no ``~`` in values, and no shell expands it after ``=``.
+    Flags, ``~key`` (Hydra's delete) and quoted values are left as they are."""
+    key, sep, value = arg.partition("=")
+    if not sep or arg.startswith(("-", "~")) or "~" not in value:
+        return arg
+    return key + "=" + ",".join(os.path.expanduser(item) if item.startswith("~") else item
+                                for item in value.split(","))
 
 
 def _interrupted() -> NoReturn:
