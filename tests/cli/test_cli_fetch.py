@@ -19,6 +19,14 @@ def test_unknown_name_lists_the_valid_ones() -> None:
                                      "bilm_tf_fixture, elmo_small, elmo_medium, elmo_original, elmo_original_5.5B")
 
 
+def test_help_names_every_target() -> None:
+    from elmo_lab.cli.fetch import targets
+
+    result = subprocess.run([sys.executable, "-m", "elmo_lab", "fetch", "--help"], capture_output=True, text=True)
+    assert result.returncode == 0
+    assert [name for name in targets() if name not in result.stdout] == []
+
+
 def test_offline_fetch_is_one_clear_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                          capsys: pytest.CaptureFixture) -> None:
     monkeypatch.setenv("ELMO_LAB_CACHE", str(tmp_path))

@@ -140,8 +140,11 @@ def test_a_rerun_with_another_config_is_refused_and_force_starts_over(tmp_path: 
     assert (run_dir / "run_config.yaml").read_text() == saved  # threads: result-neutral, not named
     assert (run_dir / "checkpoints" / "last.ckpt").stat().st_mtime_ns == checkpoint
 
-    forced = _pretrain_cli([*args, "model.lr=0.1", "force=true"], timeout=300)
+    forced = _pretrain_cli([*args, "model.lr=0.1", "force=true", "evaluate_test=true"], timeout=300)
     assert forced.returncode == 0, forced.stderr[-2000:]
+    # corpus=file without corpus.test_path: its "test" text is the dev text, so no test perplexity is printed
+    assert "no test perplexity: corpus=file has no test text" in forced.stdout
+    assert "test perplexity" not in forced.stdout.replace("no test perplexity", "")
     assert "Restoring states" not in forced.stdout + forced.stderr  # started over, not resumed
     assert OmegaConf.load(run_dir / "run_config.yaml").model.lr == 0.1
 

@@ -41,6 +41,13 @@ def test_a_new_key_in_an_untyped_node_is_passed_on(tmp_path: Path) -> None:
     assert one_error_line(result).startswith("error: trainer.max_epochs:")
 
 
+def test_help_lists_the_launchers_the_error_accepts(tmp_path: Path) -> None:
+    listed = next(line for line in train_cli(["--help"], tmp_path).stdout.splitlines()
+                  if line.strip().startswith("hydra/launcher:"))
+    error = one_error_line(train_cli(["hydra/launcher=nope"], tmp_path))
+    assert error.split("valid choices: ")[1] == listed.split(":", 1)[1].strip()
+
+
 @pytest.mark.skipif(shutil.which("srun") is not None, reason="a SLURM machine: the sweep would be submitted")
 def test_slurm_launcher_without_slurm(tmp_path: Path) -> None:
     result = train_cli(["-m", "seed=0,1", "hydra/launcher=slurm"], tmp_path)
