@@ -1,5 +1,5 @@
-"""Every ``python train.py …``, ``python pretrain.py …`` and ``python -m elmo_lab …`` example of README.md and docs/
-composes as written, so a docs example cannot drift from the code.
+"""Every ``python train.py …``, ``python pretrain.py …`` and ``python -m elmo_lab …`` example of README.md and
+docs/ composes as written, so a docs example cannot drift from the code.
 
 Nothing trains: a ``train.py`` / ``pretrain.py`` example is composed in this process as ``--cfg job`` would compose
 it (the same overrides, ``~`` expanded as the entry points do, ``-m`` sweeps tried value by value) and validated by

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Callable, NoReturn, Sequence
 
 from hydra.core.hydra_config import HydraConfig
-from hydra.errors import HydraException, MissingConfigException
+from hydra.errors import HydraException, InstantiationException, MissingConfigException
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
@@ -73,7 +73,8 @@ def describe(ex: BaseException) -> str:
     return text
 
 
-def report_user_error(ex: BaseException | str, run_dir: str | Path | None = None, log_name: str = "train.log") -> NoReturn:
+def report_user_error(ex: BaseException | str, run_dir: str | Path | None = None,
+                      log_name: str = "train.log") -> NoReturn:
     """Print ``error: <ex>`` and exit 2, removing what this job wrote into a run directory that never got started
     (its ``.hydra/``, the job's log ``log_name``, the ``run_config.yaml`` it saved, and the folders Hydra created
     for it that are left empty; never anything else, and nothing of a run an earlier command started)."""
@@ -117,9 +118,9 @@ def run_job(cfg: DictConfig, check: Callable[[DictConfig], None], target: str, *
         save_hydra_record(cfg)
         module, _, function = target.partition(":")
         return getattr(importlib.import_module(module), function)(cfg, **kwargs)
-    except (UserError, HydraException, OmegaConfBaseException, *_lightning_config_errors()) as ex:
-        # Hydra's instantiate (a trainer config Lightning refuses) and Lightning's own config checks are the
-        # user's settings too: one line, as at composition
+    except (UserError, InstantiationException, *_lightning_config_errors()) as ex:
+        # Hydra's instantiate (a trainer, callback or logger config Lightning refuses) and Lightning's own config
+        # checks are about the user's settings too: one line, as at composition
         job = HydraConfig.get()
         report_user_error(ex if isinstance(ex, UserError) else describe(ex), job.runtime.output_dir,
                           f"{job.job.name}.log")

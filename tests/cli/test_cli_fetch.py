@@ -15,8 +15,8 @@ from elmo_lab.__main__ import main
 def test_unknown_name_lists_the_valid_ones() -> None:
     result = subprocess.run([sys.executable, "-m", "elmo_lab", "fetch", "conll2030"], capture_output=True, text=True)
     assert result.returncode == 2
-    assert result.stderr.strip() == ("error: fetch: unknown name 'conll2030'; expected one of conll2003, squad, sst, corpora, "
-                                     "bilm_tf_fixture, elmo_small, elmo_medium, elmo_original, elmo_original_5.5B")
+    assert result.stderr.strip() == ("error: fetch: unknown name 'conll2030'; expected one of conll2003, squad, sst, "
+                                     "corpora, bilm_tf_fixture, elmo_small, elmo_medium, elmo_original, elmo_original_5.5B")
 
 
 def test_help_names_every_target() -> None:
