@@ -122,12 +122,31 @@ def run_job(cfg: DictConfig, check: Callable[[DictConfig], None], target: str, *
         # Hydra's instantiate (a trainer, callback or logger config Lightning refuses) and Lightning's own config
         # checks are about the user's settings too: one line, as at composition
         job = HydraConfig.get()
-        report_user_error(ex if isinstance(ex, UserError) else describe(ex), job.runtime.output_dir,
-                          f"{job.job.name}.log")
+        message = ex if isinstance(ex, UserError) else _instantiation_message(cfg, ex) or describe(ex)
+        report_user_error(message, job.runtime.output_dir, f"{job.job.name}.log")
     finally:
         wandb = sys.modules.get("wandb")  # only a run that logged to wandb has imported it
         if wandb is not None and wandb.run is not None:
             wandb.finish()
+
+
+def _instantiation_message(cfg: DictConfig, ex: BaseException) -> str | None:
+    """``trainer: No supported gpu backend found! (pytorch_lightning.Trainer refused these settings)`` for Hydra's
+    "Error in call to target ..." when a config node (``trainer``, ``callbacks.x``, ``logger.x``) names that
+    target; ``None`` otherwise."""
+    from omegaconf import OmegaConf
+
+    m = re.match(r"Error in call to target '([^']+)'", str(ex))
+    if not isinstance(ex, InstantiationException) or m is None or ex.__cause__ is None:
+        return None
+    name = m.group(1).rpartition(".")[2]
+    nodes = {"trainer": cfg.get("trainer"), **{f"{group}.{key}": node for group in ("callbacks", "logger")
+                                               for key, node in (cfg.get(group) or {}).items()}}
+    for key, node in nodes.items():
+        target = str(OmegaConf.select(node, "_target_", default="") or "") if isinstance(node, DictConfig) else ""
+        if target.rpartition(".")[2] == name:
+            return f"{key}: {_first_line(ex.__cause__)} ({target} refused these settings)"
+    return None
 
 
 def _lightning_config_errors() -> tuple[type[BaseException], ...]:
@@ -228,7 +247,7 @@ def run_hydra_cli(main: Callable[[], object], help: str | None = None) -> None:
         print(help)
         sys.exit(0)
     sys.argv[1:] = [expand_home(arg) for arg in sys.argv[1:]]
-    flags = set(sys.argv[1:])
+    flags = {arg.split("=", 1)[0] for arg in sys.argv[1:] if arg.startswith("-")}
     if flags & {"-m", "--multirun"} and flags & {"--cfg", "-c", "--info", "-i"}:
         report_user_error("--cfg/--info show one job's config: drop -m and give each swept key one value")
     os.environ["HYDRA_FULL_ERROR"] = "1"
