@@ -113,6 +113,8 @@ def test_pretrain_script_with_stream_batching_validates_mid_epoch(tmp_path, tiny
     meta = json.loads((run_dir / "model" / "lm_metadata.json").read_text())
     assert "state carried" in meta["perplexity_definition"] and meta["data"]["batching"] == "stream"
     lines = tiny_corpus_path.read_text().splitlines()
-    assert meta["perplexity"]["test"]["n_predictions"] == sum(len(line.split()) + 1 for line in lines[-8:])
+    # corpus=file without corpus.test_path: the dev text is the only held-out text, evaluated once as "valid"
+    assert "test" not in meta["perplexity"]
+    assert meta["perplexity"]["valid"]["n_predictions"] == sum(len(line.split()) + 1 for line in lines[-8:])
     rows = list(csv.DictReader(next((run_dir / "csv").rglob("metrics.csv")).open()))
     assert len([r for r in rows if r["val_ppl_average"]]) >= 2  # validated within the epoch, and training went on
