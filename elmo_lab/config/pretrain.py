@@ -15,7 +15,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 from elmo_lab.config.choices import Activation, Batching, ExportDtype, LMOptimizer, Scheduler
-from elmo_lab.config.schema import RESULT_NEUTRAL_KEYS, ConfigError
+from elmo_lab.config.schema import RESULT_NEUTRAL_KEYS, ConfigError, validate_run
 
 SPECIAL_WORDS = 3  # <S> </S> <UNK>: every softmax vocabulary starts with them (elmo_lab.lm.vocab)
 
@@ -161,6 +161,7 @@ def register_pretrain_configs() -> None:
 
 def validate_pretrain(cfg: DictConfig) -> None:
     """Check what the types cannot; raise ``ConfigError`` naming the key, the rule and the value."""
+    validate_run(cfg)
     if cfg.corpus.name == "file" and (OmegaConf.is_missing(cfg.corpus, "path") or not cfg.corpus.path):
         raise ConfigError("corpus.path: required for corpus=file (a text file, one sentence per line)")
     optional_min = [("vocab.max_size", SPECIAL_WORDS + 1), ("data.max_valid_sentences", 1), ("threads", 1)]

@@ -9,6 +9,7 @@ prints it as one ``error: ...`` line (see ``elmo_lab.training.cli``).
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, List, Optional
@@ -242,8 +243,23 @@ def register_configs() -> None:
     OmegaConf.register_new_resolver("job_name_excluded_keys", lambda: list(JOB_NAME_EXCLUDED_KEYS), replace=True)
 
 
+def validate_run(cfg: DictConfig) -> None:
+    """The checks both entry points share: the seed (numpy takes 0 .. 2**32 - 1) and the trainer's limits."""
+    if not 0 <= cfg.seed < 2**32:
+        raise ConfigError(f"seed: must be in [0, 4294967295] (numpy's seeds), got {cfg.seed}")
+    trainer = cfg.get("trainer") or {}
+    epochs = trainer.get("max_epochs")
+    if epochs is not None and epochs != -1 and epochs < 1:
+        raise ConfigError(f"trainer.max_epochs: must be >= 1 (or -1: until another limit stops it), got {epochs}")
+    max_time = trainer.get("max_time")
+    if isinstance(max_time, str) and not re.fullmatch(r"\d+:\d+:\d+:\d+", max_time.strip()):
+        raise ConfigError(f"trainer.max_time: expected DD:HH:MM:SS (e.g. 00:00:50:00 for 50 minutes), "
+                          f"got {max_time!r}")
+
+
 def validate(cfg: DictConfig) -> None:
     """Check what the types cannot; raise ``ConfigError`` naming the key, the rule and the value."""
+    validate_run(cfg)
     checks = [
         ("elmo.l2_coef", cfg.elmo.l2_coef >= 0, "must be >= 0"),
         ("elmo.dropout", 0 <= cfg.elmo.dropout < 1, "must be in [0, 1)"),

@@ -313,7 +313,7 @@ class SquadStats:
 
 def _offline_hint(folder: Path) -> str:
     files = " and ".join(SQUAD_URL + name for name in SQUAD_FILES.values())
-    return f"download {files} into a folder and pass data_dir=PATH (or put them in {folder})"
+    return f"download {files} into a folder and pass task.data_dir=PATH (or put them in {folder})"
 
 
 def find_squad(data_dir: str | Path | None = None, download: bool = True) -> dict[str, Path]:

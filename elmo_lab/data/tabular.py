@@ -350,6 +350,9 @@ def load_labelled_splits(task: Any, text_fields: Sequence[tuple[str, str]], unla
         notes["splits"] = (f"no dev file: dev = {fraction:g} of the train file's examples per label, held out with "
                            f"split_seed {seed}; train = the rest; test = the test file")
     labels = LabelSet.from_train(splits["train"], tables["train"].label_names)
+    if len(labels.names) < 2:
+        raise DataError(f"{tables['train'].source}: every training example has the label {labels.names[0]!r}; a "
+                        f"classifier needs at least two labels (field {label[0]!r}, task.label_field)")
     for split in SPLITS:
         for row in splits[split]:
             labels.id(row)

@@ -32,10 +32,11 @@ BATCHING_WORDS = {"rows": "packed sentence rows, zero initial state",
 def evaluate_perplexity(bilm: BiLM, softmax: FullSoftmax, vocab: Vocabulary, sentences: Sentences,
                         window: int = 64, batch_size: int = 64,
                         progress: Callable[[int, int], None] | None = None,
-                        batching: str = "rows") -> dict[str, float]:
+                        batching: str = "rows", limit_batches: int | float | None = None) -> dict[str, float]:
     """``{"forward", "backward", "average", "n_predictions"}`` of ``sentences`` (eval mode, no gradients).
 
-    Stream batching leaves the biLM's carried state as it was."""
+    ``limit_batches``: only the first N batches (an int) or that fraction of them (a float), as Lightning's
+    ``limit_val_batches`` says; ``None`` (or 1.0): all.  Stream batching leaves the biLM's carried state as it was."""
     corpus = EncodedCorpus(sentences, vocab, bilm.options.max_characters_per_token)
     if corpus.n_tokens == 0:
         raise CorpusError("no sentences to evaluate")
@@ -45,12 +46,17 @@ def evaluate_perplexity(bilm: BiLM, softmax: FullSoftmax, vocab: Vocabulary, sen
     totals = [0.0, 0.0, 0, 0]
     loader = make_loader(corpus, window, batch_size, shuffle=False, batching=batching)
     carried = bilm.carried_state
+    n_batches = len(loader)
+    if isinstance(limit_batches, float):
+        n_batches = max(1, int(n_batches * limit_batches))
+    elif limit_batches is not None:
+        n_batches = min(n_batches, int(limit_batches))
     try:
-        for i, batch in enumerate(loader):
+        for i, batch in zip(range(n_batches), loader):
             nll_f, nll_b, n_f, n_b = lm_nll(bilm, softmax, batch.to(device))
             totals = [totals[0] + float(nll_f), totals[1] + float(nll_b), totals[2] + n_f, totals[3] + n_b]
             if progress is not None:
-                progress(i + 1, len(loader))
+                progress(i + 1, n_batches)
     finally:
         bilm.train(was_training[0]), softmax.train(was_training[1])
         bilm.carried_state = carried

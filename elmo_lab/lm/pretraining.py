@@ -2,8 +2,10 @@
 
 The run directory works as a task run's does (``elmo_lab.training.run_dir``, shared with ``train.py``): rerunning a
 command resumes from ``checkpoints/last.ckpt``, a rerun with a config that differs in a result-relevant key (all but
-``PRETRAIN_RESULT_NEUTRAL_KEYS``) is refused before anything loads, ``force=true`` starts over, and under DDP only
-rank 0 writes there.
+``PRETRAIN_RESULT_NEUTRAL_KEYS``) is refused before anything loads, a finished run (``FINISHED_FILE``: written once
+training reached its epochs or steps, not when ``trainer.max_time`` cut it) says so and does nothing,
+``force=true`` starts over, and under DDP only rank 0 writes there.  The final evaluation honours
+``trainer.limit_val_batches`` / ``limit_test_batches`` as the in-training checks do.
 """
 from __future__ import annotations
 
@@ -24,7 +26,10 @@ from elmo_lab.lm.datamodule import LMDataModule
 from elmo_lab.lm.export import export_lm
 from elmo_lab.lm.module import BiLMLanguageModel
 from elmo_lab.lm.perplexity import BATCHING_WORDS, evaluate_perplexity
+from elmo_lab.training.results import write_json_atomic
 from elmo_lab.training.run_dir import make_loggers, prepare_run_dir
+
+FINISHED_FILE = "pretrain_results.json"  # in the run directory: the exported metadata of a finished run
 
 
 def _plain(cfg: DictConfig) -> dict[str, Any]:
@@ -55,6 +60,13 @@ def run_pretraining(cfg: DictConfig, command: str = "python pretrain.py") -> dic
     plain = _plain(cfg)
     # a rerun with another config is refused before the corpus loads (pretrain.py: before torch)
     prepare_run_dir(run_dir, plain, cfg.force, writer=False, ignored=PRETRAIN_RESULT_NEUTRAL_KEYS)
+    finished = run_dir / FINISHED_FILE
+    if finished.is_file() and not cfg.force:
+        metadata = json.loads(finished.read_text())
+        valid = metadata.get("perplexity", {}).get("valid", {}).get("average")
+        print(f"pretraining already finished: exported to {metadata.get('export_dir')} (valid perplexity {valid:.2f});"
+              " force=true reruns it", flush=True)
+        return metadata
     if cfg.threads:
         torch.set_num_threads(int(cfg.threads))
     pl.seed_everything(cfg.seed, workers=True)
@@ -77,7 +89,8 @@ def run_pretraining(cfg: DictConfig, command: str = "python pretrain.py") -> dic
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=[checkpoint], logger=loggers or False,
                                       default_root_dir=str(run_dir), use_distributed_sampler=False)
     # rank 0 (known from the launcher's environment) saves run_config.yaml, or with force deletes the checkpoints
-    prepare_run_dir(run_dir, plain, cfg.force, trainer.is_global_zero, ignored=PRETRAIN_RESULT_NEUTRAL_KEYS)
+    prepare_run_dir(run_dir, plain, cfg.force, trainer.is_global_zero, outputs=(FINISHED_FILE,),
+                    ignored=PRETRAIN_RESULT_NEUTRAL_KEYS)
     last = ckpt_dir / "last.ckpt"
     started = time.time()
     trainer.fit(model, datamodule=dm, ckpt_path=str(last) if last.is_file() and not cfg.force else None)
@@ -90,12 +103,20 @@ def run_pretraining(cfg: DictConfig, command: str = "python pretrain.py") -> dic
     results: dict[str, Any] = {}
     model.to(trainer.strategy.root_device)  # after a GPU fit Lightning has moved the model back to the CPU
     data = plain["data"]
-    for split in ("valid", "test") if cfg.evaluate_test else ("valid",):
+    # corpus=file without corpus.test_path evaluates its dev text as "test": reported once, as what it is
+    own_test = cfg.corpus.name != "file" or bool(cfg.corpus.test_path)
+    limits = {"valid": cfg.trainer.get("limit_val_batches"), "test": cfg.trainer.get("limit_test_batches")}
+    for split in ("valid", "test") if cfg.evaluate_test and own_test else ("valid",):
         ppl = evaluate_perplexity(model.bilm, model.softmax, dm.vocab, dm.splits[split], data["window"],
-                                  data["eval_batch_size"], batching=data["batching"])
+                                  data["eval_batch_size"], batching=data["batching"], limit_batches=limits[split])
         results[split] = ppl
-        print(f"{split} perplexity: forward {ppl['forward']:.2f}  backward {ppl['backward']:.2f}  "
+        limited = limits[split] is not None and not (isinstance(limits[split], float) and limits[split] >= 1.0)
+        part = f" (trainer.limit_{'val' if split == 'valid' else split}_batches={limits[split]})" if limited else ""
+        print(f"{split} perplexity{part}: forward {ppl['forward']:.2f}  backward {ppl['backward']:.2f}  "
               f"average {ppl['average']:.2f}", flush=True)
+    if cfg.evaluate_test and not own_test:
+        print("no test perplexity: corpus=file has no test text (corpus.test_path); the dev text is the valid split",
+              flush=True)
     model.cpu()
     metadata = {
         "command": command,
@@ -117,4 +138,14 @@ def run_pretraining(cfg: DictConfig, command: str = "python pretrain.py") -> dic
     }
     out = export_lm(plain["export"]["dir"], model.bilm, model.softmax, dm.vocab, plain["export"]["dtype"], metadata)
     print(f"exported to {out}", flush=True)
+    if _training_complete(trainer):
+        write_json_atomic(finished, {**metadata, "export_dir": str(out)})
     return metadata
+
+
+def _training_complete(trainer: pl.Trainer) -> bool:
+    """Whether the fit reached its ``max_steps`` or ``max_epochs`` (and was not cut by ``max_time``: a rerun with
+    a larger one resumes it)."""
+    steps, epochs = trainer.max_steps, trainer.max_epochs
+    return (steps is not None and steps >= 0 and trainer.global_step >= steps) or \
+        (epochs is not None and epochs >= 0 and trainer.current_epoch >= epochs)

@@ -127,8 +127,26 @@ def varying_columns(configs: list[Config]) -> list[str]:
     for task in dict.fromkeys(c.task for c in configs):
         group = [c for c in configs if c.task == task]
         varying |= {k for k in set().union(*(c.settings for c in group)) if _varies(group, k)}
+    varying = _callbacks_on_off(configs, varying)
     known = [k for k in COLUMN_NAMES if k in varying]
     return known + sorted(varying - set(known))
+
+
+def _callback_group(key: str) -> str | None:
+    """``callbacks.early_stopping`` for ``callbacks.early_stopping.patience``; ``None`` for other keys."""
+    parts = key.split(".")
+    return ".".join(parts[:2]) if parts[0] == "callbacks" and len(parts) > 2 else None
+
+
+def _callbacks_on_off(configs: list[Config], varying: set[str]) -> set[str]:
+    """A callback some configurations use and others do not, with the same settings wherever it is used, is one
+    column ``callbacks.<name>`` (on / off) instead of a column of dashes per setting."""
+    for group in {g for g in map(_callback_group, varying) if g}:
+        members = {k for k in varying if _callback_group(k) == group}
+        users = [c for c in configs if any(_callback_group(k) == group for k in c.settings)]
+        if not any(_varies(users, k) for k in members):
+            varying = (varying - members) | {group}
+    return varying
 
 
 def _rank(key: str, value: Any) -> tuple:
@@ -192,6 +210,8 @@ def format_value(value: Any) -> str:
 def setting(config: Config, key: str) -> str:
     if config.is_baseline and elmo_only(key):
         return "—"
+    if key.startswith("callbacks.") and key.count(".") == 1 and key not in config.settings:  # _callbacks_on_off
+        return "on" if any(_callback_group(k) == key for k in config.settings) else "off"
     return format_value(config.settings.get(key, MISSING))
 
 
@@ -279,13 +299,21 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def issues_section(report: Report) -> str:
-    title = f"## Incomplete, failed or mismatched runs ({len(report.issues)}, left out)"
-    if not report.issues:
-        return title + "\n\nNone."
-    order = ["incomplete", "unreadable", "mismatched", "duplicate"]
-    issues = sorted(report.issues, key=lambda i: (order.index(i.kind) if i.kind in order else 9, i.path))
-    rows = [[f"`{i.path}`", i.kind, i.reason] for i in issues]
-    return title + "\n\n" + markdown_table(["run", "problem", "reason"], rows)
+    """The runs left out for a problem, and apart from them the repeated runs (the same configuration and seed
+    twice, e.g. the ``none`` baseline that ``experiment=table2`` and ``table3`` share): expected, counted once."""
+    problems = [i for i in report.issues if i.kind != "duplicate"]
+    repeated = sorted((i for i in report.issues if i.kind == "duplicate"), key=lambda i: i.path)
+    sections = []
+    if problems or not repeated:
+        title = f"## Incomplete, failed or mismatched runs ({len(problems)}, left out)"
+        order = ["incomplete", "unreadable", "mismatched"]
+        problems.sort(key=lambda i: (order.index(i.kind) if i.kind in order else 9, i.path))
+        rows = [[f"`{i.path}`", i.kind, i.reason] for i in problems]
+        sections.append(title + "\n\n" + (markdown_table(["run", "problem", "reason"], rows) if rows else "None."))
+    if repeated:
+        sections.append(f"## Repeated runs ({len(repeated)}, counted once)\n\n"
+                        + markdown_table(["run", "same as"], [[f"`{i.path}`", i.reason] for i in repeated]))
+    return "\n\n".join(sections)
 
 
 def summary(report: Report) -> str:

@@ -20,11 +20,15 @@ from pathlib import Path
 from typing import Any, Callable, NoReturn, Sequence
 
 from hydra.core.hydra_config import HydraConfig
-from hydra.errors import HydraException, MissingConfigException
+from hydra.errors import HydraException, InstantiationException, MissingConfigException
+from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
+from elmo_lab.training.run_dir import started_here
 from elmo_lab.util.errors import UserError
+
+EXIT_INTERRUPTED = 130  # as a shell reports a command stopped by Ctrl-C (SIGINT)
 
 
 def _first_line(text: str) -> str:
@@ -69,19 +73,38 @@ def describe(ex: BaseException) -> str:
     return text
 
 
-def report_user_error(ex: BaseException, run_dir: str | Path | None = None, log_name: str = "train.log") -> NoReturn:
-    """Print ``error: <ex>`` and exit 2, removing what Hydra wrote into a run directory that never got started
-    (its ``.hydra/``, the job's log ``log_name`` and ``run_config.yaml``; never anything else)."""
+def report_user_error(ex: BaseException | str, run_dir: str | Path | None = None,
+                      log_name: str = "train.log") -> NoReturn:
+    """Print ``error: <ex>`` and exit 2, removing what this job wrote into a run directory that never got started
+    (its ``.hydra/``, the job's log ``log_name``, the ``run_config.yaml`` it saved, and the folders Hydra created
+    for it that are left empty; never anything else, and nothing of a run an earlier command started)."""
     print(f"error: {ex}", file=sys.stderr)
     if run_dir is not None:
         run_dir = Path(run_dir)
-        if not (run_dir / "checkpoints").exists() and not (run_dir / "results.json").exists():
+        fresh = not (run_dir / "checkpoints").exists() and not (run_dir / "results.json").exists()
+        if fresh and started_here(run_dir):
             shutil.rmtree(run_dir / ".hydra", ignore_errors=True)
             for name in (log_name, "run_config.yaml"):
                 (run_dir / name).unlink(missing_ok=True)
-            with contextlib.suppress(OSError):
-                run_dir.rmdir()  # only if now empty
+            remove_empty_folders(run_dir)
+        elif (run_dir / log_name).is_file() and (run_dir / log_name).stat().st_size == 0:
+            (run_dir / log_name).unlink()  # opened by Hydra's logging for this job, nothing written to it
     sys.exit(2)
+
+
+def remove_empty_folders(folder: Path, stop: Path | None = None) -> None:
+    """Remove ``folder`` if empty, then each parent while it is empty and inside ``stop`` (default: the working
+    directory, where Hydra created ``outputs/<task>/...`` for the run)."""
+    stop = (stop or Path.cwd()).resolve()
+    folder = folder.resolve()
+    while True:
+        try:
+            folder.rmdir()  # only if empty
+        except OSError:
+            return
+        folder = folder.parent
+        if folder == stop or stop not in folder.parents:
+            return
 
 
 def run_job(cfg: DictConfig, check: Callable[[DictConfig], None], target: str, **kwargs: Any) -> Any:
@@ -90,22 +113,110 @@ def run_job(cfg: DictConfig, check: Callable[[DictConfig], None], target: str, *
     good) and return ``function(cfg, **kwargs)``.  A ``UserError`` from either is one ``error:`` line, exit 2, and
     leaves no trace in a run directory that never started.  A wandb run that the job started is finished."""
     try:
+        refuse_new_keys(cfg, HydraConfig.get().overrides.task)
         check(cfg)
+        save_hydra_record(cfg)
         module, _, function = target.partition(":")
         return getattr(importlib.import_module(module), function)(cfg, **kwargs)
-    except UserError as ex:
+    except (UserError, InstantiationException, *_lightning_config_errors()) as ex:
+        # Hydra's instantiate (a trainer, callback or logger config Lightning refuses) and Lightning's own config
+        # checks are about the user's settings too: one line, as at composition
         job = HydraConfig.get()
-        report_user_error(ex, job.runtime.output_dir, f"{job.job.name}.log")
+        message = ex if isinstance(ex, UserError) else _instantiation_message(cfg, ex) or describe(ex)
+        report_user_error(message, job.runtime.output_dir, f"{job.job.name}.log")
     finally:
         wandb = sys.modules.get("wandb")  # only a run that logged to wandb has imported it
         if wandb is not None and wandb.run is not None:
             wandb.finish()
 
 
+def _instantiation_message(cfg: DictConfig, ex: BaseException) -> str | None:
+    """``trainer: No supported gpu backend found! (pytorch_lightning.Trainer refused these settings)`` for Hydra's
+    "Error in call to target ..." when a config node (``trainer``, ``callbacks.x``, ``logger.x``) names that
+    target; ``None`` otherwise."""
+    from omegaconf import OmegaConf
+
+    m = re.match(r"Error in call to target '([^']+)'", str(ex))
+    if not isinstance(ex, InstantiationException) or m is None or ex.__cause__ is None:
+        return None
+    name = m.group(1).rpartition(".")[2]
+    nodes = {"trainer": cfg.get("trainer"), **{f"{group}.{key}": node for group in ("callbacks", "logger")
+                                               for key, node in (cfg.get(group) or {}).items()}}
+    for key, node in nodes.items():
+        target = str(OmegaConf.select(node, "_target_", default="") or "") if isinstance(node, DictConfig) else ""
+        if target.rpartition(".")[2] == name:
+            return f"{key}: {_first_line(ex.__cause__)} ({target} refused these settings)"
+    return None
+
+
+def _lightning_config_errors() -> tuple[type[BaseException], ...]:
+    """Lightning's ``MisconfigurationException``, once Lightning is loaded (it never is for a light check)."""
+    module = sys.modules.get("lightning_fabric.utilities.exceptions")
+    return (module.MisconfigurationException,) if module is not None else ()
+
+
+def refuse_new_keys(cfg: DictConfig, overrides: Sequence[str]) -> None:
+    """A ``+key=value`` override that adds a key to a typed node (the root, ``task``, ``elmo``, ``bilm``, ...) adds
+    a key nothing reads, so a misspelt key would go unnoticed: refused, naming the valid keys.  Untyped nodes
+    (``trainer``, ``callbacks``, ``logger``: passed to Lightning as they are) and config groups (``+experiment=x``)
+    take new keys."""
+    import dataclasses
+
+    from omegaconf import OmegaConf
+
+    for override in overrides:
+        key = override.lstrip("+").split("=", 1)[0]
+        if not override.startswith("+") or "@" in key or "/" in key:
+            continue
+        parent_key, _, name = key.rpartition(".")
+        parent = OmegaConf.select(cfg, parent_key) if parent_key else cfg
+        schema = OmegaConf.get_type(parent) if isinstance(parent, DictConfig) else None
+        if schema is None or not dataclasses.is_dataclass(schema):
+            continue
+        fields = [f.name for f in dataclasses.fields(schema)]
+        if name not in fields and name not in _composed_groups(cfg, parent_key):
+            hint = difflib.get_close_matches(name, fields, n=1)
+            near = f" (did you mean {parent_key + '.' if parent_key else ''}{hint[0]}?)" if hint else ""
+            raise UserError(f"{override}: {parent_key or 'the config'} has no key {name}{near}, and nothing would "
+                            f"read a new one; valid keys: {', '.join(fields)}")
+
+
+def _composed_groups(cfg: DictConfig, parent_key: str) -> set[str]:
+    """The config groups a run composed (``hydra.runtime.choices``): ``+group=option`` adds a group, not a key."""
+    choices = HydraConfig.get().runtime.choices
+    prefix = f"{parent_key}/" if parent_key else ""
+    return {str(g)[len(prefix):] for g in choices if str(g).startswith(prefix)}
+
+
+def save_hydra_record(cfg: DictConfig) -> None:
+    """Write Hydra's record of the job (``.hydra/config.yaml``, ``hydra.yaml``, ``overrides.yaml``) into its output
+    directory, as Hydra would, but only once the checks passed and only at a run's start (or ``force=true``): the
+    entry points' configs set ``hydra.output_subdir: null`` so that a refused, resumed or finished rerun leaves the
+    record of the run it found as it was."""
+    from omegaconf import OmegaConf
+
+    job = HydraConfig.get()
+    folder = Path(job.runtime.output_dir) / ".hydra"
+    if (folder / "config.yaml").is_file() and not cfg.get("force"):
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    OmegaConf.save(cfg, folder / "config.yaml")
+    OmegaConf.save(OmegaConf.create({"hydra": job}), folder / "hydra.yaml")
+    OmegaConf.save(job.overrides.task, folder / "overrides.yaml")
+
+
 def _choices(conf_dir: Path, group: str) -> list[str]:
     """The options of a config group: its yaml files, without the ``_``-prefixed shared bases."""
     folder = conf_dir / group
-    return sorted(p.stem for p in folder.glob("*.yaml") if not p.stem.startswith("_")) if folder.is_dir() else []
+    found = {p.stem for p in folder.glob("*.yaml") if not p.stem.startswith("_")} if folder.is_dir() else set()
+    if group.startswith("hydra/"):  # and those Hydra and its plugins register (hydra/launcher: basic, joblib, ...)
+        from hydra.core.config_store import ConfigStore
+        from hydra.core.plugins import Plugins
+
+        Plugins.instance()
+        with contextlib.suppress(OSError):  # no such group
+            found |= {Path(name).stem for name in ConfigStore.instance().list(group)}
+    return sorted(found)
 
 
 def help_text(conf_dir: str | Path, primary: str, usage: str, extra_groups: Sequence[str] = ()) -> str:
@@ -135,11 +246,50 @@ def run_hydra_cli(main: Callable[[], object], help: str | None = None) -> None:
     if help is not None and any(a in ("--help", "-h") for a in sys.argv[1:]):
         print(help)
         sys.exit(0)
+    sys.argv[1:] = [expand_home(arg) for arg in sys.argv[1:]]
+    flags = {arg.split("=", 1)[0] for arg in sys.argv[1:] if arg.startswith("-")}
+    if flags & {"-m", "--multirun"} and flags & {"--cfg", "-c", "--info", "-i"}:
+        report_user_error("--cfg/--info show one job's config: drop -m and give each swept key one value")
     os.environ["HYDRA_FULL_ERROR"] = "1"
     try:
         main()
     except UserError as ex:
         report_user_error(ex)
     except (HydraException, OmegaConfBaseException) as ex:
-        print(f"error: {describe(ex)}", file=sys.stderr)
-        sys.exit(2)
+        report_user_error(describe(ex))
+    except KeyboardInterrupt:
+        _interrupted()
+    except SystemExit as ex:
+        if isinstance(ex.__context__, KeyboardInterrupt):  # Lightning's fit turns Ctrl-C into exit status 1
+            _interrupted()
+        raise
+
+
+def expand_home(arg: str) -> str:
+    """``key=~/data`` (and each ``~`` item of ``key=~/a,~/b``) with the home folder written out, as a shell does
+    for a path of its own: Hydra's override grammar has no ``~`` in values, and no shell expands it after ``=``.
+    Flags, ``~key`` (Hydra's delete) and quoted values are left as they are."""
+    key, sep, value = arg.partition("=")
+    if not sep or arg.startswith(("-", "~")) or "~" not in value:
+        return arg
+    return key + "=" + ",".join(os.path.expanduser(item) if item.startswith("~") else item
+                                for item in value.split(","))
+
+
+def _interrupted() -> NoReturn:
+    print("error: interrupted (rerun the same command to resume from checkpoints/last.ckpt)", file=sys.stderr)
+    sys.exit(EXIT_INTERRUPTED)
+
+
+class LauncherCheck(Callback):
+    """A Hydra callback (``hydra.callbacks`` in the entry points' configs): a sweep with ``hydra/launcher=slurm``
+    on a machine without SLURM's ``srun`` is refused in one line before anything is written (submitit would raise
+    a traceback once the sweep directory exists)."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        from omegaconf import OmegaConf
+
+        target = str(OmegaConf.select(config, "hydra.launcher._target_") or "")
+        if "Slurm" in target and shutil.which("srun") is None:
+            report_user_error("hydra/launcher=slurm: no srun on this machine (not a SLURM cluster); submit from a "
+                              "SLURM login node, or sweep here with hydra/launcher=local")

@@ -2,8 +2,9 @@
 write ``results.json`` and the layer-weight heatmap into the run directory.
 
 The run directory is deterministic from the config (``hydra.run.dir``), so rerunning a killed command resumes
-from ``checkpoints/last.ckpt``; a finished run (``results.json`` present) is reported and skipped unless
-``force=true``.  A rerun whose config differs from the one the directory was started with is refused (the check
+from ``checkpoints/last.ckpt``; a finished run (``results.json`` present) with the same settings is reported and
+skipped unless ``force=true``.  A rerun whose config differs from the one the directory was started with, finished
+or not, is refused (the check
 and the loggers: ``elmo_lab.training.run_dir``, shared with ``pretrain.py``).
 
 Under DDP every process runs ``train`` on the same composed config (Lightning restarts the command for the other
@@ -24,7 +25,7 @@ import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from elmo_lab.config.schema import validate
+from elmo_lab.config.schema import ConfigError, validate
 from elmo_lab.elmo.placements import ElmoSettings
 from elmo_lab.contextual.base import PrepareContext
 from elmo_lab.elmo.provider import ContextualLayers
@@ -41,27 +42,39 @@ warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode a
 RUN_OUTPUTS = (RESULTS_FILE, "layer_weights.png", "finetune.json", EXAMPLES_FILE)
 
 
+def _check_objective(objective: str, model: pl.LightningModule, task: str) -> None:
+    """``task.objective`` is one of the validation metrics this task's model logs (named by computing a fresh copy
+    of its metric collection: no data involved)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "compute called before update"
+        logged = {"val/loss", *model.val_metrics.clone().compute()}
+    if objective not in logged:
+        raise ConfigError(f"task.objective: task {task} logs no {objective}; valid choices: "
+                          f"{', '.join(sorted(logged))}")
+
+
 def train(cfg: DictConfig) -> float | None:
     """Run one task training as ``cfg`` says; return ``cfg.optimized_metric`` (for sweepers)."""
     validate(cfg)
     run_dir = Path(cfg.paths.output_dir)
     results_path = run_dir / RESULTS_FILE
+    plain = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+    placement, e = plain["elmo"]["placement"], plain["elmo"]
+    # before the data loads (train.py: before torch); a finished run answers only for the settings it ran
+    prepare_run_dir(run_dir, plain, cfg.force, writer=False)
+    task = load_task(cfg.task.module)
+    if task.check is not None:
+        task.check(plain)
     if results_path.is_file() and not cfg.force:
         metrics = json.loads(results_path.read_text())["metrics"]
         print(f"run already finished: {results_path} ({cfg.optimized_metric} = "
               f"{metrics.get(cfg.optimized_metric)}); force=true reruns it")
         return metrics.get(cfg.optimized_metric)
-    plain = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
-    placement, e = plain["elmo"]["placement"], plain["elmo"]
-    prepare_run_dir(run_dir, plain, cfg.force, writer=False)  # before the data loads (train.py: before torch)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
 
     # data errors come first (one line, nothing written): every rank reads the data, none writes yet
-    task = load_task(cfg.task.module)
-    if task.check is not None:
-        task.check(plain)
     # one way: config -> encoder stage -> data (a plain value from it) -> cache filled from the data -> model
     settings = ElmoSettings.from_config(plain["elmo"])
     elmo = ContextualLayers.from_config(plain["bilm"], needed=settings.reads_bilm)  # the one place it is built
@@ -71,6 +84,7 @@ def train(cfg: DictConfig) -> float | None:
         elmo.cache.add(datamodule.all_sequences())
     model = task.module(task=plain["task"], elmo=elmo, settings=settings, data_info=datamodule.model_info(),
                         seed=cfg.seed)
+    _check_objective(cfg.optimized_metric, model, str(cfg.task.name))  # before any training, not after an epoch
     callbacks = [hydra.utils.instantiate(c) for c in (cfg.callbacks or {}).values() if c is not None]
     history = ValidationHistory()  # the dev metrics per epoch, for results.json
     callbacks.append(history)

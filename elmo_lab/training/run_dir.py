@@ -2,8 +2,9 @@
 
 A run directory is deterministic from the config (``hydra.run.dir``), so rerunning a killed command resumes it from
 ``checkpoints/last.ckpt``.  Its first start saves the resolved config as ``run_config.yaml``; a rerun whose config
-differs in a key that can change the result is refused in one line naming the differing keys, and ``force=true``
-starts it over instead.  The keys that cannot change a result (``RESULT_NEUTRAL_KEYS`` in
+differs in a key that can change the result is refused in one line naming the differing keys, finished or not (a
+finished run answers only for the settings it ran), and ``force=true`` starts it over instead.  A refusal changes
+nothing in the directory.  The keys that cannot change a result (``RESULT_NEUTRAL_KEYS`` in
 ``elmo_lab.config.schema``, plus what each entry point adds) are left out of the comparison.
 
 Light: nothing here imports torch or Lightning (loggers are instantiated from their ``_target_`` when asked for).
@@ -21,6 +22,13 @@ from elmo_lab.util.atomic import atomic_path
 
 RUN_CONFIG = "run_config.yaml"
 MAX_LISTED = 5  # differing keys named in a refusal; the rest are counted
+_STARTED_HERE: set[Path] = set()  # the run directories whose run_config.yaml this process wrote
+
+
+def started_here(run_dir: str | Path) -> bool:
+    """Whether this process wrote ``run_dir``'s ``run_config.yaml`` (so an error may undo that start), or none
+    exists; a directory an earlier run started is never cleaned up after a refusal."""
+    return Path(run_dir).resolve() in _STARTED_HERE or not (Path(run_dir) / RUN_CONFIG).is_file()
 
 
 def differences(old: Any, new: Any, prefix: str = "") -> list[str]:
@@ -76,17 +84,18 @@ def prepare_run_dir(run_dir: Path, plain: dict, force: bool, writer: bool = True
         for name in outputs:
             (Path(run_dir) / name).unlink(missing_ok=True)
     Path(run_dir).mkdir(parents=True, exist_ok=True)
+    if not saved.is_file():
+        _STARTED_HERE.add(Path(run_dir).resolve())
     with atomic_path(saved, suffix=".yaml") as tmp:  # other ranks may be reading it
         OmegaConf.save(OmegaConf.create(comparable), tmp)
 
 
-def refuse_changed_config(cfg: DictConfig, ignored: Sequence[str] = RESULT_NEUTRAL_KEYS,
-                          finished: str | None = None) -> None:
-    """``prepare_run_dir``'s check alone, from the light entry-point code: a rerun with another config is refused
-    before torch loads (the pipeline checks again, for callers that skip the entry points).  A forced run, and a
-    finished one (its ``finished`` file in the run directory, which the pipeline reports), are left to the pipeline."""
+def refuse_changed_config(cfg: DictConfig, ignored: Sequence[str] = RESULT_NEUTRAL_KEYS) -> None:
+    """``prepare_run_dir``'s check alone, from the light entry-point code: a rerun with another config, finished or
+    not, is refused before torch loads (the pipeline checks again, for callers that skip the entry points).  A forced
+    run is left to the pipeline."""
     run_dir = Path(cfg.paths.output_dir)
-    if cfg.force or (finished is not None and (run_dir / finished).is_file()):
+    if cfg.force:
         return
     prepare_run_dir(run_dir, OmegaConf.to_container(cfg, resolve=True, enum_to_str=True), False, writer=False,
                     ignored=ignored)

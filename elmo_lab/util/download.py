@@ -67,14 +67,26 @@ def download(url: str, dest: str | Path, sha256: str | None = None, size: int | 
     dest = Path(dest)
     if _complete(dest, size):
         return dest
+    created = [p for p in [dest.parent, *dest.parent.parents] if not p.exists()]  # deepest first
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise DownloadError(f"cannot download {url}: cannot create {dest.parent} ({e.strerror})") from None
-    with FileLock(str(dest.with_name(dest.name + ".lock"))):
-        if _complete(dest, size):  # another process finished it while we waited
-            return dest
-        return _download_locked(url, dest, sha256, size, progress)
+    lock = dest.with_name(dest.name + ".lock")
+    try:
+        with FileLock(str(lock)):
+            if _complete(dest, size):  # another process finished it while we waited
+                return dest
+            return _download_locked(url, dest, sha256, size, progress)
+    except DownloadError:
+        # a failed download leaves only what the next try resumes (a .part file), not a lock or empty folders
+        lock.unlink(missing_ok=True)
+        for folder in created:
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+        raise
 
 
 def _complete(dest: Path, size: int | None) -> bool:

@@ -232,7 +232,7 @@ def test_offline_without_a_copy_says_how_to_get_the_files(tmp_path, monkeypatch)
     monkeypatch.setattr(dl, "_open", offline)
     with pytest.raises(DataError, match=r"SQuAD not available \(cannot download .*offline.*\); download "
                                         r"https://rajpurkar\.github\.io/SQuAD-explorer/dataset/train-v1\.1\.json and "
-                                        r".*dev-v1\.1\.json into a folder and pass data_dir=PATH"):
+                                        r".*dev-v1\.1\.json into a folder and pass task\.data_dir=PATH"):
         load_squad()
     with pytest.raises(DataError, match="SQuAD not available: .*train-v1.1.json does not exist"):
         load_squad(download=False)

@@ -64,7 +64,7 @@ def test_pretrain_py_on_two_cpu_processes(tmp_path: Path, tiny_corpus_path: Path
     result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout + result.stderr
-    assert out.count("exported to") == 1 and out.count("test perplexity") == 1 and out.count("corpus file:") == 1
+    assert out.count("exported to") == 1 and out.count("valid perplexity") == 1 and out.count("corpus file:") == 1
     assert (run_dir / "train_ddp_process_1.log").is_file()  # the second rank ran pretrain.py too
     meta = json.loads((run_dir / "model" / "lm_metadata.json").read_text())
     train = _corpus(load_corpus(CorpusSpec(name="file", path=str(tiny_corpus_path)))["train"])

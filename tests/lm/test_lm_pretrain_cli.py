@@ -2,6 +2,7 @@
 own ``--help``, and a run directory that refuses a rerun with another config (``force=true`` starts over)."""
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -115,11 +116,21 @@ def test_a_rerun_with_another_config_is_refused_and_force_starts_over(tmp_path: 
     run_dir = tmp_path / "run"
     args = ["corpus=file", f"corpus.path={tiny_corpus_path}", "bilm_arch=tiny", "trainer.max_epochs=1",
             "data.batch_size=16", "logger=csv", f"hydra.run.dir={run_dir}", "threads=1",
-            "trainer.enable_progress_bar=false", "evaluate_test=false"]
-    first = _pretrain_cli(args, timeout=300)
+            "trainer.enable_progress_bar=false", "evaluate_test=false", "data.eval_batch_size=4"]
+    first = _pretrain_cli([*args, "trainer.limit_val_batches=1"], timeout=300)
     assert first.returncode == 0, first.stderr[-2000:]
+    # the final evaluation honours the limit too: one batch of eval_batch_size rows of at most `window` words
+    assert "valid perplexity (trainer.limit_val_batches=1):" in first.stdout
+    meta = json.loads((run_dir / "model" / "lm_metadata.json").read_text())
+    assert 0 < meta["perplexity"]["valid"]["n_predictions"] <= 4 * (64 + 1)
+    args.append("trainer.limit_val_batches=1")
     saved = (run_dir / "run_config.yaml").read_text()
     checkpoint = (run_dir / "checkpoints" / "last.ckpt").stat().st_mtime_ns
+
+    again = _pretrain_cli(args, timeout=300)  # finished: said so, nothing trained, evaluated or exported again
+    assert again.returncode == 0 and "pretraining already finished: exported to" in again.stdout, again.stderr
+    assert "perplexity:" not in again.stdout and "exported to " + str(run_dir) not in again.stdout.split(";")[1]
+    assert (run_dir / "checkpoints" / "last.ckpt").stat().st_mtime_ns == checkpoint
 
     refused = _pretrain_cli([*args, "model.lr=0.1", "data.window=32", "threads=2"], timeout=300)
     lines = [line for line in refused.stderr.splitlines() if line.strip()]
@@ -129,7 +140,17 @@ def test_a_rerun_with_another_config_is_refused_and_force_starts_over(tmp_path: 
     assert (run_dir / "run_config.yaml").read_text() == saved  # threads: result-neutral, not named
     assert (run_dir / "checkpoints" / "last.ckpt").stat().st_mtime_ns == checkpoint
 
-    forced = _pretrain_cli([*args, "model.lr=0.1", "force=true"], timeout=300)
+    forced = _pretrain_cli([*args, "model.lr=0.1", "force=true", "evaluate_test=true"], timeout=300)
     assert forced.returncode == 0, forced.stderr[-2000:]
+    # corpus=file without corpus.test_path: its "test" text is the dev text, so no test perplexity is printed
+    assert "no test perplexity: corpus=file has no test text" in forced.stdout
+    assert "test perplexity" not in forced.stdout.replace("no test perplexity", "")
     assert "Restoring states" not in forced.stdout + forced.stderr  # started over, not resumed
     assert OmegaConf.load(run_dir / "run_config.yaml").model.lr == 0.1
+
+
+def test_regenerating_the_default_bilm_never_overwrites_the_shipped_one() -> None:
+    result = _pretrain_cli(["--config-name", "pretrain_default_bilm", "--cfg", "job"])
+    assert result.returncode == 0, result.stderr
+    export = OmegaConf.create(result.stdout).export
+    assert OmegaConf.to_container(export)["dir"] == "${paths.output_dir}/model"  # the run directory, not resources/

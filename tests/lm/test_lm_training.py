@@ -52,7 +52,7 @@ def test_pretrain_script_trains_resumes_exports_and_reports_perplexity(tmp_path,
     run_dir = tmp_path / "run"
     first = _pretrain(run_dir, tiny_corpus_path)
     assert first.returncode == 0, first.stderr[-2000:]
-    assert "test perplexity: forward" in first.stdout
+    assert "valid perplexity: forward" in first.stdout and "no test perplexity: corpus=file" in first.stdout
     export = run_dir / "model"
     meta = json.loads((export / "lm_metadata.json").read_text())
     assert meta["epochs_of_data"] == 2.0 and meta["tokens_seen"] == 2 * sum(
@@ -60,8 +60,8 @@ def test_pretrain_script_trains_resumes_exports_and_reports_perplexity(tmp_path,
     metrics = next((run_dir / "csv").rglob("metrics.csv")).read_text()
     assert "val_ppl_forward" in metrics and "val_ppl_backward" in metrics and "val_ppl_average" in metrics
 
-    again = _pretrain(run_dir, tiny_corpus_path)  # finished run: resumes from last.ckpt, trains nothing more
-    assert again.returncode == 0, again.stderr[-2000:]
+    again = _pretrain(run_dir, tiny_corpus_path)  # finished run: says so, trains and exports nothing more
+    assert again.returncode == 0 and "pretraining already finished" in again.stdout, again.stderr[-2000:]
     assert json.loads((export / "lm_metadata.json").read_text())["tokens_seen"] == meta["tokens_seen"]
 
     cli = subprocess.run([sys.executable, "-m", "elmo_lab", "perplexity", "--bilm", str(export), "--corpus",
@@ -113,6 +113,8 @@ def test_pretrain_script_with_stream_batching_validates_mid_epoch(tmp_path, tiny
     meta = json.loads((run_dir / "model" / "lm_metadata.json").read_text())
     assert "state carried" in meta["perplexity_definition"] and meta["data"]["batching"] == "stream"
     lines = tiny_corpus_path.read_text().splitlines()
-    assert meta["perplexity"]["test"]["n_predictions"] == sum(len(line.split()) + 1 for line in lines[-8:])
+    # corpus=file without corpus.test_path: the dev text is the only held-out text, evaluated once as "valid"
+    assert "test" not in meta["perplexity"]
+    assert meta["perplexity"]["valid"]["n_predictions"] == sum(len(line.split()) + 1 for line in lines[-8:])
     rows = list(csv.DictReader(next((run_dir / "csv").rglob("metrics.csv")).open()))
     assert len([r for r in rows if r["val_ppl_average"]]) >= 2  # validated within the epoch, and training went on

@@ -131,7 +131,8 @@ def test_files_are_written(sweep, tmp_path):
         assert (out / name).read_bytes()[:8] == PNG_SIGNATURE
     markdown = (out / "report.md").read_text()
     assert "standard error of the difference" in markdown and "![metric](metric.png)" in markdown
-    assert "## Incomplete, failed or mismatched runs (5, left out)" in markdown
+    assert "## Incomplete, failed or mismatched runs (4, left out)" in markdown
+    assert "## Repeated runs (1, counted once)" in markdown  # the none baseline again: expected, not a problem
     with open(out / "report.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == len(SWEEP)
@@ -223,9 +224,29 @@ def test_cli_prints_the_table_and_writes_into_the_sweep(sweep, tmp_path):
     assert "| task | placement | mix | layer | λ | task.lr | n | val/acc | test/acc | Δ test/acc vs none |" \
         in result.stdout
     assert "+0.0800 ± 0.0082" in result.stdout and "unreadable" in result.stdout
+    assert "## Repeated runs (1, counted once)" in result.stdout
     assert "## Comparisons with the baseline" in result.stdout and "better than none (p_adj" in result.stdout
     assert (sweep / "report.md").is_file() and (sweep / "metric.png").read_bytes()[:8] == PNG_SIGNATURE
     assert build_report([sweep]).n_runs == sum(map(len, SWEEP.values()))  # its own files are not runs
+
+
+def test_a_callback_used_by_one_of_two_sweeps_is_one_on_off_column(tmp_path):
+    root = tmp_path / "two_sweeps"
+    for early, offset in (("", 0.0), ("es", 0.02)):
+        for placement in ("none", "input"):
+            for seed in range(2):
+                run = write_run(root / (early or "plain"), placement=placement, seed=seed,
+                                test=0.70 + 0.01 * seed + (0.05 if placement == "input" else 0) + offset)
+                if early:
+                    data = json.loads((run / "results.json").read_text())
+                    data["config"]["callbacks"]["early_stopping"] = {
+                        "_target_": "pytorch_lightning.callbacks.EarlyStopping", "monitor": "val/acc", "patience": 3}
+                    (run / "results.json").write_text(json.dumps(data))
+    result = _cli(str(root), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "| task | placement | callbacks.early_stopping | n |" in result.stdout
+    assert "| mr | input | on | 2 |" in result.stdout and "| mr | input | off | 2 |" in result.stdout
+    assert "early_stopping.patience" not in result.stdout
 
 
 def test_cli_error_is_one_line_with_exit_status_2(tmp_path):
