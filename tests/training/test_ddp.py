@@ -93,12 +93,14 @@ def test_two_processes_write_their_files_once_and_learn_as_one_process(tiny_bilm
         write_rows(data / f"{split}.csv", [(" ".join(words), str(label)) for words, label in
                                            keyword_sentences(n, ["bad awful dull poor", "good great fine nice"], seed)])
     overrides = [o for o in SETTINGS if not o.startswith(("trainer.limit_train", "trainer.max_epochs"))] + [
-        "task=classify", f"task.data_dir={data}", f"bilm.spec={tiny_bilm_dir}", "elmo.placement=input",
+        "task=classify", f"task.data_dir={data}", f"bilm.spec={tiny_bilm_dir}", "elmo.placement=output",
         "task.lr=0.03", "task.dropout=0.0", "trainer.max_epochs=8"]
     run_dir = tmp_path / "ddp"
     # 4 per process: 8 examples per optimiser step, like the single-process run below
     result, writes = _ddp_run(overrides + ["task.batch_size=4"], run_dir, tmp_path)
-    _written_once(writes, ["run_config.yaml", "results.json", "layer_weights.png", "checkpoints/last.ckpt"])
+    _written_once(writes, ["run_config.yaml", "results.json", "layer_weights.png"])
+    saves = [pid for pid, name in writes if name == "checkpoints/last.ckpt"]
+    assert len(saves) == 8 and len(set(saves)) == 1, writes  # once an epoch, by one process
     assert (run_dir / "train_ddp_process_1.log").is_file()  # the second rank ran train.py too
     assert result.stdout.count("results: ") == 1
     ddp = _metrics(run_dir)
@@ -107,7 +109,8 @@ def test_two_processes_write_their_files_once_and_learn_as_one_process(tiny_bilm
     train(compose_train(overrides + ["task.batch_size=8"], run_dir=single))
     one = _metrics(single)
     # Not bit-identical: DDP batches come from a distributed sampler, one process batches by length.  Both learn the
-    # keyword labels (chance: 0.5) to within a few test sentences of each other.  (The NER test below compares the
+    # keyword labels (chance: 0.5) to within a few test sentences of each other.  (ELMo at the output: with the
+    # random-weights tiny biLM at the input of an 8-wide BiLSTM the classifier stayed at chance, measured 2026-12-07.)  (The NER test below compares the
     # same weights evaluated both ways, exactly.)
     for key in ("val/acc", "test/acc"):
         assert ddp[key] >= 0.85 and one[key] >= 0.85 and ddp[key] == pytest.approx(one[key], abs=0.1), (key, ddp, one)
