@@ -104,3 +104,23 @@ def test_sst_five_classes_are_learned_far_above_chance(tmp_path: Path) -> None:
     metrics = trained_metrics(["task=sst", f"task.data_dir={data}", "task.hidden_dim=8", "task.batch_size=10",
                                "task.lr=0.03", "task.dropout=0.0", "trainer.max_epochs=10"], tmp_path / "run")
     assert metrics["test/acc"] >= 0.8  # chance: 0.2
+
+
+def test_sst_phrases_add_every_subtree_of_the_train_trees_only(tmp_path: Path) -> None:
+    trees = tmp_path / "trees"
+    trees.mkdir()
+    (trees / "train.txt").write_text("(3 (2 A) (4 (3 good) (2 film)))\n(1 (1 (1 Dull) (2 plot)) (2 .))\n")
+    (trees / "dev.txt").write_text("(3 (2 A) (4 (3 good) (2 film)))\n")
+    (trees / "test.txt").write_text("(1 (1 (1 Dull) (2 plot)) (2 .))\n")
+    sizes = {}
+    for phrases, shortest in ((False, 1), (True, 1), (True, 2)):
+        dm = SentimentDataModule(dict(TASK, name="sst", dataset="sst", data_dir=str(tmp_path), phrases=phrases,
+                                      min_phrase_tokens=shortest), seed=0)
+        dm.setup()
+        sizes[phrases, shortest] = dm.data_sizes()
+        if phrases and shortest == 2:
+            assert sorted((" ".join(e.tokens), e.label) for e in dm.splits["train"]) == [
+                ("A good film", 3), ("Dull plot", 1), ("Dull plot .", 1), ("good film", 4)]
+    assert sizes[False, 1] == {"train": 2, "dev": 1, "test": 1}
+    assert sizes[True, 1] == {"train": 10, "dev": 1, "test": 1}  # 5 subtrees a tree; dev and test: whole sentences
+    assert sizes[True, 2]["train"] == 4
