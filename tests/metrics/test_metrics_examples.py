@@ -18,7 +18,8 @@ from elmo_lab.metrics.examples import (EXAMPLES_FILE, ExampleScores, accuracy_sc
 def test_reductions_by_hand_and_batched_over_resamples() -> None:
     assert mean_metric([[1.0], [0.0], [1.0], [1.0]]) == 0.75
     assert ratio_metric([[3, 4], [1, 6]]) == 0.4  # (3 + 1) / (4 + 6), not the mean of 0.75 and 1/6
-    assert ratio_metric([[0, 0], [0, 0]]) == 0.0
+    assert ratio_metric([[0, 0], [0, 0]]) == 0.0 and ratio_metric([[1, 1]]) == 1.0  # a denominator of 1 divides
+    assert ratio_metric(np.ones((3, 4, 2))).tolist() == [1.0, 1.0, 1.0]  # (resamples, 4 examples, 2): the last axis
     assert f1_from_counts([[1, 2, 1], [2, 2, 5]]) == 0.6  # 2 * 3 / (4 + 6)
     assert f1_from_counts([[0, 0, 0]]) == 0.0
     assert f1_from_counts([[0, 1, 0]]) == 0.0

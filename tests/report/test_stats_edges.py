@@ -83,7 +83,7 @@ def test_seed_and_example_statistics_errors() -> None:
     with pytest.raises(ValueError, match=re.escape("do not match: (2,) and (1, 2)")):
         accuracy_stats([1, 0], [[1, 0]])
     assert accuracy_stats([1, 2], [1, 0]).dtype == float
-    with pytest.raises(ValueError, match=re.escape("span counts need 0 <= tp <= n_pred and tp <= n_gold")):
+    with pytest.raises(ValueError, match="^" + re.escape("span counts need 0 <= tp <= n_pred and tp <= n_gold") + "$"):
         span_f1_stats([2], [1], [3])
     counts = span_f1_stats(np.array([[1, 0]]), np.array([[1, 2]]), np.array([[2, 0]]))  # (1 seed, 2 sentences)
     assert counts.shape == (1, 2, 3) and counts.dtype == float and counts[0, 1].tolist() == [0.0, 2.0, 0.0]
