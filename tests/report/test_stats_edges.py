@@ -91,6 +91,7 @@ def test_seed_and_example_statistics_errors() -> None:
 
 def test_the_bootstrap_is_paired_seeded_and_counts_ties_as_extreme() -> None:
     a, b = [1, 0, 1, 0, 1, 0, 1, 0], [1, 1, 1, 0, 1, 1, 1, 0]
+    assert paired_bootstrap(a, b, mean_metric).resamples == 1000  # the documented default
     first = paired_bootstrap(a, b, mean_metric, resamples=200)
     assert first.seed == 0 and first == paired_bootstrap(a, b, mean_metric, resamples=200, seed=0)
     assert paired_bootstrap(a, b, mean_metric, resamples=200, seed=1).ci != first.ci
