@@ -17,6 +17,16 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("ELMO_LAB_SHARED", REPO.parent / "shared"))
 BILM_TF_FIXTURE = SHARED / "fixtures" / "bilm_tf"
 
+if os.environ.get("ELMO_LAB_SABOTAGE"):  # show that the learning checks can fail (tests/sabotage.py)
+    from sabotage import install
+
+    install(os.environ["ELMO_LAB_SABOTAGE"])
+
+
+def pytest_report_header() -> str | None:
+    mode = os.environ.get("ELMO_LAB_SABOTAGE")
+    return f"sabotage: {mode} (tests/sabotage.py): the learning checks must fail" if mode else None
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _layer_store_in_tmp(tmp_path_factory: pytest.TempPathFactory):

@@ -240,3 +240,20 @@ def test_cli_info_and_clear(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cap
     with pytest.raises(SystemExit) as exited:  # argparse's own message, as for every command
         main(["cache", "purge"])
     assert exited.value.code == 2 and "invalid choice: 'purge'" in capsys.readouterr().err
+
+
+def test_cli_clear_keep_gb_removes_the_least_recently_used_until_under_the_size(tmp_path: Path) -> None:
+    from elmo_lab.cli.cache import GB
+
+    store = LayerStore(tmp_path)
+    keys = [c * 40 for c in "abc"]
+    for when, key in enumerate(keys):  # a used first, c last
+        store.open_or_build(key, [3, 4], 2, 8, _blocks([3, 4], 1))
+        os.utime(store.root / key, (1_000_000 + when, 1_000_000 + when))
+    size = store.entries()[0].size
+    result = _cli("clear", "--dir", str(tmp_path), "--keep-gb", str(2.5 * size / GB), home=tmp_path / "home")
+    assert result.returncode == 0, result.stderr
+    assert "removed 1 entries" in result.stdout and "2 left" in result.stdout
+    assert [e.key for e in store.entries()] == keys[1:]  # the oldest went
+    assert _cli("clear", "--dir", str(tmp_path), "--keep-gb", "0", home=tmp_path / "home").returncode == 0
+    assert store.entries() == []

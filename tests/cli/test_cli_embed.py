@@ -225,3 +225,22 @@ def test_ctrl_c_in_cli_is_one_line_and_exit_130(bilm_tf_dir, text_file, tmp_path
     assert main(["embed", str(text_file), str(output), *_model_args(bilm_tf_dir), "--quiet"]) == 130
     assert capsys.readouterr().err.strip() == "error: interrupted (rerun the same command to resume where it can)"
     assert not output.exists()
+
+
+def test_cli_reproduces_the_reference_implementations_own_outputs(bilm_tf_dir, tmp_path):
+    """An independent oracle: bilm-tf's ``lm_embeddings_k.hdf5`` (its stateful top layer, ten batches of three
+    sentences in order), reproduced through the command line with the same batches and state carried."""
+    sentences = json.loads((bilm_tf_dir / "lm_embeddings_sentences.json").read_text())
+    lines = [sentences[k][i] for i in range(10) for k in range(3)]  # batch i = the i-th sentence of each list
+    text = tmp_path / "reference.txt"
+    text.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    output = tmp_path / "top.hdf5"
+    result = _run_cli(str(text), str(output), *_model_args(bilm_tf_dir), "--stateful", "--batch-size", "3",
+                      "--layers", "top", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    expected = [h5py.File(bilm_tf_dir / f"lm_embeddings_{k}.hdf5", "r") for k in range(3)]
+    with h5py.File(output, "r") as f:
+        for line in range(30):
+            i, k = divmod(line, 3)
+            want = expected[k][str(i)][...]  # (2, n_tokens, 16): forward, backward
+            np.testing.assert_allclose(f[str(line)][...], np.concatenate([want[0], want[1]], -1), rtol=0, atol=1e-6)

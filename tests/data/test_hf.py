@@ -103,3 +103,15 @@ def test_train_classify_on_a_saved_dataset(datasets, tiny_bilm_dir: Path, tmp_pa
                                 f"bilm.spec={tiny_bilm_dir}", "elmo.placement=input"], run_dir=run))
     results = json.loads((run / "results.json").read_text())
     assert results["data_sizes"] == SIZES and results["data_notes"]["sources"]["dev"].endswith("saved[dev]")
+
+
+def test_hf_config_names_the_configuration_that_is_loaded(datasets, monkeypatch, tmp_path: Path) -> None:
+    """``task.hf_config=mnli`` reaches ``datasets.load_dataset(name, "mnli")``; without it, the name alone."""
+    rows = {"text": ["good film", "dull plot"] * 4, "label": [1, 0] * 4}
+    whole = datasets.DatasetDict({s: datasets.Dataset.from_dict(rows) for s in ("train", "test")})
+    calls = []
+    monkeypatch.setattr(datasets, "load_dataset", lambda *args: calls.append(args) or whole)
+    with_config = load_labelled_splits(_task(hf_dataset="glue", hf_config="mnli"), TEXT)
+    load_labelled_splits(_task(hf_dataset="glue"), TEXT)
+    assert calls == [("glue", "mnli"), ("glue",)]
+    assert len(with_config.splits["test"]) == 8 and with_config.notes["sources"]["test"] == "glue[test]"

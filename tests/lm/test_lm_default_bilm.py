@@ -32,4 +32,5 @@ def test_default_bilm_embeds_offline():
 def test_default_bilm_softmax_predicts_english_far_better_than_chance():
     bilm, softmax, vocab = load_lm(default_bilm_dir())
     ppl = evaluate_perplexity(bilm, softmax, vocab, SENTENCES * 4)
-    assert ppl["average"] < len(vocab) / 30  # uniform guessing would give len(vocab)
+    # uniform guessing gives len(vocab) (30,000); the shipped model measures 21.4 (forward 19.9, backward 23.1)
+    assert ppl["average"] < 25 and ppl["forward"] < 25 and ppl["backward"] < 25

@@ -1,3 +1,8 @@
+"""biLM fine-tuning on task text: ``finetune_bilm`` with and without a softmax side file, and inside
+``train.py``'s pipeline (``bilm.finetune.enabled``)."""
+import json
+
+import pytest
 import torch
 
 from elmo_lab.bilm.model import BiLM
@@ -6,6 +11,8 @@ from elmo_lab.lm.export import export_lm
 from elmo_lab.lm.finetune import finetune_bilm
 from elmo_lab.lm.softmax import FullSoftmax
 from elmo_lab.lm.vocab import Vocabulary
+from learning_helpers import keyword_sentences, trained_metrics
+from tabular_helpers import write_rows
 
 
 def _frozen_bilm(tiny_options):
@@ -16,6 +23,7 @@ def _frozen_bilm(tiny_options):
     return bilm
 
 
+@pytest.mark.learning
 def test_finetune_with_a_softmax_side_file_lowers_dev_perplexity(tmp_path, tiny_options, tiny_sentences):
     bilm = _frozen_bilm(tiny_options)
     vocab = Vocabulary.from_sentences(tiny_sentences)
@@ -43,3 +51,21 @@ def test_finetune_without_softmax_trains_a_fresh_task_softmax_first(tiny_options
     assert all(torch.equal(a, b) for a, b in zip(weights, bilm.parameters()))
     assert result["before"] == result["after"]
     assert result["before"]["forward"] < result["vocab_size"]
+
+
+@pytest.mark.learning
+def test_train_py_finetunes_the_bilm_on_the_task_text_before_training(tiny_bilm_dir, tmp_path):
+    """Real fine-tuning inside the training pipeline (no stand-in): the task's dev text gets a lower perplexity
+    after it, and the task model still learns its labels with the fine-tuned biLM.  The text is random filler words
+    (16 of them, so no model goes below ~16 from a near-uniform ~23): measured 23.2 -> 21.4."""
+    for split, n, seed in (("train", 90, 0), ("dev", 20, 1), ("test", 30, 2)):
+        rows = [(" ".join(words), str(label)) for words, label in keyword_sentences(n, ["bad dull", "good nice"], seed)]
+        write_rows(tmp_path / "data" / f"{split}.csv", rows)
+    run = tmp_path / "run"
+    metrics = trained_metrics(["task=classify", f"task.data_dir={tmp_path / 'data'}", "task.hidden_dim=8",
+                               "task.batch_size=10", "task.lr=0.03", "task.dropout=0.0", "trainer.max_epochs=6",
+                               f"bilm.spec={tiny_bilm_dir}", "elmo.placement=input", "bilm.finetune.enabled=true",
+                               "bilm.finetune.batch_size=4", "bilm.finetune.epochs=4", "bilm.finetune.lr=0.5"], run)
+    report = json.loads((run / "finetune.json").read_text())
+    assert report["steps"] > 0 and report["after"]["average"] < 0.95 * report["before"]["average"], report
+    assert metrics["test/acc"] >= 0.85  # chance: 0.5

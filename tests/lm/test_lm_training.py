@@ -16,6 +16,7 @@ from elmo_lab.lm.vocab import Vocabulary
 REPO = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.learning
 @pytest.mark.parametrize("optimizer,lr,sampled", [("adagrad", 0.2, False), ("adam", 0.01, True)])
 def test_a_few_steps_lower_the_dev_perplexity(tiny_options, tiny_sentences, optimizer, lr, sampled):
     torch.manual_seed(0)
@@ -68,7 +69,8 @@ def test_pretrain_script_trains_resumes_exports_and_reports_perplexity(tmp_path,
                           str(tiny_corpus_path), "--json"], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert cli.returncode == 0, cli.stderr
     ppl = json.loads(cli.stdout)
-    assert set(ppl) >= {"forward", "backward", "average"} and 1 < ppl["average"] < 40
+    # the corpus has 35 word types: an untrained model measures 34-35; these two epochs gave 27.2 (2026-12-07)
+    assert set(ppl) >= {"forward", "backward", "average"} and 1 < ppl["average"] < 30
 
 
 @pytest.mark.slow

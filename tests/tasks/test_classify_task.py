@@ -10,6 +10,7 @@ import pytest
 from elmo_lab.training.pipeline import train
 from tasks.classify import ClassifyDataModule
 from tabular_helpers import SIZES, mr_dataset, write_rows
+from learning_helpers import keyword_sentences, trained_metrics
 from train_helpers import FAST, compose_train, example_metric, train_cli, train_main_in_process
 
 ONE_EPOCH = [o for o in FAST if not o.startswith("trainer.limit_")] + ["trainer.limit_train_batches=2"]
@@ -100,3 +101,16 @@ def test_config_errors_name_the_key(tmp_path: Path, monkeypatch, capsys) -> None
     status, err = train_main_in_process(["task=classify", f"task.train_file={tmp_path / 'train.csv'}",
                                          "task.dev_fraction=0.9"], tmp_path, monkeypatch, capsys)
     assert status == 2 and "task.dev_fraction: must be in (0, 0.5], got 0.9" in err
+
+
+@pytest.mark.learning
+def test_three_topics_are_learned_far_above_chance(tmp_path: Path) -> None:
+    names = ["sport", "music", "money"]
+    for split, n, seed in (("train", 90, 0), ("dev", 30, 1), ("test", 30, 2)):
+        rows = [(" ".join(words), names[label]) for words, label in keyword_sentences(n, ["goal team coach", "song band tune", "bank cash loan"],
+                                                                                        seed)]
+        write_rows(tmp_path / "data" / f"{split}.csv", rows)
+    metrics = trained_metrics(["task=classify", f"task.data_dir={tmp_path / 'data'}", "task.hidden_dim=8",
+                               "task.batch_size=10", "task.lr=0.03", "task.dropout=0.0", "trainer.max_epochs=10"],
+                              tmp_path / "run")
+    assert metrics["test/acc"] >= 0.8 and metrics["test/macro_f1"] >= 0.8  # chance: 1/3

@@ -15,6 +15,7 @@ from elmo_lab.training.pipeline import train
 from elmo_lab.contextual.lstm import CharIds
 from tabular_helpers import SNLI, write_rows
 from tasks.pairs import ESIMClassifier, PairsDataModule
+from learning_helpers import keyword_sentences, trained_metrics
 from train_helpers import FAST, compose_train, example_metric
 
 SETTINGS = FAST + ["task=pairs", f"task.data_dir={SNLI}"]
@@ -99,3 +100,19 @@ def test_experiment_snli_paper_is_the_papers_setting() -> None:
     assert cfg.task.name == "pairs" and cfg.task.module == "tasks.pairs"
     assert str(cfg.elmo.placement) == "both" and cfg.elmo.layer_norm is True and cfg.elmo.l2_coef == 0.001
     assert cfg.task.hidden_dim == 300 and cfg.task.dropout == 0.5 and cfg.task.lr == 0.0004
+
+
+@pytest.mark.learning
+def test_esim_learns_snli_format_pairs_far_above_chance(tmp_path: Path) -> None:
+    """The hypothesis's keyword decides the relation; SNLI's own JSONL layout (``gold_label``)."""
+    relations = ["entailment", "neutral", "contradiction"]
+    for split, n, seed in (("train", 90, 0), ("dev", 30, 1), ("test", 30, 2)):
+        premises = keyword_sentences(n, ["dog", "cat", "bird"], seed + 10)
+        rows = [(" ".join(p), " ".join(h), relations[label])
+                for (p, _), (h, label) in zip(premises, keyword_sentences(n, ["yes true sure", "maybe perhaps possibly", "no never false"], seed))]
+        write_rows(tmp_path / "data" / f"snli_1.0_{split}.jsonl", rows,
+                   header=("sentence1", "sentence2", "gold_label"))
+    metrics = trained_metrics(["task=pairs", f"task.data_dir={tmp_path / 'data'}", "task.hidden_dim=8",
+                               "task.batch_size=10", "task.lr=0.02", "task.dropout=0.0", "trainer.max_epochs=10"],
+                              tmp_path / "run")
+    assert metrics["test/acc"] >= 0.8  # chance: 1/3

@@ -17,6 +17,7 @@ from tasks.probe import (LabelledSentence, LinearProbe, ProbeDataModule, check_p
                          most_frequent_tag_accuracy, most_frequent_tags)
 from test_ner_task import write_conll  # tests/tasks is on sys.path under pytest's default import mode
 
+from learning_helpers import trained_metrics
 from train_helpers import compose_train, train_cli, example_metric
 
 ELMO = dict(placement="input", mix="layer", layer=1, layer_norm=False, dropout=0.0, l2_coef=0.0)
@@ -214,3 +215,22 @@ def test_placement_error_through_the_cli(tiny_bilm_dir: Path, tmp_path: Path) ->
     expected = "error: elmo.placement: the probe reads the biLM vector alone; use elmo.placement=input (got both)"
     assert lines and lines[-1].startswith(expected), result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.learning
+def test_a_linear_probe_learns_word_tags_far_above_the_majority_tag(tiny_bilm_dir: Path, tmp_path: Path) -> None:
+    """Four tags, three words each (a tag's words share their letters), in random order: the token layer tells
+    them apart, a linear probe learns them."""
+    import random
+
+    words = {"NN": ["aab", "bba", "abab"], "VB": ["xxy", "yyx", "xyxy"], "JJ": ["mmn", "nnm", "mnmn"],
+             "RB": ["qqr", "rrq", "qrqr"]}
+    pairs = [f"{w}/{tag}" for tag, ws in words.items() for w in ws]
+    rng = random.Random(0)
+    splits = {name: [" ".join(rng.choices(pairs, k=6)) for _ in range(n)]
+              for name, n in (("train", 60), ("valid", 15), ("test", 20))}
+    data = _write_pos(tmp_path / "data", splits)
+    metrics = trained_metrics(["experiment=probe_layers", "probe=layer0", f"task.data_dir={data}", "task.column=2",
+                               f"bilm.spec={tiny_bilm_dir}", "task.lr=0.05", "task.batch_size=10",
+                               "trainer.max_epochs=6", "elmo.placement=input"], tmp_path / "run")
+    assert metrics["test/acc"] >= 0.8  # the majority tag: about 0.25

@@ -12,6 +12,7 @@ from elmo_lab.modules.bcn import BCNEncoder, SelfAttentivePooling
 from elmo_lab.modules.encoders import BiLSTMEncoder, pool
 from elmo_lab.contextual.lstm import CharIds
 from tasks.sentiment import SentimentDataModule
+from learning_helpers import FILLER, keyword_sentences, trained_metrics
 from train_helpers import train_cli
 
 TASK = dict(name="mr", module="tasks.sentiment", dataset="mr", data_dir=None, split_seed=0, phrases=False,
@@ -83,3 +84,44 @@ def test_sst_without_data_says_so_and_names_the_offline_task(tmp_path: Path) -> 
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: SST not found") and "task=mr" in lines[0], result.stderr
+
+
+def _write_sst(folder: Path, keywords: list[str]) -> Path:
+    """``trees/{train,dev,test}.txt`` in the official PTB format: each word a leaf labelled 2 (neutral) but the
+    keyword, which carries the sentence's label, as does the root."""
+    (folder / "trees").mkdir(parents=True)
+    for split, n, seed in (("train", 150, 0), ("dev", 30, 1), ("test", 40, 2)):
+        trees = []
+        for words, label in keyword_sentences(n, keywords, seed):
+            leaves = " ".join(f"({2 if w in FILLER else label} {w})" for w in words)
+            trees.append(f"({label} {leaves})")
+        (folder / "trees" / f"{split}.txt").write_text("\n".join(trees) + "\n")
+    return folder
+
+
+@pytest.mark.learning
+def test_sst_five_classes_are_learned_far_above_chance(tmp_path: Path) -> None:
+    data = _write_sst(tmp_path / "data", ["awful vile", "bad dull", "okay fair", "good nice", "superb great"])
+    metrics = trained_metrics(["task=sst", f"task.data_dir={data}", "task.hidden_dim=8", "task.batch_size=10",
+                               "task.lr=0.03", "task.dropout=0.0", "trainer.max_epochs=10"], tmp_path / "run")
+    assert metrics["test/acc"] >= 0.8  # chance: 0.2
+
+
+def test_sst_phrases_add_every_subtree_of_the_train_trees_only(tmp_path: Path) -> None:
+    trees = tmp_path / "trees"
+    trees.mkdir()
+    (trees / "train.txt").write_text("(3 (2 A) (4 (3 good) (2 film)))\n(1 (1 (1 Dull) (2 plot)) (2 .))\n")
+    (trees / "dev.txt").write_text("(3 (2 A) (4 (3 good) (2 film)))\n")
+    (trees / "test.txt").write_text("(1 (1 (1 Dull) (2 plot)) (2 .))\n")
+    sizes = {}
+    for phrases, shortest in ((False, 1), (True, 1), (True, 2)):
+        dm = SentimentDataModule(dict(TASK, name="sst", dataset="sst", data_dir=str(tmp_path), phrases=phrases,
+                                      min_phrase_tokens=shortest), seed=0)
+        dm.setup()
+        sizes[phrases, shortest] = dm.data_sizes()
+        if phrases and shortest == 2:
+            assert sorted((" ".join(e.tokens), e.label) for e in dm.splits["train"]) == [
+                ("A good film", 3), ("Dull plot", 1), ("Dull plot .", 1), ("good film", 4)]
+    assert sizes[False, 1] == {"train": 2, "dev": 1, "test": 1}
+    assert sizes[True, 1] == {"train": 10, "dev": 1, "test": 1}  # 5 subtrees a tree; dev and test: whole sentences
+    assert sizes[True, 2]["train"] == 4

@@ -13,6 +13,7 @@ from elmo_lab.metrics.squad import evaluate
 from elmo_lab.training.pipeline import train
 from tasks.squad import SquadDataModule
 
+from learning_helpers import FILLER, trained_metrics
 from train_helpers import FAST, REPO, compose_train, one_error_line, train_cli, example_metric
 
 FIXTURES = REPO / "tests" / "data" / "fixtures" / "squad"
@@ -82,3 +83,39 @@ def test_missing_squad_files_are_one_clear_line(tmp_path: Path) -> None:
     line = one_error_line(train_cli(["task=squad", f"task.data_dir={tmp_path}", "elmo.placement=none", "logger=csv"],
                                     tmp_path))
     assert line.startswith("error: ") and "train-v1.1.json" in line
+
+
+def _write_keyed_squad(folder: Path) -> Path:
+    """``train-v1.1.json`` and ``dev-v1.1.json`` in the official layout: each passage is filler words with one
+    ``key WORD`` in it, the question asks for the key, the answer is the word after ``key``."""
+    import random
+
+    rng = random.Random(0)
+    answers = "apple river stone cloud lemon tiger piano maple".split()
+    for name, articles in (("train-v1.1.json", 12), ("dev-v1.1.json", 4)):
+        data = []
+        for a in range(articles):
+            paragraphs = []
+            for p in range(6):
+                words = rng.choices(FILLER, k=rng.randint(6, 10))
+                at = rng.randint(0, len(words))
+                answer = rng.choice(answers)
+                context = " ".join(words[:at] + ["key", answer] + words[at:])
+                start = len(" ".join(words[:at] + ["key"])) + 1
+                assert context[start:start + len(answer)] == answer
+                paragraphs.append({"context": context, "qas": [{"id": f"{name[:3]}{a}-{p}", "question": "what is the key ?",
+                                                                "answers": [{"answer_start": start, "text": answer}]}]})
+            data.append({"title": f"article {a}", "paragraphs": paragraphs})
+        (folder / name).write_text(json.dumps({"version": "1.1", "data": data}))
+    return folder
+
+
+@pytest.mark.learning
+def test_bidaf_learns_to_point_at_the_answer_far_above_chance(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    data = _write_keyed_squad(tmp_path / "data")
+    metrics = trained_metrics(["task=squad", f"task.data_dir={data}", "task.download=false", "task.val_fraction=0.25",
+                               "task.hidden_dim=8", "task.modeling_dim=8", "task.modeling_layers=1",
+                               "task.char_filters=4", "task.dropout=0.0", "task.batch_size=8", "task.lr=0.02",
+                               "trainer.max_epochs=4"], tmp_path / "run")
+    assert metrics["test/em"] >= 70  # a random span of up to 17 tokens out of ~10: a few per cent

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 from omegaconf import OmegaConf
-from omegaconf.errors import ValidationError
+from omegaconf.errors import ConfigAttributeError, ValidationError
 from hydra.errors import ConfigCompositionException
 
 from elmo_lab.config.schema import ConfigError, Mix, Placement, validate
@@ -48,16 +48,17 @@ def test_experiment_sets_the_paper_sst5_setting() -> None:
     assert cfg.elmo.placement == Placement.both and cfg.elmo.l2_coef == 0.001
 
 
-@pytest.mark.parametrize("override, error", [
-    ("elmo.placement=bogus", ConfigCompositionException),
-    ("elmo.mix=everything", ConfigCompositionException),
-    ("elmo.placment=both", ConfigCompositionException),
-    ("bilm.freeze=maybe", ConfigCompositionException),
+@pytest.mark.parametrize("override, cause, message", [
+    ("elmo.placement=bogus", ValidationError, "Invalid value 'bogus', expected one of [none, input, output, both]"),
+    ("elmo.mix=everything", ValidationError, "Invalid value 'everything', expected one of [all, top, average, layer]"),
+    ("elmo.placment=both", ConfigAttributeError, "Key 'placment' not in 'ElmoConfig'"),
+    ("bilm.freeze=maybe", ValidationError, "Value 'maybe' is not a valid bool"),
 ])
-def test_schema_rejects_bad_values_at_composition(override: str, error: type) -> None:
-    with pytest.raises(error) as info:
+def test_schema_rejects_bad_values_at_composition(override: str, cause: type, message: str) -> None:
+    with pytest.raises(ConfigCompositionException) as info:
         compose_train([override])
-    assert isinstance(info.value.__cause__, (ValidationError, Exception))
+    assert type(info.value.__cause__) is cause and message in str(info.value.__cause__)
+    assert f"full_key: {override.split('=')[0]}" in str(info.value.__cause__)  # it names the key
 
 
 @pytest.mark.parametrize("override, message", [

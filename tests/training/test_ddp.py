@@ -20,6 +20,8 @@ from pathlib import Path
 import pytest
 
 from elmo_lab.training.pipeline import train
+from learning_helpers import keyword_sentences
+from tabular_helpers import write_rows
 from train_helpers import FAST, REPO, compose_train
 
 AUDIT_HOOK = '''
@@ -85,13 +87,20 @@ def _reevaluate_in_one_process(overrides: list[str], run_dir: Path) -> dict:
 
 
 @pytest.mark.slow
-def test_mr_on_two_processes_writes_its_files_once_and_matches_one_process(tiny_bilm_dir: Path,
-                                                                           tmp_path: Path) -> None:
-    overrides = SETTINGS + [f"bilm.spec={tiny_bilm_dir}", "elmo.placement=input"]
+def test_two_processes_write_their_files_once_and_learn_as_one_process(tiny_bilm_dir: Path, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    for split, n, seed in (("train", 80, 0), ("dev", 20, 1), ("test", 40, 2)):
+        write_rows(data / f"{split}.csv", [(" ".join(words), str(label)) for words, label in
+                                           keyword_sentences(n, ["bad awful dull poor", "good great fine nice"], seed)])
+    overrides = [o for o in SETTINGS if not o.startswith(("trainer.limit_train", "trainer.max_epochs"))] + [
+        "task=classify", f"task.data_dir={data}", f"bilm.spec={tiny_bilm_dir}", "elmo.placement=output",
+        "task.lr=0.03", "task.dropout=0.0", "trainer.max_epochs=8"]
     run_dir = tmp_path / "ddp"
     # 4 per process: 8 examples per optimiser step, like the single-process run below
     result, writes = _ddp_run(overrides + ["task.batch_size=4"], run_dir, tmp_path)
-    _written_once(writes, ["run_config.yaml", "results.json", "layer_weights.png", "checkpoints/last.ckpt"])
+    _written_once(writes, ["run_config.yaml", "results.json", "layer_weights.png"])
+    saves = [pid for pid, name in writes if name == "checkpoints/last.ckpt"]
+    assert len(saves) == 8 and len(set(saves)) == 1, writes  # once an epoch, by one process
     assert (run_dir / "train_ddp_process_1.log").is_file()  # the second rank ran train.py too
     assert result.stdout.count("results: ") == 1
     ddp = _metrics(run_dir)
@@ -99,11 +108,12 @@ def test_mr_on_two_processes_writes_its_files_once_and_matches_one_process(tiny_
     single = tmp_path / "single"
     train(compose_train(overrides + ["task.batch_size=8"], run_dir=single))
     one = _metrics(single)
-    # Not bit-identical: DDP batches come from a distributed sampler, one process batches by length.  Both took 3
-    # steps of 8 examples from the same initial weights, so the accuracies stay within a few points.  (The NER
-    # test below compares the same weights evaluated both ways, exactly.)
+    # Not bit-identical: DDP batches come from a distributed sampler, one process batches by length.  Both learn the
+    # keyword labels (chance: 0.5) to within a few test sentences of each other.  (ELMo at the output: with the
+    # random-weights tiny biLM at the input of an 8-wide BiLSTM the classifier stayed at chance, measured 2026-12-07.)  (The NER test below compares the
+    # same weights evaluated both ways, exactly.)
     for key in ("val/acc", "test/acc"):
-        assert 0.0 <= ddp[key] <= 1.0 and ddp[key] == pytest.approx(one[key], abs=0.05), (key, ddp, one)
+        assert ddp[key] >= 0.85 and one[key] >= 0.85 and ddp[key] == pytest.approx(one[key], abs=0.1), (key, ddp, one)
 
 
 def _write_conll(folder: Path, sizes: dict[str, int]) -> Path:
