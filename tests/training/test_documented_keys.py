@@ -28,9 +28,14 @@ CLASSIFY = ["task=classify", "task.hidden_dim=8", "task.batch_size=10", "task.lr
 def test_early_stopping_stops_when_dev_accuracy_stops_rising(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WANDB_MODE", "offline")
     data, run = _keyword_csvs(tmp_path / "data"), tmp_path / "run"
-    metrics = trained_metrics(CLASSIFY + [f"task.data_dir={data}", "trainer.max_epochs=40", "callbacks=early_stopping",
-                                          "callbacks.early_stopping.patience=2", "task.per_class_f1=false",
-                                          "logger=wandb"], run)
+    try:
+        metrics = trained_metrics(CLASSIFY + [f"task.data_dir={data}", "trainer.max_epochs=40",
+                                              "callbacks=early_stopping", "callbacks.early_stopping.patience=2",
+                                              "task.per_class_f1=false", "logger=wandb"], run)
+    finally:
+        import wandb
+
+        wandb.finish()  # run_job finishes it for train.py; called in-process here, its summary would land later
     history = [h["val/acc"] for h in json.loads((run / "results.json").read_text())["history"]]
     best = history.index(max(history))
     assert max(history) == 1.0 and len(history) == best + 1 + 2 < 40  # two epochs without a better dev score
@@ -48,10 +53,10 @@ def test_logger_none_writes_no_log_but_the_results(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("stateful", [False, True])
 def test_bilm_stateful_carries_the_lstm_state_from_batch_to_batch(stateful: bool, tiny_bilm_dir: Path) -> None:
-    from elmo_lab.elmo.provider import BiLMLayers
+    from elmo_lab.elmo.provider import ContextualLayers
 
     cfg = compose_train(["task=mr", f"bilm.spec={tiny_bilm_dir}", f"bilm.stateful={str(stateful).lower()}"])
-    elmo = BiLMLayers.from_config(cfg.bilm, needed=True)
+    elmo = ContextualLayers.from_config(cfg.bilm, needed=True)
     tokens = [["The", "film", "was", "fine", "."], ["A", "dull", "plot", "."]]
     first, second = elmo.layers(tokens), elmo.layers(tokens)  # (batch, L + 1, time, dim) each
     assert (elmo.cache is None) == stateful  # carried state: layers depend on batch order, never cached
