@@ -4,7 +4,7 @@ Configs: ``conf/`` (groups task, bilm, elmo, trainer, logger, callbacks, paths, 
 by ``elmo_lab/config/``.  The run directory gets ``results.json``, ``layer_weights.png``, ``checkpoints/``,
 CSV logs and an offline wandb run.  Config mistakes print one ``error: ...`` line and exit with status 2, before
 torch or Lightning is imported (composition and validation use only the light schema modules); ``pretrain.py``
-runs the same way (``elmo_lab.training.cli``).
+runs the same way (``elmo_lab.run.cli``).
 """
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ import hydra
 from omegaconf import DictConfig
 
 from elmo_lab.config.schema import register_configs, validate
-from elmo_lab.training.cli import help_text, run_hydra_cli, run_job
+from elmo_lab.run.cli import help_text, run_hydra_cli, run_job
 from elmo_lab.training.results import RESULTS_FILE
-from elmo_lab.training.run_dir import refuse_changed_config
+from elmo_lab.run.run_dir import refuse_changed_config
 from elmo_lab.training.tasks import register_task_schemas
 
 CONF = Path(__file__).resolve().parent / "conf"

@@ -37,7 +37,7 @@ from elmo_lab.lm.batching import IGNORE, EncodedCorpus, LMBatch, make_loader
 from elmo_lab.lm.corpora import ptb_split
 from elmo_lab.lm.module import BiLMLanguageModel, lm_nll
 from elmo_lab.lm.softmax import FullSoftmax
-from elmo_lab.lm.vocab import Vocabulary
+from elmo_lab.data.vocab import Vocabulary
 
 ARCH_DIR = Path(__file__).resolve().parents[1] / "conf" / "bilm_arch"
 

@@ -17,7 +17,7 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 from elmo_lab.config.choices import Activation, Batching, ExportDtype, LMOptimizer, Scheduler
 from elmo_lab.config.schema import RESULT_NEUTRAL_KEYS, ConfigError
 
-SPECIAL_WORDS = 3  # <S> </S> <UNK>: every softmax vocabulary starts with them (elmo_lab.lm.vocab)
+SPECIAL_WORDS = 3  # <S> </S> <UNK>: every softmax vocabulary starts with them (elmo_lab.data.vocab)
 
 
 @dataclass

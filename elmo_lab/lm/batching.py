@@ -33,7 +33,7 @@ from elmo_lab.bilm.chars import BOS_TOKEN, EOS_TOKEN, token_to_char_ids
 from elmo_lab.config.choices import BATCHINGS  # rows, stream (data.batching), defined once
 
 from elmo_lab.lm.corpora import CorpusError
-from elmo_lab.lm.vocab import Vocabulary
+from elmo_lab.data.vocab import Vocabulary
 
 IGNORE = -100  # target id that the loss skips
 

@@ -9,7 +9,7 @@ import pytorch_lightning as pl
 from elmo_lab.lm.batching import BATCHINGS, EncodedCorpus, LMBatch, make_loader
 from elmo_lab.lm.corpora import CorpusSpec, Sentences, load_corpus, lowercase_sentences
 from elmo_lab.lm.module import LMConfigError
-from elmo_lab.lm.vocab import Vocabulary
+from elmo_lab.data.vocab import Vocabulary
 
 
 class LMDataModule(pl.LightningDataModule):

@@ -31,7 +31,7 @@ from elmo_lab.lm.export import has_softmax, load_softmax
 from elmo_lab.lm.module import lm_nll
 from elmo_lab.lm.perplexity import evaluate_perplexity
 from elmo_lab.lm.softmax import FullSoftmax, make_softmax
-from elmo_lab.lm.vocab import Vocabulary
+from elmo_lab.data.vocab import Vocabulary
 
 log = logging.getLogger(__name__)
 

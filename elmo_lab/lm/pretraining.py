@@ -1,6 +1,6 @@
 """What ``pretrain.py`` runs: config check → data → LM module → Lightning fit (resumable) → perplexities → export.
 
-The run directory works as a task run's does (``elmo_lab.training.run_dir``, shared with ``train.py``): rerunning a
+The run directory works as a task run's does (``elmo_lab.run.run_dir``, shared with ``train.py``): rerunning a
 command resumes from ``checkpoints/last.ckpt``, a rerun with a config that differs in a result-relevant key (all but
 ``PRETRAIN_RESULT_NEUTRAL_KEYS``) is refused before anything loads, ``force=true`` starts over, and under DDP only
 rank 0 writes there.
@@ -24,7 +24,7 @@ from elmo_lab.lm.datamodule import LMDataModule
 from elmo_lab.lm.export import export_lm
 from elmo_lab.lm.module import BiLMLanguageModel
 from elmo_lab.lm.perplexity import BATCHING_WORDS, evaluate_perplexity
-from elmo_lab.training.run_dir import make_loggers, prepare_run_dir
+from elmo_lab.run.run_dir import make_loggers, prepare_run_dir
 
 
 def _plain(cfg: DictConfig) -> dict[str, Any]:

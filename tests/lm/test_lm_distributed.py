@@ -12,7 +12,7 @@ import pytest
 
 from elmo_lab.lm.batching import EncodedCorpus, make_loader
 from elmo_lab.lm.corpora import CorpusError, CorpusSpec, load_corpus
-from elmo_lab.lm.vocab import Vocabulary
+from elmo_lab.data.vocab import Vocabulary
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -5,7 +5,7 @@ from elmo_lab.bilm.options import BiLMOptions
 from elmo_lab.lm.export import export_lm
 from elmo_lab.lm.finetune import finetune_bilm
 from elmo_lab.lm.softmax import FullSoftmax
-from elmo_lab.lm.vocab import Vocabulary
+from elmo_lab.data.vocab import Vocabulary
 
 
 def _frozen_bilm(tiny_options):

@@ -10,7 +10,7 @@ import pytorch_lightning as pl
 import torch
 
 from elmo_lab.lm.batching import EncodedCorpus, RowCollator, RowDataset, ShuffledRows, make_loader, pack_rows
-from elmo_lab.lm.vocab import Vocabulary
+from elmo_lab.data.vocab import Vocabulary
 
 HERE = Path(__file__).resolve().parent
 

@@ -10,7 +10,7 @@ from elmo_lab.lm.module import LMConfigError, lm_nll
 from elmo_lab.lm.perplexity import evaluate_perplexity
 from elmo_lab.lm.softmax import FullSoftmax
 from elmo_lab.lm.streams import StreamLoader, circular_segments, sentence_segments
-from elmo_lab.lm.vocab import Vocabulary
+from elmo_lab.data.vocab import Vocabulary
 
 
 def _corpus(sentences):
