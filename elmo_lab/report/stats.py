@@ -94,6 +94,14 @@ def welch(a: Sequence[float], b: Sequence[float], confidence: float = 0.95) -> W
     return Welch(diff, se, df, p, (diff - half, diff + half), n_a, n_b)
 
 
+def mean_ci(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float | None]:
+    """Mean and the half-width of its t confidence interval, ``t · s / √n`` (None below two values)."""
+    v = np.asarray(values, dtype=float)
+    if len(v) < 2:
+        return float(v.mean()), None
+    return float(v.mean()), float(sps.t.ppf((1 + confidence) / 2, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v)))
+
+
 def holm(pvalues: Sequence[float | None]) -> list[float | None]:
     """Holm–Bonferroni adjusted p-values, in the input order.
 
