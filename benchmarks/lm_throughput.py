@@ -33,7 +33,8 @@ from torch import nn
 from elmo_lab.bilm.options import BiLMOptions
 from elmo_lab.bilm.recurrence_masked import recurrence_backend
 from elmo_lab.bilm.token_encoder import CharCNNEncoder, token_spans
-from elmo_lab.lm.batching import IGNORE, EncodedCorpus, LMBatch, make_loader
+from elmo_lab.lm.batching import IGNORE, EncodedCorpus, LMBatch
+from elmo_lab.lm.loaders import make_loader
 from elmo_lab.lm.corpora import ptb_split
 from elmo_lab.lm.module import BiLMLanguageModel, lm_nll
 from elmo_lab.lm.softmax import FullSoftmax

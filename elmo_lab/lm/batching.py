@@ -24,13 +24,12 @@ Rows are the default because they trained the better LM on PTB in the same time 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
 
 from elmo_lab.bilm.chars import BOS_TOKEN, EOS_TOKEN, token_to_char_ids
-from elmo_lab.config.choices import BATCHINGS  # rows, stream (data.batching), defined once
 
 from elmo_lab.lm.corpora import CorpusError
 from elmo_lab.data.vocab import Vocabulary
@@ -270,23 +269,3 @@ class ShuffledRows(ResumablePasses):
         for k in range(skip, len(self)):
             first = (k * world + rank) * self.batch_size
             yield self.collate(order[first: first + self.batch_size])
-
-
-
-def make_loader(corpus: EncodedCorpus, window: int, batch_size: int, shuffle: bool, seed: int = 0,
-                batching: str = "rows", steps_done: Callable[[], int] | None = None,
-                shard: Callable[[], tuple[int, int]] | None = None) -> Iterable[LMBatch]:
-    """``LMBatch``es of ``corpus``: packed sentence rows (shuffled each epoch when ``shuffle``: ``ShuffledRows``), or
-    ``stream`` windows with carried state (``streams``); training loaders (``shuffle``) resume mid-epoch and take
-    their rank's share of each pass when ``shard`` gives ``(rank, world_size)``."""
-    if batching == "stream":
-        from elmo_lab.lm.streams import StreamLoader  # streams builds on this module
-
-        return StreamLoader(corpus, window, batch_size, shuffle, seed, steps_done, shard)
-    if batching != "rows":
-        raise ValueError(f"batching must be one of {', '.join(BATCHINGS)}; got {batching!r}")
-    rows = pack_rows(corpus.sentence_starts, corpus.sentence_lengths, window)
-    if shuffle:
-        return ShuffledRows(RowCollator(corpus, rows), len(rows), batch_size, seed, steps_done, shard)
-    return torch.utils.data.DataLoader(RowDataset(len(rows)), batch_size=batch_size, shuffle=False,
-                                       collate_fn=RowCollator(corpus, rows))

@@ -6,7 +6,9 @@ from pathlib import Path
 from typing import Any, Iterable
 
 import pytorch_lightning as pl
-from elmo_lab.lm.batching import BATCHINGS, EncodedCorpus, LMBatch, make_loader
+from elmo_lab.config.choices import BATCHINGS
+from elmo_lab.lm.batching import EncodedCorpus, LMBatch
+from elmo_lab.lm.loaders import make_loader
 from elmo_lab.lm.corpora import CorpusSpec, Sentences, load_corpus, lowercase_sentences
 from elmo_lab.lm.module import LMConfigError
 from elmo_lab.data.vocab import Vocabulary

@@ -26,7 +26,9 @@ import torch
 
 from elmo_lab.bilm.model import BiLM
 
-from elmo_lab.lm.batching import EncodedCorpus, make_loader
+from elmo_lab.lm.batching import EncodedCorpus
+
+from elmo_lab.lm.loaders import make_loader
 from elmo_lab.lm.export import has_softmax, load_softmax
 from elmo_lab.lm.module import lm_nll
 from elmo_lab.lm.perplexity import evaluate_perplexity

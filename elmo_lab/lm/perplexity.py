@@ -17,7 +17,10 @@ import torch
 
 from elmo_lab.bilm.model import BiLM
 
-from elmo_lab.lm.batching import BATCHINGS, EncodedCorpus, make_loader
+from elmo_lab.config.choices import BATCHINGS
+from elmo_lab.lm.batching import EncodedCorpus
+
+from elmo_lab.lm.loaders import make_loader
 from elmo_lab.lm.corpora import CorpusError, CorpusSpec, Sentences, load_corpus, ptb_split, read_text_file
 from elmo_lab.lm.module import lm_nll, perplexities
 from elmo_lab.lm.softmax import FullSoftmax

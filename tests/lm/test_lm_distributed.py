@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from elmo_lab.lm.batching import EncodedCorpus, make_loader
+from elmo_lab.lm.batching import EncodedCorpus
+
+from elmo_lab.lm.loaders import make_loader
 from elmo_lab.lm.corpora import CorpusError, CorpusSpec, load_corpus
 from elmo_lab.data.vocab import Vocabulary
 
