@@ -12,14 +12,14 @@ Packed rows (``data.batching=rows``):
   sentence at a time): these perplexities are those of the embedding setting.  Carrying state across such rows is
   not possible: the backward LM would start a row from a state built from the words before its targets.
   ``streams`` carries state by giving the backward LM its own input instead.
-* Cost: rows are padded.  On PTB, rows of 64 tokens are 79.5% real tokens (76% scored predictions; 77% / 72% at 20
-  tokens); the LSTM recurrence skips each row's padding (``elmo_lab/bilm/recurrence.py``), the other layers do not.
+* Cost: rows are padded (how much on PTB: docs/benchmarks.md, "Measurements behind the code"); the LSTM
+  recurrence skips each row's padding (``elmo_lab/bilm/recurrence.py``), the other layers do not.
 * Targets: forward LM at position t predicts token t+1, backward LM at t predicts t-1, inside the row only.  The
   trivial predictions across a sentence boundary (``</S>`` → next ``<S>``) are not scored, so each sentence
   contributes n+1 forward predictions (w_1 … w_n, ``</S>``) and n+1 backward ones (w_n … w_1, ``<S>``) — the usual
   perplexity convention (PTB counts the end-of-sentence token).
 
-Rows are the default because they trained the better LM on PTB in the same time (figures in ``streams``).
+Rows are the default because they trained the better LM on PTB in the same time (docs/benchmarks.md).
 """
 from __future__ import annotations
 

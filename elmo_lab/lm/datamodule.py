@@ -2,7 +2,6 @@
 windows (``streams``)."""
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Iterable
 
 import pytorch_lightning as pl
@@ -85,7 +84,3 @@ class LMDataModule(pl.LightningDataModule):
     def test_dataloader(self) -> Iterable[LMBatch]:
         return make_loader(self.encoded["test"], self.window, self.eval_batch_size, shuffle=False,
                            batching=self.batching)
-
-    def save_vocab(self, path: str | Path) -> None:
-        assert self.vocab is not None
-        self.vocab.save(path)

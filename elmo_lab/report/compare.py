@@ -96,7 +96,7 @@ def compare(configs: list[Config], task_metric: dict[str, str], examples: bool =
             aso: bool = False) -> list[Comparison]:
     """A ``Comparison`` for every configuration with a baseline, in the order of ``configs``; Holm's adjustment
     runs over all of them (the family of one report).  ``examples=False`` skips the bootstraps; ``aso=True`` adds
-    ASO's ε_min (deepsig: ~10 s per comparison on two CPU cores, so ``report --aso`` asks for it)."""
+    ASO's ε_min (deepsig: seconds per comparison, docs/statistics.md, so ``report --aso`` asks for it)."""
     # a baseline is shared by many configurations: read each run's file once (SQuAD's holds ~10k rows)
     read = functools.lru_cache(maxsize=None)(read_example_table)
     out: list[Comparison] = []

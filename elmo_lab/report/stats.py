@@ -147,8 +147,8 @@ def almost_stochastic_order(a: Sequence[float], b: Sequence[float], seed: int = 
 
     ε_min in [0, 1] bounds how far the score distribution of ``b`` is from stochastically dominating that of ``a``:
     below 0.5 ``b`` is (almost) stochastically better, near 0 it is better at almost every quantile.  It is an upper
-    bound: 0.5 or more shows no such order, and with five seeds a side it is often 1 in both directions (measured
-    on MR: ``input`` against ``none`` and ``none`` against ``input`` both 1.0).  Unlike a t-test it compares whole distributions over seeds, not only their means.  ``num_comparisons``
+    bound: 0.5 or more shows no such order, and with a few seeds a side it is often 1 in both directions
+    (docs/statistics.md).  Unlike a t-test it compares whole distributions over seeds, not only their means.  ``num_comparisons``
     applies deepsig's Bonferroni correction of the confidence level.
 
     ``None`` when deepsig is not importable (see ``ASO_UNAVAILABLE_REASON``) or a side has fewer than two scores.
