@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 
 from elmo_lab.__main__ import COMMANDS
+from elmo_lab.config.groups import config_groups
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 DOCS = ROOT / "docs"
 README_MAX_LINES = 200
-# Hydra config groups whose choices (`group=name` in commands) must be a conf/<group>/<name>.yaml.
-GROUPS = ("task", "experiment", "bilm", "bilm_arch", "elmo", "trainer", "logger", "callbacks", "corpus", "probe",
-          "table2", "table3", "paths", "hydra/launcher")
+# Hydra config groups whose choices (`group=name` in commands) must be a conf/<group>/<name>.yaml: read from conf/.
+GROUPS = tuple(config_groups(ROOT / "conf"))
 
 
 def pages() -> list[Path]:

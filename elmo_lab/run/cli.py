@@ -17,7 +17,7 @@ import re
 import shutil
 import sys
 from pathlib import Path
-from typing import Any, Callable, NoReturn, Sequence
+from typing import Any, Callable, NoReturn
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import HydraException, MissingConfigException
@@ -102,26 +102,15 @@ def run_job(cfg: DictConfig, check: Callable[[DictConfig], None], target: str, *
             wandb.finish()
 
 
-def _choices(conf_dir: Path, group: str) -> list[str]:
-    """The options of a config group: its yaml files, without the ``_``-prefixed shared bases."""
-    folder = conf_dir / group
-    return sorted(p.stem for p in folder.glob("*.yaml") if not p.stem.startswith("_")) if folder.is_dir() else []
+def help_text(conf_dir: str | Path, primary: str, usage: str) -> str:
+    """The ``--help`` of an entry point: usage, then each config group ``primary.yaml`` composes (directly, through
+    an experiment, or Hydra's own: ``elmo_lab.config.groups``) with its choices.  Read from the yaml files alone, so
+    it answers at once and lists exactly what this entry point can compose."""
+    from elmo_lab.config.groups import composed_groups, group_choices
 
-
-def help_text(conf_dir: str | Path, primary: str, usage: str, extra_groups: Sequence[str] = ()) -> str:
-    """The ``--help`` of an entry point: usage, then each config group ``primary.yaml`` composes (and
-    ``extra_groups``, e.g. ``hydra/launcher``) with its choices.  Read from the yaml files alone, so it answers at
-    once and lists exactly what this entry point can compose."""
-    from omegaconf import OmegaConf
-
-    conf_dir = Path(conf_dir)
-    groups: list[str] = []
-    for entry in OmegaConf.to_container(OmegaConf.load(conf_dir / f"{primary}.yaml")).get("defaults", []):
-        if isinstance(entry, dict):
-            groups += [str(k).removeprefix("override ").strip("/") for k in entry]
     lines = [f"usage: {usage}", "", "config groups (group=choice):"]
-    for group in [*groups, *extra_groups]:
-        choices = _choices(conf_dir, group)
+    for group in composed_groups(conf_dir, primary):
+        choices = group_choices(conf_dir, group)
         if choices:
             lines.append(f"  {group + ':':<16} {', '.join(choices)}")
     lines += ["", "any key: key=value (an existing key), +key=value (a new one); -m sweeps comma-separated values",

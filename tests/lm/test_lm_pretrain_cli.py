@@ -56,7 +56,7 @@ def test_help_lists_only_the_groups_pretrain_composes() -> None:
     assert result.returncode == 0 and result.stderr.strip() == "torch not imported", result.stderr
     groups = {line.split(":")[0].strip(): line.split(":", 1)[1].split(", ")
               for line in result.stdout.splitlines() if line.startswith("  ")}
-    assert set(groups) == {"corpus", "bilm_arch", "trainer", "logger", "paths"}
+    assert set(groups) == {"corpus", "bilm_arch", "trainer", "logger", "paths", "hydra/launcher"}
     for group, choices in groups.items():
         assert [c.strip() for c in choices] == sorted(p.stem for p in (CONF / group).glob("*.yaml")
                                                       if not p.stem.startswith("_"))
