@@ -1,6 +1,6 @@
 """The Hydra config groups, read from ``conf/`` itself so that no list of them is kept by hand: a group is a folder
 of ``conf/`` holding yaml files (``hydra/launcher`` included), its choices are those files (without the
-``_``-prefixed shared bases), and an entry point composes the groups its yaml's defaults name, those its groups'
+``_``-prefixed shared bases) and the options registered in Hydra's ConfigStore, and an entry point composes the groups its yaml's defaults name, those its groups'
 files name in turn (``experiment=table2`` composes ``table2`` and ``table3``), and Hydra's own (``hydra/launcher``).
 
 Light: omegaconf only, so ``--help`` answers at once.
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hydra.core.config_store import ConfigStore
 from omegaconf import OmegaConf
 
 
@@ -20,9 +21,15 @@ def config_groups(conf_dir: str | Path) -> list[str]:
 
 
 def group_choices(conf_dir: str | Path, group: str) -> list[str]:
-    """The options of a config group: its yaml files, without the ``_``-prefixed shared bases."""
+    """The options of a config group: its yaml files and the options registered in Hydra's ConfigStore (the
+    published ELMo shapes of ``bilm_arch``), without the ``_``-prefixed shared bases and schemas."""
     folder = Path(conf_dir) / group
-    return sorted(p.stem for p in folder.glob("*.yaml") if not p.stem.startswith("_")) if folder.is_dir() else []
+    names = {p.stem for p in folder.glob("*.yaml")} if folder.is_dir() else set()
+    stored = ConfigStore.instance().repo
+    for part in group.split("/"):
+        stored = stored.get(part, {}) if isinstance(stored, dict) else {}
+    names |= {name.removesuffix(".yaml") for name in stored if name.endswith(".yaml")}
+    return sorted(n for n in names if not n.startswith("_"))
 
 
 def _named_groups(path: Path) -> list[str]:
