@@ -230,7 +230,7 @@ def _is_int(text: str) -> bool:
     return text.lstrip("-").isdigit()
 
 
-FILE_KEYS = {"train": "task.train_file", "dev": "task.dev_file", "test": "task.test_file"}
+FILE_KEYS = {split: f"task.{split}_file" for split in SPLITS}
 
 
 def _split_of(stem: str) -> str | None:
