@@ -6,7 +6,7 @@ official ``options.json`` + ``weights.hdf5`` (usable as ``bilm=<export dir>`` or
 softmax side file and vocabulary needed to keep training it (fine-tuning, ``python -m elmo_lab perplexity``).
 Rerunning the same command resumes from ``<run dir>/checkpoints/last.ckpt``; rerunning it with another
 result-relevant setting is refused (``force=true`` starts over).  Configs are typed by ``elmo_lab/config/pretrain.py``;
-like ``train.py`` (the same ``elmo_lab.training.cli``), a config mistake prints one ``error: ...`` line and exits
+like ``train.py`` (the same ``elmo_lab.run.cli``), a config mistake prints one ``error: ...`` line and exits
 with status 2 before torch or Lightning is imported.
 """
 from __future__ import annotations
@@ -18,8 +18,8 @@ import hydra
 from omegaconf import DictConfig
 
 from elmo_lab.config.pretrain import PRETRAIN_RESULT_NEUTRAL_KEYS, register_pretrain_configs, validate_pretrain
-from elmo_lab.training.cli import help_text, run_hydra_cli, run_job
-from elmo_lab.training.run_dir import refuse_changed_config
+from elmo_lab.run.cli import help_text, run_hydra_cli, run_job
+from elmo_lab.run.run_dir import refuse_changed_config
 
 CONF = Path(__file__).resolve().parent / "conf"
 register_pretrain_configs()

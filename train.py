@@ -1,10 +1,9 @@
 """Train a task model with ELMo where you say: ``python train.py task=mr elmo.placement=both``.
 
-Configs: ``conf/`` (groups task, bilm, elmo, trainer, logger, callbacks, paths, experiment, hydra/launcher), typed
-by ``elmo_lab/config/``.  The run directory gets ``results.json``, ``layer_weights.png``, ``checkpoints/``,
+Configs: ``conf/`` (``python train.py --help`` lists its groups and their choices), typed by ``elmo_lab/config/``.  The run directory gets ``results.json``, ``layer_weights.png``, ``checkpoints/``,
 CSV logs and an offline wandb run.  Config mistakes print one ``error: ...`` line and exit with status 2, before
 torch or Lightning is imported (composition and validation use only the light schema modules); ``pretrain.py``
-runs the same way (``elmo_lab.training.cli``).
+runs the same way (``elmo_lab.run.cli``).
 """
 from __future__ import annotations
 
@@ -14,8 +13,8 @@ import hydra
 from omegaconf import DictConfig
 
 from elmo_lab.config.schema import register_configs, validate
-from elmo_lab.training.cli import help_text, run_hydra_cli, run_job
-from elmo_lab.training.run_dir import refuse_changed_config
+from elmo_lab.run.cli import help_text, run_hydra_cli, run_job
+from elmo_lab.run.run_dir import refuse_changed_config
 from elmo_lab.training.tasks import register_task_schemas
 
 CONF = Path(__file__).resolve().parent / "conf"
@@ -35,5 +34,4 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
-    run_hydra_cli(main, help=help_text(CONF, "train", "python train.py [-m] [group=choice ...] [key=value ...]",
-                                       extra_groups=["probe", "table2", "table3", "hydra/launcher"]))
+    run_hydra_cli(main, help=help_text(CONF, "train", "python train.py [-m] [group=choice ...] [key=value ...]"))

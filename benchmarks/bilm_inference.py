@@ -37,12 +37,9 @@ import torch
 from elmo_lab.bilm import BiLM, BiLMOptions, batch_to_char_ids
 from elmo_lab.bilm.recurrence_masked import recurrence_backend
 from elmo_lab.bilm.token_encoder import DEFAULT_TOKEN_CACHE
+from elmo_lab.config.published import PUBLISHED_SHAPES
 
-SMALL_ELMO = BiLMOptions(
-    filters=[[1, 32], [2, 32], [3, 64], [4, 128], [5, 256], [6, 512], [7, 1024]], char_embedding_dim=16,
-    n_highway=1, lstm_dim=1024, projection_dim=128, n_layers=2, cell_clip=3.0, proj_clip=3.0,
-    use_skip_connections=True,
-)
+SMALL_ELMO = BiLMOptions.from_dict(PUBLISHED_SHAPES["elmo_small"]["options"], "elmo_small")
 
 
 def default_corpus() -> Path:

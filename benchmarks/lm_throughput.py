@@ -33,11 +33,13 @@ from torch import nn
 from elmo_lab.bilm.options import BiLMOptions
 from elmo_lab.bilm.recurrence_masked import recurrence_backend
 from elmo_lab.bilm.token_encoder import CharCNNEncoder, token_spans
-from elmo_lab.lm.batching import IGNORE, EncodedCorpus, LMBatch, make_loader
+from elmo_lab.config.published import PUBLISHED_SHAPES
+from elmo_lab.lm.batching import IGNORE, EncodedCorpus, LMBatch
+from elmo_lab.lm.loaders import make_loader
 from elmo_lab.lm.corpora import ptb_split
 from elmo_lab.lm.module import BiLMLanguageModel, lm_nll
 from elmo_lab.lm.softmax import FullSoftmax
-from elmo_lab.lm.vocab import Vocabulary
+from elmo_lab.data.vocab import Vocabulary
 
 ARCH_DIR = Path(__file__).resolve().parents[1] / "conf" / "bilm_arch"
 
@@ -117,7 +119,8 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--window", type=int, default=20)
-    parser.add_argument("--arch", default="elmo-small", help="a conf/bilm_arch/*.yaml name")
+    parser.add_argument("--arch", default="elmo-small", help="a bilm_arch choice: a published shape (elmo-small, elmo-medium, "
+                        "elmo-original) or a conf/bilm_arch/*.yaml name")
     parser.add_argument("--vocab", type=int, default=10000, help="softmax words")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--profile", type=int, default=0, help="print the N costliest ops of our steps")
@@ -126,7 +129,8 @@ def main() -> None:
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    options_dict = yaml.safe_load((ARCH_DIR / f"{args.arch}.yaml").read_text())
+    published = {s["arch"]: s["options"] for s in PUBLISHED_SHAPES.values() if s["arch"]}
+    options_dict = published.get(args.arch) or yaml.safe_load((ARCH_DIR / f"{args.arch}.yaml").read_text())
     options = BiLMOptions.from_dict(options_dict)
     train = ptb_split("train")
     vocab = Vocabulary.from_sentences(train, max_size=args.vocab)  # PTB: 10,000 words + <S> </S> <UNK>

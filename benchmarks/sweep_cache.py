@@ -41,10 +41,10 @@ sys.path.insert(0, str(REPO))
 
 from elmo_lab import BiLM, BiLMOptions, save_bilm  # noqa: E402
 from elmo_lab.cache.store import LayerStore, weights_digest  # noqa: E402
+from elmo_lab.config.published import PUBLISHED_SHAPES  # noqa: E402
 
 PLACEMENTS = ["none", "input", "output", "both"]
-ELMO_SMALL = dict(filters=[[1, 32], [2, 32], [3, 64], [4, 128], [5, 256], [6, 512], [7, 1024]], char_embedding_dim=16,
-                  n_highway=1, lstm_dim=1024, projection_dim=128, n_layers=2)
+SHAPES = {name: BiLMOptions.from_dict(s["options"], name) for name, s in PUBLISHED_SHAPES.items()}
 
 
 def time_digests(original: bool) -> None:
@@ -52,7 +52,7 @@ def time_digests(original: bool) -> None:
 
     models = [("default", load_named_bilm("default"))]
     if original:
-        models.append(("elmo_original shape (random)", BiLM(BiLMOptions(n_highway=2))))
+        models.append(("elmo_original shape (random)", BiLM(SHAPES["elmo_original"])))
     for name, bilm in models:
         n = sum(p.numel() for p in bilm.state_dict().values())
         start = time.perf_counter()
@@ -175,7 +175,7 @@ def main() -> None:
                 torch.manual_seed(0)
                 label, spec = "elmo_small (random weights)", str(folder / "elmo_small_random")
                 Path(spec).mkdir()
-                save_bilm(BiLM(BiLMOptions(**ELMO_SMALL)).eval(), Path(spec) / "options.json",
+                save_bilm(BiLM(SHAPES["elmo_small"]).eval(), Path(spec) / "options.json",
                           Path(spec) / "weights.hdf5")
             for mode in ["multirun", "processes"] if args.mode == "both" else [args.mode]:
                 for on_disk in (True, False) if args.compare_memory else (True,):

@@ -29,7 +29,7 @@ from omegaconf import OmegaConf
 from elmo_lab.__main__ import build_parser
 from elmo_lab.config.pretrain import register_pretrain_configs, validate_pretrain
 from elmo_lab.config.schema import register_configs, validate
-from elmo_lab.training.cli import expand_home, refuse_new_keys
+from elmo_lab.run.cli import expand_home, refuse_new_keys
 from elmo_lab.training.tasks import register_task_schemas
 
 from test_docs import code_text, pages, rel, split_fenced

@@ -18,7 +18,8 @@ from elmo_lab.training.tasks import register_task_schemas
 
 REPO = Path(__file__).resolve().parents[1]
 CONF = REPO / "conf"
-TINY = dict(filters=[[1, 4], [2, 8]], char_embedding_dim=4, n_highway=1, lstm_dim=16, projection_dim=8, n_layers=2)
+TINY = dict(filters=[[1, 4], [2, 8]], char_embedding_dim=4, n_highway=1, lstm_dim=16, projection_dim=8, n_layers=2,
+            cell_clip=3.0, proj_clip=3.0, use_skip_connections=True)
 
 
 def tiny_bilm(seed: int = 0) -> BiLM:

@@ -3,9 +3,8 @@
 Why not ``torch.nn.LSTM(proj_size=...)``: its fused kernel cannot clip the cell and projected state inside the
 recurrence, and every published ELMo model clips both at 3.  ``run_layers`` keeps the work that is not recurrent out
 of the step loop (the input half of the gate matmul is one batched matmul over all steps) and runs the loop itself in
-``recurrence.py``: both directions of a biLM layer together, with a hand-written backward pass.  On 2 CPU threads a
-biLM's two 2-layer stacks train ~15% faster that way than with autograd through a per-direction loop
-(``benchmarks/lm_throughput.py`` shapes).
+``recurrence.py``: both directions of a biLM layer together, with a hand-written backward pass, which trains faster
+than autograd through a per-direction loop (docs/benchmarks.md, "Measurements behind the code").
 
 Gate layout follows the official weights: ``gates = [x; h] @ W_0 + B`` split as ``i, j, f, o`` with a forget bias of
 1.0 that TensorFlow adds but does not store.

@@ -6,11 +6,17 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from elmo_lab.config.pretrain import CharCnnConfig, LstmConfig
 from elmo_lab.util.errors import UserError
+
+# The defaults of the keys an ``options.json`` may leave out: those of the pretraining schema (``bilm_arch.*``), their
+# one home.  The shapes themselves (filters, widths) have no default; the published ones are in
+# ``elmo_lab.config.published``.
+_LSTM, _CNN = LstmConfig(), CharCnnConfig()
 
 
 class BiLMConfigError(ValueError, UserError):
@@ -42,19 +48,18 @@ class BiLMOptions:
     use_skip_connections : layers after the first add their input (the previous layer's output) to their output.
     """
 
-    filters: list[list[int]] = field(default_factory=lambda: [[1, 32], [2, 32], [3, 64], [4, 128], [5, 256],
-                                                              [6, 512], [7, 1024]])
-    char_embedding_dim: int = 16
-    n_highway: int = 2
-    activation: str = "relu"
-    n_characters: int = 262
-    max_characters_per_token: int = 50
-    lstm_dim: int = 4096
-    projection_dim: int = 512
-    n_layers: int = 2
-    cell_clip: float | None = 3.0
-    proj_clip: float | None = 3.0
-    use_skip_connections: bool = True
+    filters: list[list[int]]
+    char_embedding_dim: int
+    lstm_dim: int
+    projection_dim: int
+    n_highway: int = _CNN.n_highway
+    activation: str = _CNN.activation.value
+    n_characters: int = _CNN.n_characters
+    max_characters_per_token: int = _CNN.max_characters_per_token
+    n_layers: int = _LSTM.n_layers
+    cell_clip: float | None = _LSTM.cell_clip
+    proj_clip: float | None = _LSTM.proj_clip
+    use_skip_connections: bool = _LSTM.use_skip_connections
 
     def __post_init__(self) -> None:
         try:
@@ -110,20 +115,15 @@ class BiLMOptions:
         """Read the official ``options.json`` layout; ``source`` names the file in error messages."""
         try:
             lstm, cnn = d["lstm"], d["char_cnn"]
-            return cls(
-                filters=cnn["filters"],
-                char_embedding_dim=cnn["embedding"]["dim"],
-                n_highway=cnn.get("n_highway") or 0,
-                activation=cnn.get("activation", "relu"),
-                n_characters=cnn.get("n_characters", 262),
-                max_characters_per_token=cnn.get("max_characters_per_token", 50),
-                lstm_dim=lstm["dim"],
-                projection_dim=lstm["projection_dim"],
-                n_layers=lstm.get("n_layers", 2),
-                cell_clip=lstm.get("cell_clip") or None,
-                proj_clip=lstm.get("proj_clip") or None,
-                use_skip_connections=bool(lstm.get("use_skip_connections", False)),
-            )
+            given = {"filters": cnn["filters"], "char_embedding_dim": cnn["embedding"]["dim"], "lstm_dim": lstm["dim"],
+                     "projection_dim": lstm["projection_dim"]}
+            for key in ("n_highway", "activation", "n_characters", "max_characters_per_token"):
+                if cnn.get(key) is not None:
+                    given[key] = cnn[key]
+            for key in ("n_layers", "cell_clip", "proj_clip", "use_skip_connections"):
+                if key in lstm:
+                    given[key] = lstm[key]
+            return cls(**given)
         except KeyError as e:
             raise BiLMConfigError(f"{source}: missing key {e.args[0]!r} (expected the bilm-tf options layout)") from None
         except BiLMConfigError as e:
@@ -163,6 +163,3 @@ class BiLMOptions:
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
-
-    def as_flat_dict(self) -> dict[str, Any]:
-        return asdict(self)

@@ -23,9 +23,9 @@ from elmo_lab.util.download import download
 from elmo_lab.bilm.model import BiLM
 from elmo_lab.bilm.options import BiLMConfigError, BiLMOptions
 from elmo_lab.bilm.weights import load_bilm
+from elmo_lab.config.published import PUBLISHED_SHAPES
 
 BASE_URL = "https://allennlp.s3.amazonaws.com/models/elmo"
-_FILTERS = [[1, 32], [2, 32], [3, 64], [4, 128], [5, 256], [6, 512], [7, 1024]]
 
 
 @dataclass(frozen=True)
@@ -56,25 +56,9 @@ class PublishedModel:
         return f"{BASE_URL}/{self.directory}/elmo_{self.directory}_weights.hdf5"
 
 
-def _arch(lstm_dim: int, projection_dim: int, n_highway: int) -> BiLMOptions:
-    return BiLMOptions(filters=_FILTERS, char_embedding_dim=16, n_highway=n_highway, activation="relu",
-                       n_characters=262, max_characters_per_token=50, lstm_dim=lstm_dim,
-                       projection_dim=projection_dim, n_layers=2, cell_clip=3.0, proj_clip=3.0,
-                       use_skip_connections=True)
-
-
-PUBLISHED: dict[str, PublishedModel] = {
-    m.name: m for m in (
-        PublishedModel("elmo_small", "2x1024_128_2048cnn_1xhighway", 13.6, _arch(1024, 128, 1),
-                       "layers 256 wide; 1B Word Benchmark"),
-        PublishedModel("elmo_medium", "2x2048_256_2048cnn_1xhighway", 28.0, _arch(2048, 256, 1),
-                       "layers 512 wide; 1B Word Benchmark"),
-        PublishedModel("elmo_original", "2x4096_512_2048cnn_2xhighway", 93.6, _arch(4096, 512, 2),
-                       "layers 1024 wide; the paper's model, 1B Word Benchmark"),
-        PublishedModel("elmo_original_5.5B", "2x4096_512_2048cnn_2xhighway_5.5B", 93.6, _arch(4096, 512, 2),
-                       "layers 1024 wide; trained on 5.5B tokens (Wikipedia + WMT news crawl)"),
-    )
-}
+PUBLISHED: dict[str, PublishedModel] = {  # the shapes' one home: elmo_lab.config.published
+    name: PublishedModel(name, s["directory"], s["n_params_millions"], BiLMOptions.from_dict(s["options"], name),
+                         s["note"]) for name, s in PUBLISHED_SHAPES.items()}
 _BY_DIRECTORY = {m.directory: m for m in PUBLISHED.values()}
 
 

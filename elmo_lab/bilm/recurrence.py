@@ -21,10 +21,6 @@ from elmo_lab.bilm.recurrence_graph import GRAPHS
 from elmo_lab.bilm.recurrence_masked import recurrence_backend
 
 
-def _clip(x: torch.Tensor, clip: float | None) -> torch.Tensor:
-    return x if clip is None else x.clamp(-clip, clip)
-
-
 def _clip_mask(x: torch.Tensor, clip: float | None) -> torch.Tensor | None:
     """Where ``clamp`` passes the gradient (``-clip <= x <= clip``, as torch's own ``clamp`` backward)."""
     return None if clip is None else (x >= -clip) & (x <= clip)

@@ -1,8 +1,8 @@
 """The context-free token encoder: char embedding → CNN (several widths, max-pool) → highway → projection.
 
-Exact shortcuts make inference ~1.5x faster than the straightforward computation (``use_shortcuts = False``: every
-token, all 50 positions, as the published models do) on CPU at small-ELMo dims; the two agree to float32 rounding
-(matmuls of other shapes round differently, ~1e-7):
+Exact shortcuts make inference faster than the straightforward computation (``use_shortcuts = False``: every
+token, all 50 positions, as the published models do; by how much: docs/benchmarks.md); the two agree to float32
+rounding (matmuls of other shapes round differently, ~1e-7):
 
 * **Each distinct token once per batch.**  Tokens repeat a lot (``the``, ``,``, ``<S>``); the encoder runs on the unique
   char-id rows and gathers the result back.
@@ -27,7 +27,7 @@ from elmo_lab.bilm.token_cache import TokenVectorCache
 
 # Token vectors kept across inference batches (50k x projection_dim floats: 25 MB at small-ELMo dims).
 DEFAULT_TOKEN_CACHE = 50_000
-# Fixed cost of one bucket of convolutions, in token positions (measured on CPU at small-ELMo dims).
+# Fixed cost of one bucket of convolutions, in token positions (tuned on CPU at small-ELMo dims).
 BUCKET_OVERHEAD = 128
 
 

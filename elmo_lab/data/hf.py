@@ -7,12 +7,12 @@ Needs the optional extra: ``pip install -e ".[hf]"`` (the ``datasets`` library);
   a hub name needs the network the first time, then the ``datasets`` cache).
 - ``task.hf_splits.{train,dev,test}`` name the dataset's split for each of this project's (MultiNLI in ``glue``:
   ``task.hf_splits.dev=validation_matched task.hf_splits.test=validation_mismatched``); unset, train is
-  ``train``, dev the first of ``validation``, ``dev``, ``valid``, ``validation_matched`` that exists (none: held
-  out of train, as for files), test ``test``.
+  ``train``, dev the first of ``SPLIT_NAMES["dev"]`` (``elmo_lab.data.splits``: ``validation``, ``dev``, ...)
+  that exists (none: held out of train, as for files), test ``test``.
 - A ``ClassLabel`` label gives its names (in its order) and -1 means "no label" (SNLI's ``-``, the hidden labels
   of GLUE's test splits): such rows are dropped and counted as without a gold label.
 
-Rows become an ``elmo_lab.data.tabular.Table`` whose rows say where they are (``NAME[split] row i``, 0-based), so the
+Rows become an ``elmo_lab.data.table.Table`` whose rows say where they are (``NAME[split] row i``, 0-based), so the
 checks and errors are those of the file readers.
 """
 from __future__ import annotations
@@ -21,12 +21,11 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from elmo_lab.data.errors import DataError
-from elmo_lab.data.tabular import Table
+from elmo_lab.data.splits import SPLIT_NAMES
+from elmo_lab.data.table import Table
 
-__all__ = ["DEFAULT_SPLITS", "hf_tables", "table_of"]
+__all__ = ["hf_tables", "table_of"]
 
-DEFAULT_SPLITS = {"train": ("train",), "dev": ("validation", "dev", "valid", "validation_matched"),
-                  "test": ("test",)}
 INSTALL = 'pip install -e ".[hf]"'
 
 
@@ -73,15 +72,15 @@ def _load(name: str, config: str | None) -> Any:
 def hf_tables(name: str, config: str | None = None, splits: Mapping[str, str] | None = None,
               loaded: Any = None) -> dict[str, Table]:
     """``{"train", "test"[, "dev"]}`` → ``Table`` of the dataset ``name`` (or of ``loaded``, a ``DatasetDict``
-    already in memory), split names chosen by ``splits`` (``task.hf_splits``) or ``DEFAULT_SPLITS``."""
+    already in memory), split names chosen by ``splits`` (``task.hf_splits``) or ``SPLIT_NAMES``."""
     chosen = {split: name for split, name in dict(splits or {}).items() if name}
-    unknown = sorted(set(chosen) - set(DEFAULT_SPLITS))
+    unknown = sorted(set(chosen) - set(SPLIT_NAMES))
     if unknown:
         raise DataError(f"task.hf_splits: unknown split {', '.join(unknown)}; expected keys train, dev, test")
     loaded = _load(name, config) if loaded is None else loaded
     available = list(loaded)
     out = {}
-    for split, candidates in DEFAULT_SPLITS.items():
+    for split, candidates in SPLIT_NAMES.items():
         if split in chosen:
             if chosen[split] not in loaded:
                 raise DataError(f"task.hf_splits.{split}: {name} has no split {chosen[split]!r} (its splits: "

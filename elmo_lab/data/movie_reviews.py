@@ -28,6 +28,7 @@ from pathlib import Path
 from elmo_lab.data.errors import DataError
 from elmo_lab.data.example import Example
 from elmo_lab.data.sentences import split_sentences
+from elmo_lab.data.splits import SPLITS
 from elmo_lab.data.tokenize import tokenize
 
 __all__ = [
@@ -98,7 +99,7 @@ def stratified_split(
     if len(fractions) != 3 or any(f < 0 for f in fractions) or abs(sum(fractions) - 1.0) > 1e-9:
         raise DataError(f"split fractions {fractions!r}: expected three non-negative numbers summing to 1")
     rng = random.Random(seed)
-    splits: dict[str, list[Example]] = {"train": [], "dev": [], "test": []}
+    splits: dict[str, list[Example]] = {split: [] for split in SPLITS}
     for label in sorted({example.label for example in examples}):
         group = [example for example in examples if example.label == label]
         rng.shuffle(group)

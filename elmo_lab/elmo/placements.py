@@ -26,8 +26,10 @@ import torch
 from torch import nn
 
 from elmo_lab.config.choices import PLACEMENTS  # defined once, by the enum of the config schema
-from elmo_lab.config.schema import ConfigError
+from elmo_lab.config.schema import ConfigError, ElmoConfig
 from elmo_lab.elmo.mix import ScalarMix
+
+_DEFAULT = ElmoConfig()  # the defaults of ``elmo.*`` have one home: the schema
 
 
 def uses_input(placement: str) -> bool:
@@ -105,14 +107,15 @@ class ElmoPlacedEncoder(nn.Module):
 
 @dataclass(frozen=True)
 class ElmoSettings:
-    """The ``elmo.*`` config: where ELMo goes and how its mixes are made (see ``ElmoPlacedEncoder``)."""
+    """The ``elmo.*`` config: where ELMo goes and how its mixes are made (see ``ElmoPlacedEncoder``); what is not
+    given is the schema's default (``elmo_lab.config.schema.ElmoConfig``)."""
 
-    placement: str = "none"
-    mix: str = "all"
-    layer: int | None = None
-    layer_norm: bool = False
-    dropout: float = 0.0
-    l2_coef: float = 0.0
+    placement: str = _DEFAULT.placement.value
+    mix: str = _DEFAULT.mix.value
+    layer: int | None = _DEFAULT.layer
+    layer_norm: bool = _DEFAULT.layer_norm
+    dropout: float = _DEFAULT.dropout
+    l2_coef: float = _DEFAULT.l2_coef
 
     @classmethod
     def from_config(cls, elmo: dict) -> "ElmoSettings":

@@ -12,28 +12,27 @@ Packed rows (``data.batching=rows``):
   sentence at a time): these perplexities are those of the embedding setting.  Carrying state across such rows is
   not possible: the backward LM would start a row from a state built from the words before its targets.
   ``streams`` carries state by giving the backward LM its own input instead.
-* Cost: rows are padded.  On PTB, rows of 64 tokens are 79.5% real tokens (76% scored predictions; 77% / 72% at 20
-  tokens); the LSTM recurrence skips each row's padding (``elmo_lab/bilm/recurrence.py``), the other layers do not.
+* Cost: rows are padded (how much on PTB: docs/benchmarks.md, "Measurements behind the code"); the LSTM
+  recurrence skips each row's padding (``elmo_lab/bilm/recurrence.py``), the other layers do not.
 * Targets: forward LM at position t predicts token t+1, backward LM at t predicts t-1, inside the row only.  The
   trivial predictions across a sentence boundary (``</S>`` → next ``<S>``) are not scored, so each sentence
   contributes n+1 forward predictions (w_1 … w_n, ``</S>``) and n+1 backward ones (w_n … w_1, ``<S>``) — the usual
   perplexity convention (PTB counts the end-of-sentence token).
 
-Rows are the default because they trained the better LM on PTB in the same time (figures in ``streams``).
+Rows are the default because they trained the better LM on PTB in the same time (docs/benchmarks.md).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
 
 from elmo_lab.bilm.chars import BOS_TOKEN, EOS_TOKEN, token_to_char_ids
-from elmo_lab.config.choices import BATCHINGS  # rows, stream (data.batching), defined once
 
 from elmo_lab.lm.corpora import CorpusError
-from elmo_lab.lm.vocab import Vocabulary
+from elmo_lab.data.vocab import Vocabulary
 
 IGNORE = -100  # target id that the loss skips
 
@@ -270,23 +269,3 @@ class ShuffledRows(ResumablePasses):
         for k in range(skip, len(self)):
             first = (k * world + rank) * self.batch_size
             yield self.collate(order[first: first + self.batch_size])
-
-
-
-def make_loader(corpus: EncodedCorpus, window: int, batch_size: int, shuffle: bool, seed: int = 0,
-                batching: str = "rows", steps_done: Callable[[], int] | None = None,
-                shard: Callable[[], tuple[int, int]] | None = None) -> Iterable[LMBatch]:
-    """``LMBatch``es of ``corpus``: packed sentence rows (shuffled each epoch when ``shuffle``: ``ShuffledRows``), or
-    ``stream`` windows with carried state (``streams``); training loaders (``shuffle``) resume mid-epoch and take
-    their rank's share of each pass when ``shard`` gives ``(rank, world_size)``."""
-    if batching == "stream":
-        from elmo_lab.lm.streams import StreamLoader  # streams builds on this module
-
-        return StreamLoader(corpus, window, batch_size, shuffle, seed, steps_done, shard)
-    if batching != "rows":
-        raise ValueError(f"batching must be one of {', '.join(BATCHINGS)}; got {batching!r}")
-    rows = pack_rows(corpus.sentence_starts, corpus.sentence_lengths, window)
-    if shuffle:
-        return ShuffledRows(RowCollator(corpus, rows), len(rows), batch_size, seed, steps_done, shard)
-    return torch.utils.data.DataLoader(RowDataset(len(rows)), batch_size=batch_size, shuffle=False,
-                                       collate_fn=RowCollator(corpus, rows))

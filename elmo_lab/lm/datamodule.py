@@ -2,14 +2,15 @@
 windows (``streams``)."""
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Iterable
 
 import pytorch_lightning as pl
-from elmo_lab.lm.batching import BATCHINGS, EncodedCorpus, LMBatch, make_loader
+from elmo_lab.config.choices import BATCHINGS
+from elmo_lab.lm.batching import EncodedCorpus, LMBatch
+from elmo_lab.lm.loaders import make_loader
 from elmo_lab.lm.corpora import CorpusSpec, Sentences, load_corpus, lowercase_sentences
 from elmo_lab.lm.module import LMConfigError
-from elmo_lab.lm.vocab import Vocabulary
+from elmo_lab.data.vocab import Vocabulary
 
 
 class LMDataModule(pl.LightningDataModule):
@@ -83,7 +84,3 @@ class LMDataModule(pl.LightningDataModule):
     def test_dataloader(self) -> Iterable[LMBatch]:
         return make_loader(self.encoded["test"], self.window, self.eval_batch_size, shuffle=False,
                            batching=self.batching)
-
-    def save_vocab(self, path: str | Path) -> None:
-        assert self.vocab is not None
-        self.vocab.save(path)

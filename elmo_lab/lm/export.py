@@ -29,7 +29,7 @@ from elmo_lab.bilm.model import BiLM
 from elmo_lab.bilm.weights import WeightFileError, load_bilm, save_bilm
 
 from elmo_lab.lm.softmax import FullSoftmax
-from elmo_lab.lm.vocab import Vocabulary
+from elmo_lab.data.vocab import Vocabulary
 
 SOFTMAX_FILE, VOCAB_FILE, METADATA_FILE = "lm_softmax.hdf5", "vocab.txt", "lm_metadata.json"
 

@@ -26,24 +26,17 @@ import torch
 
 from elmo_lab.bilm.model import BiLM
 
-from elmo_lab.lm.batching import EncodedCorpus, make_loader
+from elmo_lab.lm.batching import EncodedCorpus
+
+from elmo_lab.lm.loaders import make_loader
 from elmo_lab.lm.export import has_softmax, load_softmax
 from elmo_lab.lm.module import lm_nll
 from elmo_lab.lm.perplexity import evaluate_perplexity
 from elmo_lab.lm.softmax import FullSoftmax, make_softmax
-from elmo_lab.lm.vocab import Vocabulary
+from elmo_lab.data.vocab import Vocabulary
+from elmo_lab.util.optim import make_optimizer
 
 log = logging.getLogger(__name__)
-
-
-def _optimizer(name: str, params: list[torch.nn.Parameter], lr: float) -> torch.optim.Optimizer:
-    if name == "adagrad":
-        return torch.optim.Adagrad(params, lr=lr, initial_accumulator_value=1.0)
-    if name == "adam":
-        return torch.optim.Adam(params, lr=lr)
-    if name == "sgd":
-        return torch.optim.SGD(params, lr=lr)
-    raise ValueError(f"bilm.finetune optimizer must be adagrad, adam or sgd; got {name!r}")
 
 
 def _train(bilm: BiLM, softmax: FullSoftmax, corpus: EncodedCorpus, params: list[torch.nn.Parameter], epochs: int,
@@ -51,7 +44,7 @@ def _train(bilm: BiLM, softmax: FullSoftmax, corpus: EncodedCorpus, params: list
            clip: float, seed: int) -> tuple[int, int]:
     """Plain LM training loop; returns (steps, forward predictions trained on)."""
     device = next(bilm.parameters()).device
-    opt = _optimizer(optimizer, params, lr)
+    opt = make_optimizer(optimizer, params, lr, initial_accumulator=1.0, key="bilm.finetune optimizer")
     steps = tokens = 0
     for epoch in range(epochs):
         for batch in make_loader(corpus, window, batch_size, shuffle=True, seed=seed + epoch):

@@ -18,6 +18,7 @@ from elmo_lab.bilm.model import BiLM
 from elmo_lab.bilm.options import BiLMOptions
 from elmo_lab.config.choices import LM_OPTIMIZERS, LR_SCHEDULES
 from elmo_lab.util.errors import UserError
+from elmo_lab.util.optim import make_optimizer, with_schedule
 from elmo_lab.util.seeding import reseed_for_step
 
 from elmo_lab.lm.batching import IGNORE, LMBatch
@@ -139,19 +140,8 @@ class BiLMLanguageModel(pl.LightningModule):
         run's steps (``trainer.max_steps``, else ``max_epochs`` worth of batches): for a fixed budget, the decay
         that would otherwise come only after many epochs happens within it."""
         hp = self.hparams
-        if hp.optimizer == "adagrad":
-            opt: torch.optim.Optimizer = torch.optim.Adagrad(
-                self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay,
-                initial_accumulator_value=hp.adagrad_initial_accumulator)
-        else:
-            cls = torch.optim.Adam if hp.optimizer == "adam" else torch.optim.AdamW
-            opt = cls(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
-        if hp.lr_schedule == "none":
-            return opt
-        if hp.lr_schedule == "linear":
-            total = max(int(self.trainer.estimated_stepping_batches), 1)
-            linear = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: max(0.0, 1.0 - step / total))
-            return {"optimizer": opt, "lr_scheduler": {"scheduler": linear, "interval": "step"}}
-        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=0.5, patience=0)
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": scheduler, "monitor": "val_ppl_average",
-                                                   "interval": "epoch"}}
+        opt = make_optimizer(hp.optimizer, self.parameters(), hp.lr, weight_decay=hp.weight_decay,
+                             initial_accumulator=hp.adagrad_initial_accumulator, key="model.optimizer")
+        total = self.trainer.estimated_stepping_batches if hp.lr_schedule == "linear" else None
+        return with_schedule(opt, hp.lr_schedule, monitor="val_ppl_average", mode="min", factor=0.5, patience=0,
+                             total_steps=total, key="model.lr_schedule")

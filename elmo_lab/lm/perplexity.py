@@ -17,11 +17,14 @@ import torch
 
 from elmo_lab.bilm.model import BiLM
 
-from elmo_lab.lm.batching import BATCHINGS, EncodedCorpus, make_loader
+from elmo_lab.config.choices import BATCHINGS
+from elmo_lab.lm.batching import EncodedCorpus
+
+from elmo_lab.lm.loaders import make_loader
 from elmo_lab.lm.corpora import CorpusError, CorpusSpec, Sentences, load_corpus, ptb_split, read_text_file
 from elmo_lab.lm.module import lm_nll, perplexities
 from elmo_lab.lm.softmax import FullSoftmax
-from elmo_lab.lm.vocab import Vocabulary
+from elmo_lab.data.vocab import Vocabulary
 
 
 BATCHING_WORDS = {"rows": "packed sentence rows, zero initial state",
@@ -140,7 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from elmo_lab.bilm.options import BiLMConfigError
     from elmo_lab.bilm.weights import WeightFileError
 
-    from elmo_lab.lm.vocab import VocabError
+    from elmo_lab.data.vocab import VocabError
 
     parser = argparse.ArgumentParser(prog="python -m elmo_lab perplexity")
     run = add_perplexity_command(parser)

@@ -1,6 +1,6 @@
 """What ``pretrain.py`` runs: config check → data → LM module → Lightning fit (resumable) → perplexities → export.
 
-The run directory works as a task run's does (``elmo_lab.training.run_dir``, shared with ``train.py``): rerunning a
+The run directory works as a task run's does (``elmo_lab.run.run_dir``, shared with ``train.py``): rerunning a
 command resumes from ``checkpoints/last.ckpt``, a rerun with a config that differs in a result-relevant key (all but
 ``PRETRAIN_RESULT_NEUTRAL_KEYS``) is refused before anything loads, a finished run (``FINISHED_FILE``: written once
 training reached its epochs or steps, not when ``trainer.max_time`` cut it) says so and does nothing,
@@ -26,8 +26,8 @@ from elmo_lab.lm.datamodule import LMDataModule
 from elmo_lab.lm.export import export_lm
 from elmo_lab.lm.module import BiLMLanguageModel
 from elmo_lab.lm.perplexity import BATCHING_WORDS, evaluate_perplexity
-from elmo_lab.training.results import write_json_atomic
-from elmo_lab.training.run_dir import make_loggers, prepare_run_dir
+from elmo_lab.run.run_dir import make_loggers, prepare_run_dir
+from elmo_lab.util.atomic import write_json_atomic
 
 FINISHED_FILE = "pretrain_results.json"  # in the run directory: the exported metadata of a finished run
 

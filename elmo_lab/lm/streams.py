@@ -16,12 +16,10 @@ The alternative to the packed sentence rows of ``batching`` (see there), and the
   backward LM does not predict ``</S>`` (after ``<S>``); each sentence of ``n`` words gives ``n + 1`` of each.
 * The first batch of each pass has ``reset_state`` set: ``lm_nll`` then starts both LSTM stacks from zeros.
 
-Measured on PTB (``benchmarks/pretrain_ptb.py``, ptb-5m, 60 minutes on 2 CPU threads): a stream window has ~96%
-scored predictions against 76% for a packed row, but a step took 2.1 s against 1.6 s (the backward LM's input is
-other text, so the char CNN encodes 1,312 distinct tokens per batch against 672; the machine's speed also varies by
-±20%), ~5% fewer predictions per second, and it learned less per prediction (dev 220 after 1.5M predictions against
-202 after 1.4M): trained on streams, test perplexity 134.3 scored as a stream; trained on rows, 129.7 scored as rows.
-So ``rows`` stays the default.
+On PTB (``benchmarks/pretrain_ptb.py``) a stream window scores more of its predictions than a packed row, but a
+step costs more (the backward LM's input is other text, so the char CNN encodes more distinct tokens per batch) and
+the model learned less per prediction, so ``rows`` stays the default: the figures are in docs/benchmarks.md
+("Measurements behind the code").
 """
 from __future__ import annotations
 

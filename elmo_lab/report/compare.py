@@ -1,6 +1,6 @@
 """The report's verdicts: each configuration against its ``none`` baseline, over seeds and over test examples.
 
-For every configuration that has a baseline (``link_baselines`` in ``elmo_lab.report.tables``), on the metric the
+For every configuration that has a baseline (``link_baselines`` in ``elmo_lab.report.model``), on the metric the
 report compares (``test/acc``, ``test/f1``, ...):
 
 * over seeds — the difference of the means with its 95 % confidence interval and the two-sided p of Welch's t-test
@@ -16,7 +16,8 @@ report compares (``test/acc``, ``test/f1``, ...):
 
 The verdict in words (``stats.verdict``) rests on the Holm-adjusted Welch p: seeds are the unit of replication of a
 training recipe.  The bootstrap answers a different question — would another draw of the test set give the same
-difference for *these* trained models — and is shown beside it.
+difference for *these* trained models — and is shown beside it.  The comparisons are rendered by
+``elmo_lab.report.sections``.
 """
 from __future__ import annotations
 
@@ -95,7 +96,7 @@ def compare(configs: list[Config], task_metric: dict[str, str], examples: bool =
             aso: bool = False) -> list[Comparison]:
     """A ``Comparison`` for every configuration with a baseline, in the order of ``configs``; Holm's adjustment
     runs over all of them (the family of one report).  ``examples=False`` skips the bootstraps; ``aso=True`` adds
-    ASO's ε_min (deepsig: ~10 s per comparison on two CPU cores, so ``report --aso`` asks for it)."""
+    ASO's ε_min (deepsig: seconds per comparison, docs/statistics.md, so ``report --aso`` asks for it)."""
     # a baseline is shared by many configurations: read each run's file once (SQuAD's holds ~10k rows)
     read = functools.lru_cache(maxsize=None)(read_example_table)
     out: list[Comparison] = []
@@ -130,64 +131,3 @@ def runs_without_examples(configs: list[Config]) -> list[str]:
     """The run directories that hold no ``test_examples.json`` (runs made before tasks wrote one, or with
     ``test=false``)."""
     return [r.path for c in configs for r in c.runs if not (Path(r.path) / EXAMPLES_FILE).is_file()]
-
-
-# ------------------------------------------------------------------------------------------------- rendering
-def _num(x: float | None, digits: int = 4) -> str:
-    return "—" if x is None else f"{x:+.{digits}f}"
-
-
-def _p(p: float | None) -> str:
-    if p is None:
-        return "—"
-    return "< 0.001" if p < 0.001 else f"{p:.3f}"
-
-
-def comparison_cells(comp: Comparison) -> list[str]:
-    """Δ [95 % CI], Welch p, Holm p_adj, seeds needed, ASO ε_min, bootstrap p (Δ CI), verdict."""
-    w = comp.welch
-    ci = "—" if w.ci is None else f"[{w.ci[0]:+.4f}, {w.ci[1]:+.4f}]"
-    if comp.bootstrap is not None:
-        bs = comp.bootstrap
-        boot = f"{_p(bs.p)} [{bs.ci[0]:+.4f}, {bs.ci[1]:+.4f}]"
-    else:
-        boot = "—"
-    needed = "—" if comp.seeds_needed is None else str(comp.seeds_needed)
-    aso = "—" if comp.aso is None else f"{comp.aso:.2f}"
-    return [f"{_num(w.diff)} {ci}", _p(w.p), _p(comp.p_adj), needed, aso, boot, comp.verdict]
-
-
-COMPARISON_HEADER = ["Δ [95 % CI] over seeds", "Welch p", "Holm p_adj", "seeds needed", "ASO ε_min",
-                     "bootstrap p [Δ 95 % CI] over test examples", "verdict"]
-
-LEGEND = (
-    "Δ: mean of the configuration minus mean of its `none` baseline (same task, task settings and data sizes), "
-    "with the 95 % confidence interval of Welch's t (unequal variances). Welch p: two-sided; Holm p_adj: the "
-    "Welch p-values of every comparison in this report adjusted together (Holm–Bonferroni), which the verdict "
-    f"uses at α = {ALPHA}. Seeds needed: seeds per side for 80 % power to detect the observed Δ at the level "
-    f"Holm's first step applies, α' = {ALPHA} / m for the m comparisons of this report (α' = {ALPHA} for one), "
-    "n = (z₁₋α'/2 + z₀.₈)² (s₁² + s₂²) / Δ² (normal approximation). ASO ε_min (Dror et al. 2019, deepsig; "
-    "`report --aso`): below 0.5 the configuration's scores are almost stochastically larger than the baseline's. "
-    "Bootstrap: paired "
-    f"bootstrap over test examples ({RESAMPLES} resamples, seed {BOOTSTRAP_SEED}; Berg-Kirkpatrick et al. 2012) "
-    "of the metric averaged over each side's seeds: is Δ larger than another draw of the test set would give for "
-    "these trained models. It says nothing about other seeds; the Welch test says nothing about other test sets.")
-
-
-def comparison_section(report, comparisons: list[Comparison], label) -> str:
-    """``## Comparisons with the baseline``: one row per configuration with a baseline, and the legend."""
-    title = "## Comparisons with the baseline"
-    if not comparisons:
-        return title + "\n\nNo configuration has a `none` baseline with the same task settings and data sizes."
-    from elmo_lab.report.tables import markdown_table
-
-    rows = [[c.config.task, label(c.config), c.metric, str(len(c.baseline.runs)), str(len(c.config.runs))]
-            + comparison_cells(c) for c in comparisons]
-    header = ["task", "configuration", "metric", "n none", "n"] + COMPARISON_HEADER
-    notes = sorted({c.bootstrap_note for c in comparisons if c.bootstrap_note})
-    text = title + "\n\n" + markdown_table(header, rows) + "\n\n" + LEGEND
-    if notes:
-        text += "\n\nNo bootstrap where: " + "; ".join(notes) + "."
-    if stats.ASO_UNAVAILABLE_REASON and any(c.aso is None for c in comparisons):
-        text += "\n\n" + stats.ASO_UNAVAILABLE_REASON
-    return text

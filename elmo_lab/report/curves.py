@@ -13,44 +13,24 @@ needs to reach the baseline's best dev score (the two analyses of Peters et al. 
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Callable
-
 import numpy as np
-from scipy import stats as sps
 
+from elmo_lab.report.figures import pyplot, save_figure
+from elmo_lab.report.format import markdown_table, mean_std_text
+from elmo_lab.report.model import Report
 from elmo_lab.report.runs import Config, Run
+from elmo_lab.report.stats import mean_ci
 
 # the training subset, and what experiment=sample_efficiency derives from it (epochs, early-stopping patience)
 SUBSET_KEYS = ("task.train_fraction", "task.train_examples", "task.max_train_questions", "trainer.max_epochs",
                "callbacks.early_stopping.patience")
 CURVE_FILES = ("learning_curve.png", "dev_curves.png")
-Label = Callable[[Config], str]
-
-
-def _without_subset(label: str) -> str:
-    """A configuration's label without its training-subset settings (the panel or the x axis shows those)."""
-    return " ".join(p for p in label.split() if p.split("=")[0] not in SUBSET_KEYS)
 
 
 def _train_size(config: Config) -> float:
     sizes = [r.data_sizes.get("train") for r in config.runs if isinstance(r.data_sizes.get("train"), int)]
     return float(np.mean(sizes)) if sizes else float("nan")
-
-
-def _family(config: Config) -> str:
-    """The settings of a configuration apart from its training subset (and the epochs that follow from it)."""
-    return json.dumps([config.task, sorted((k, v) for k, v in config.settings.items() if k not in SUBSET_KEYS)],
-                      default=str)
-
-
-def mean_ci(values: np.ndarray, confidence: float = 0.95) -> tuple[float, float | None]:
-    """Mean and the half-width of its t confidence interval (None below two values)."""
-    v = np.asarray(values, dtype=float)
-    if len(v) < 2:
-        return float(v.mean()), None
-    return float(v.mean()), float(sps.t.ppf((1 + confidence) / 2, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v)))
 
 
 def learning_curves(configs: list[Config], task_metric: dict[str, str]) -> dict[str, dict[str, list[Config]]]:
@@ -63,7 +43,7 @@ def learning_curves(configs: list[Config], task_metric: dict[str, str]) -> dict[
             continue
         families: dict[str, list[Config]] = {}
         for c in group:
-            families.setdefault(_family(c), []).append(c)
+            families.setdefault(c.key_without(SUBSET_KEYS), []).append(c)
         kept = {f: sorted(m, key=_train_size) for f, m in families.items() if len({_train_size(c) for c in m}) > 1}
         if kept:
             out[task] = kept
@@ -120,10 +100,8 @@ def _epochs_text(side: tuple[float | None, int, int]) -> str:
 
 
 # ---------------------------------------------------------------------------------------------------- rendering
-def curve_sections(report, label: Label) -> list[str]:
+def curve_sections(report: Report) -> list[str]:
     """The learning-curve table and the epochs-to-baseline table, where the report has their data."""
-    from elmo_lab.report.tables import markdown_table
-
     sections = []
     curves = learning_curves(report.configs, report.task_metric)
     for task, families in curves.items():
@@ -132,13 +110,13 @@ def curve_sections(report, label: Label) -> list[str]:
         rows = []
         for members in families.values():
             by_size = {_train_size(c): c for c in members}
-            name = _without_subset(label(members[0]))
+            name = report.label(members[0], without=SUBSET_KEYS)
             cells = []
             for size in sizes:
                 c = by_size.get(size)
                 mean, std, n = c.mean_std(metric) if c else (None, None, 0)
-                cells.append("—" if mean is None else f"{mean:.4f} ± {'—' if std is None else f'{std:.4f}'} (n={n})")
-            rows.append([name or task] + cells)
+                cells.append("—" if mean is None else f"{mean_std_text(mean, std)} (n={n})")
+            rows.append([name] + cells)
         header = ["configuration"] + [f"{int(s)} train examples" for s in sizes]
         sections.append(f"## Learning curve: {task}, {metric}\n\n" + markdown_table(header, rows)
                         + "\n\nMean ± std over seeds at each training-set size (nested subsets, the same for every "
@@ -148,7 +126,7 @@ def curve_sections(report, label: Label) -> list[str]:
         e = epochs_to_baseline(comp.config)
         if e is None:
             continue
-        rows.append([comp.config.task, label(comp.config), str(int(_train_size(comp.config))), e["objective"],
+        rows.append([comp.config.task, report.label(comp.config), str(int(_train_size(comp.config))), e["objective"],
                      f"{e['target']:.4f}", _epochs_text(e["baseline"]), _epochs_text(e["config"])])
     if rows:
         header = ["task", "configuration", "train examples", "dev objective", "baseline's best (mean)",
@@ -160,15 +138,13 @@ def curve_sections(report, label: Label) -> list[str]:
     return sections
 
 
-def plot_learning_curves(configs: list[Config], task_metric: dict[str, str], path: Path,
-                         label: Label) -> Path | None:
+def plot_learning_curves(report: Report, path: Path) -> Path | None:
     """The metric against training examples (log x), a line per family, 95 % CI bands; a panel per task."""
-    from elmo_lab.report.plots import _pyplot, _save
-
-    curves = learning_curves(configs, task_metric)
+    task_metric = report.task_metric
+    curves = learning_curves(report.configs, task_metric)
     if not curves:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(curves), squeeze=False, figsize=(6.5 * len(curves), 4.5))
     for ax, (task, families) in zip(axes[0], curves.items()):
         metric = task_metric[task]
@@ -177,7 +153,7 @@ def plot_learning_curves(configs: list[Config], task_metric: dict[str, str], pat
             stats = [mean_ci(c.values(metric)) for c in members]
             y = np.array([m for m, _ in stats])
             half = np.array([h if h is not None else 0.0 for _, h in stats])
-            line, = ax.plot(x, y, marker="o", label=_without_subset(label(members[0])) or task)
+            line, = ax.plot(x, y, marker="o", label=report.label(members[0], without=SUBSET_KEYS))
             ax.fill_between(x, y - half, y + half, alpha=0.2, color=line.get_color())
         ax.set_xscale("log")
         ax.set_xlabel("training examples (log scale)")
@@ -185,22 +161,20 @@ def plot_learning_curves(configs: list[Config], task_metric: dict[str, str], pat
         ax.set_title(f"{task}: learning curve")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
-def plot_dev_curves(configs: list[Config], path: Path, label: Label) -> Path | None:
+def plot_dev_curves(report: Report, path: Path) -> Path | None:
     """Dev objective per epoch, mean over seeds, a line per configuration; a panel per task and training size."""
-    from elmo_lab.report.plots import _pyplot, _save
-
     panels: dict[tuple[str, float], list[Config]] = {}
-    for c in configs:
+    for c in report.configs:
         objective, _ = _objective(c.runs[0])
         if objective and all(_history(r, objective) for r in c.runs):
             panels.setdefault((c.task, _train_size(c)), []).append(c)
     panels = {k: v for k, v in panels.items() if any(c.is_baseline for c in v) and len(v) > 1}
     if not panels:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     keys = sorted(panels, key=lambda k: (k[0], k[1]))[:8]
     fig, axes = plt.subplots(1, len(keys), squeeze=False, figsize=(5 * len(keys), 4))
     for ax, key in zip(axes[0], keys):
@@ -209,11 +183,11 @@ def plot_dev_curves(configs: list[Config], path: Path, label: Label) -> Path | N
             histories = [dict(_history(r, objective)) for r in c.runs]
             epochs = sorted(set().union(*histories))
             y = [np.mean([h[e] for h in histories if e in h]) for e in epochs]
-            ax.plot(epochs, y, marker=".", label=_without_subset(label(c)) or c.task,
+            ax.plot(epochs, y, marker=".", label=report.label(c, without=SUBSET_KEYS),
                     linestyle="--" if c.is_baseline else "-")
         ax.set_xlabel("epoch")
         ax.set_ylabel(f"{objective} (mean over seeds)")
         ax.set_title(f"{key[0]}: {int(key[1])} train examples")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    return _save(fig, path)
+    return save_figure(fig, path)

@@ -14,8 +14,7 @@ into ``results.json`` (``paper``, from ``Task.paper_row``; ``paper_task`` reads 
   with ELMo.
 
 Measured values are shown in points (the paper's units): most metrics are fractions in ``results.json``, those of a task
-that declares ``metric_units: points`` (SQuAD's EM/F1) are already points.  Light: no torch import, and
-``elmo_lab.report.tables`` only for type checking (it may import this module).
+that declares ``metric_units: points`` (SQuAD's EM/F1) are already points.  Light: no torch import.
 """
 from __future__ import annotations
 
@@ -24,11 +23,11 @@ import json
 import math
 from dataclasses import dataclass
 from importlib import resources
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
-if TYPE_CHECKING:
-    from elmo_lab.report.runs import Config
-    from elmo_lab.report.tables import Report
+from elmo_lab.report.format import markdown_table
+from elmo_lab.report.model import COLUMN_NAMES, Report
+from elmo_lab.report.runs import Config
 
 PAPER_FILE = ("resources", "paper", "peters2018.json")  # inside the elmo_lab package
 # Δ and its 95 % confidence interval in the metric's own units, or None (no baseline, no values)
@@ -174,8 +173,6 @@ TABLE3 = TableSpec(3, "Where the task model reads ELMo", ("elmo.placement",), ("
     ("input only", lambda s: s.get("elmo.placement") == "input"),
     ("input+output", lambda s: s.get("elmo.placement") == "both"),
     ("output only", lambda s: s.get("elmo.placement") == "output")))
-SHORT_NAMES = {"elmo.placement": "placement", "elmo.mix": "mix", "elmo.l2_coef": "λ", "elmo.layer": "layer",
-               "bilm.spec": "biLM", "elmo.layer_norm": "layer norm", "bilm.finetune.enabled": "fine-tuned"}
 
 
 @dataclass
@@ -188,7 +185,7 @@ class Layout:
     fixed: dict[str, Any]  # the settings its columns share (all but the table's varying ones)
 
     def label(self, keys: Sequence[str]) -> str:
-        parts = [f"{SHORT_NAMES.get(k, k)}={_value(self.fixed.get(k))}" for k in keys if k in self.fixed]
+        parts = [f"{COLUMN_NAMES.get(k, k)}={_value(self.fixed.get(k))}" for k in keys if k in self.fixed]
         return self.task + (f" ({', '.join(parts)})" if parts else "")
 
 
@@ -294,7 +291,7 @@ def table_section(report: Report, spec: TableSpec, delta_ci: DeltaCI) -> str | N
             "measured difference to the baseline [95 % confidence interval, Welch's t-test; \"—\" with too few "
             "seeds] beside the paper's value minus the paper's baseline. \"—\" for the paper: the task (or its "
             "metric) has no row in the paper's table; \"—\" measured: no such configuration in the report.")
-    return f"## As in the paper's Table {spec.number}\n\n{note}\n\n{_markdown(header, rows)}"
+    return f"## As in the paper's Table {spec.number}\n\n{note}\n\n{markdown_table(header, rows)}"
 
 
 def table1_section(report: Report, tasks: Sequence[str], delta_ci: DeltaCI) -> str | None:
@@ -316,7 +313,7 @@ def table1_section(report: Report, tasks: Sequence[str], delta_ci: DeltaCI) -> s
             continue
         best = max(scored, key=lambda c: c.mean_std(pick)[0])
         p_base, p_elmo = paper.get(1, row.row, "baseline"), paper.get(1, row.row, "+ELMo")
-        how = ", ".join(f"{SHORT_NAMES.get(k, k)}={_value(best.settings[k])}"
+        how = ", ".join(f"{COLUMN_NAMES.get(k, k)}={_value(best.settings[k])}"
                         for k in ("elmo.placement", "elmo.mix", "elmo.l2_coef") if k in best.settings)
         rows.append([base.task, row.row, f"`{metric}`", _measured(base, metric),
                      f"{_measured(best, metric)} ({how})", _delta(best, delta_ci),
@@ -327,7 +324,7 @@ def table1_section(report: Report, tasks: Sequence[str], delta_ci: DeltaCI) -> s
               "paper: +ELMo", "paper: Δ"]
     note = ("The task's `none` baseline and its configuration with ELMo of the highest dev mean, in points, beside "
             "Peters et al. (2018) Table 1 (test set; the paper's task models, ± std over its seeds).")
-    return f"## The paper's Table 1 row\n\n{note}\n\n{_markdown(header, rows)}"
+    return f"## The paper's Table 1 row\n\n{note}\n\n{markdown_table(header, rows)}"
 
 
 def paper_section(report: Report, delta_ci: DeltaCI) -> str | None:
@@ -356,10 +353,3 @@ def welch_delta_ci(report: Report) -> DeltaCI:
         return w.diff, w.ci
 
     return delta_ci
-
-
-def _markdown(header: list[str], rows: list[list[str]]) -> str:
-    def line(cells: list[str]) -> str:
-        return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
-
-    return "\n".join([line(header), line(["---"] * len(header))] + [line(r) for r in rows])

@@ -11,37 +11,18 @@
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from elmo_lab.util.atomic import atomic_path
+from elmo_lab.report.curves import plot_dev_curves, plot_learning_curves
+from elmo_lab.report.figures import pyplot, save_figure
+from elmo_lab.report.model import Report
 from elmo_lab.report.runs import Config
+from elmo_lab.report.stats import mean_ci
 
 PLOT_FILES = ("metric.png", "layer_weights.png", "probing.png", "learning_curve.png", "dev_curves.png")
-Label = Callable[[Config], str]
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path: Path) -> Path:
-    """Write ``fig`` to ``path`` atomically and close it."""
-    try:
-        fig.tight_layout()
-        with atomic_path(path, suffix=".png") as tmp:
-            fig.savefig(tmp, dpi=120, format="png", bbox_inches="tight")
-    finally:
-        _pyplot().close(fig)
-    return path
 
 
 def _by_task(configs: list[Config], keep: Callable[[Config], bool]) -> dict[str, list[Config]]:
@@ -52,14 +33,13 @@ def _by_task(configs: list[Config], keep: Callable[[Config], bool]) -> dict[str,
     return out
 
 
-def plot_metric(configs: list[Config], task_metric: dict[str, str], path: Path, label: Label) -> Path | None:
+def plot_metric(report: Report, path: Path) -> Path | None:
     """Mean and 95 % CI over seeds of each task's metric per configuration (horizontal error bars)."""
-    from elmo_lab.report.curves import mean_ci
-
-    tasks = _by_task(configs, lambda c: c.mean_std(task_metric[c.task])[0] is not None)
+    task_metric = report.task_metric
+    tasks = _by_task(report.configs, lambda c: c.mean_std(task_metric[c.task])[0] is not None)
     if not tasks:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     heights = [len(group) for group in tasks.values()]
     fig, axes = plt.subplots(len(tasks), 1, squeeze=False, gridspec_kw={"height_ratios": heights},
                              figsize=(9, 1.2 * len(tasks) + 0.35 * sum(heights)))
@@ -74,15 +54,15 @@ def plot_metric(configs: list[Config], task_metric: dict[str, str], path: Path, 
         for c, s in zip(group, stats):
             if c.is_baseline:
                 ax.axvline(s[0], color="tab:gray", linestyle="--", linewidth=1)
-        ax.set_yticks(y, [f"{label(c)} (n={s[2]})" for c, s in zip(group, stats)], fontsize=8)
+        ax.set_yticks(y, [f"{report.label(c)} (n={s[2]})" for c, s in zip(group, stats)], fontsize=8)
         ax.invert_yaxis()
         ax.set_xlabel(f"{metric} (mean and 95 % CI over seeds)")
         ax.set_title(f"{task}: {metric}")
         ax.grid(axis="x", alpha=0.3)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
-def _weight_rows(group: list[Config], label: Label) -> list[tuple[str, list[float]]]:
+def _weight_rows(group: list[Config], label: Callable[[Config], str]) -> list[tuple[str, list[float]]]:
     rows = []
     for c in group:
         for mix, (s, gamma) in c.mean_layer_weights().items():
@@ -90,13 +70,13 @@ def _weight_rows(group: list[Config], label: Label) -> list[tuple[str, list[floa
     return rows
 
 
-def plot_layer_weights(configs: list[Config], path: Path, label: Label) -> Path | None:
+def plot_layer_weights(report: Report, path: Path) -> Path | None:
     """Heatmap of the seed-averaged ``s_j``: configuration × mix rows, biLM layer columns, a panel per task."""
-    tasks = {t: rows for t, g in _by_task(configs, lambda c: bool(c.mean_layer_weights())).items()
-             if (rows := _weight_rows(g, label))}
+    tasks = {t: rows for t, g in _by_task(report.configs, lambda c: bool(c.mean_layer_weights())).items()
+             if (rows := _weight_rows(g, report.label))}
     if not tasks:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     heights = [len(rows) for rows in tasks.values()]
     width = max(len(s) for rows in tasks.values() for _, s in rows)
     fig, axes = plt.subplots(len(tasks), 1, squeeze=False, gridspec_kw={"height_ratios": heights},
@@ -115,27 +95,22 @@ def plot_layer_weights(configs: list[Config], path: Path, label: Label) -> Path 
         ax.set_yticks(range(len(rows)), [name for name, _ in rows], fontsize=8)
         ax.set_title(f"{task}: ELMo layer weights s_j (mean over seeds)")
         fig.colorbar(image, ax=ax, fraction=0.04)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
-def _family(config: Config) -> str:
-    """The settings of a probing run apart from its layer."""
-    return json.dumps(sorted((k, v) for k, v in config.settings.items() if k != "elmo.layer"), default=str)
-
-
-def _probing_panel(ax, group: list[Config], metric: str, label: Label) -> None:
+def _probing_panel(ax, group: list[Config], metric: str, report: Report) -> None:
     families: dict[str, list[Config]] = {}
-    for c in group:
-        families.setdefault(_family(c), []).append(c)
+    for c in group:  # the settings of a probing run apart from its layer
+        families.setdefault(c.key_without({"elmo.layer"}), []).append(c)
     layers = sorted({c.settings["elmo.layer"] for c in group})
     width = 0.8 / len(families)
     lows, highs = [], []
     for f, members in enumerate(families.values()):
         stats = {c.settings["elmo.layer"]: c.mean_std(metric) for c in members}
         x = [layers.index(layer) - 0.4 + width * (f + 0.5) for layer in stats]
-        name = " ".join(p for p in label(members[0]).split() if p.split("=")[0] not in ("layer", "mix"))
+        name = report.label(members[0], without={"elmo.layer", "elmo.mix"})
         ax.bar(x, [s[0] for s in stats.values()], width, yerr=[s[1] or 0.0 for s in stats.values()], capsize=3,
-               label=name or "mix=layer")
+               label="mix=layer" if name == members[0].task else name)
         lows += [s[0] - (s[1] or 0.0) for s in stats.values()]
         highs += [s[0] + (s[1] or 0.0) for s in stats.values()]
     baseline = group[0].baseline
@@ -149,28 +124,25 @@ def _probing_panel(ax, group: list[Config], metric: str, label: Label) -> None:
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.1))
 
 
-def plot_probing(configs: list[Config], task_metric: dict[str, str], path: Path, label: Label) -> Path | None:
+def plot_probing(report: Report, path: Path) -> Path | None:
     """Bars of the metric per biLM layer for the ``elmo.mix=layer`` runs, a panel per task."""
-    tasks = _by_task(configs, lambda c: c.settings.get("elmo.mix") == "layer"
+    task_metric = report.task_metric
+    tasks = _by_task(report.configs, lambda c: c.settings.get("elmo.mix") == "layer"
                      and isinstance(c.settings.get("elmo.layer"), int)
                      and c.mean_std(task_metric[c.task])[0] is not None)
     if not tasks:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(tasks), squeeze=False, figsize=(5.5 * len(tasks), 4))
     for ax, (task, group) in zip(axes[0], tasks.items()):
-        _probing_panel(ax, group, task_metric[task], label)
+        _probing_panel(ax, group, task_metric[task], report)
         ax.set_title(f"{task}: probing one biLM layer (elmo.mix=layer)")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
-def make_plots(configs: list[Config], task_metric: dict[str, str], out: Path, label: Label) -> list[Path]:
+def make_plots(report: Report, out: Path) -> list[Path]:
     """Write every plot that has data into ``out``; return the paths written."""
-    from elmo_lab.report.curves import plot_dev_curves, plot_learning_curves
-
-    plots = [plot_metric(configs, task_metric, out / PLOT_FILES[0], label),
-             plot_layer_weights(configs, out / PLOT_FILES[1], label),
-             plot_probing(configs, task_metric, out / PLOT_FILES[2], label),
-             plot_learning_curves(configs, task_metric, out / PLOT_FILES[3], label),
-             plot_dev_curves(configs, out / PLOT_FILES[4], label)]
+    plots = [plot_metric(report, out / PLOT_FILES[0]), plot_layer_weights(report, out / PLOT_FILES[1]),
+             plot_probing(report, out / PLOT_FILES[2]), plot_learning_curves(report, out / PLOT_FILES[3]),
+             plot_dev_curves(report, out / PLOT_FILES[4])]
     return [p for p in plots if p is not None]

@@ -23,7 +23,7 @@ import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Collection, Iterable
 
 import numpy as np
 
@@ -39,7 +39,6 @@ IGNORED_KEYS = RESULT_NEUTRAL_KEYS + ("seed", "run_name", "hydra", "paths", "bil
 TOP_LEVEL_SETTINGS = {"placement": "elmo.placement", "mix": "elmo.mix", "l2_coef": "elmo.l2_coef"}
 ELMO_PREFIXES = ("elmo.", "bilm.")  # settings that, apart from the placement, mean nothing for placement none
 BILM_KEY = "bilm.spec"  # the biLM's name (a path's last component), as in the run directory
-MISSING = object()  # a key a run's config does not have
 
 
 def elmo_only(key: str) -> bool:
@@ -98,6 +97,13 @@ class Config:
     @property
     def is_baseline(self) -> bool:
         return self.placement == "none"
+
+    def key_without(self, left_out: Collection[str] | Callable[[str], bool]) -> str:
+        """The task and every setting but those ``left_out`` (keys, or a test of a key), as one comparable key:
+        configurations with the same key differ only in the settings left out (a family of a curve, a pair of a
+        control task, a configuration and its baseline)."""
+        drop = left_out if callable(left_out) else left_out.__contains__
+        return json.dumps([self.task, sorted((k, v) for k, v in self.settings.items() if not drop(k))], default=str)
 
     def values(self, metric: str) -> np.ndarray:
         return np.array([r.metrics[metric] for r in self.runs if r.metrics.get(metric) is not None], dtype=float)

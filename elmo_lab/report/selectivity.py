@@ -8,18 +8,11 @@ accuracies, mean ± std over seeds, and their difference ± the standard error o
 """
 from __future__ import annotations
 
-import json
-from typing import Callable
-
+from elmo_lab.report.format import difference_text, markdown_table, mean_std_text
+from elmo_lab.report.model import Report
 from elmo_lab.report.runs import Config, difference
 
 CONTROL_KEY = "task.control_task"
-Label = Callable[[Config], str]
-
-
-def _family(config: Config) -> str:
-    return json.dumps([config.task, sorted((k, v) for k, v in config.settings.items() if k != CONTROL_KEY)],
-                      default=str)
 
 
 def selectivity_pairs(configs: list[Config]) -> list[tuple[Config, Config]]:
@@ -29,16 +22,10 @@ def selectivity_pairs(configs: list[Config]) -> list[tuple[Config, Config]]:
     for c in configs:
         flag = c.settings.get(CONTROL_KEY)
         if flag is True:
-            control[_family(c)] = c
+            control[c.key_without({CONTROL_KEY})] = c
         elif flag is False:
-            real[_family(c)] = c
+            real[c.key_without({CONTROL_KEY})] = c
     return [(real[f], control[f]) for f in real if f in control]
-
-
-def _cell(mean: float | None, std: float | None) -> str:
-    if mean is None:
-        return "—"
-    return f"{mean:.4f} ± " + ("—" if std is None else f"{std:.4f}")
 
 
 def selectivity(real: Config, control: Config, metric: str) -> tuple[float | None, float | None]:
@@ -47,10 +34,8 @@ def selectivity(real: Config, control: Config, metric: str) -> tuple[float | Non
     return (None, None) if d is None else (d.delta, d.se)
 
 
-def selectivity_section(report, label: Label) -> str | None:
+def selectivity_section(report: Report) -> str | None:
     """``## Probing selectivity``: a row per layer/biLM with accuracy, control accuracy and selectivity."""
-    from elmo_lab.report.tables import markdown_table
-
     pairs = selectivity_pairs(report.configs)
     if not pairs:
         return None
@@ -58,10 +43,10 @@ def selectivity_section(report, label: Label) -> str | None:
     for real, control in pairs:
         metric = report.task_metric[real.task]
         sel, se = selectivity(real, control, metric)
-        name = " ".join(p for p in label(real).split() if not p.startswith(CONTROL_KEY + "="))
+        name = report.label(real, without={CONTROL_KEY})
         rows.append([real.task, name, metric, f"{len(real.runs)} / {len(control.runs)}",
-                     _cell(*real.mean_std(metric)[:2]), _cell(*control.mean_std(metric)[:2]),
-                     "—" if sel is None else f"{sel:+.4f} ± " + ("—" if se is None else f"{se:.4f}")])
+                     mean_std_text(*real.mean_std(metric)[:2]), mean_std_text(*control.mean_std(metric)[:2]),
+                     "—" if sel is None else difference_text(sel, se)])
     header = ["task", "probe", "metric", "n (task / control)", "accuracy", "control accuracy", "selectivity"]
     return ("## Probing selectivity\n\n" + markdown_table(header, rows)
             + "\n\nControl accuracy: the same probe trained on the control task (each word type one fixed random "

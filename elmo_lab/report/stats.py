@@ -94,6 +94,14 @@ def welch(a: Sequence[float], b: Sequence[float], confidence: float = 0.95) -> W
     return Welch(diff, se, df, p, (diff - half, diff + half), n_a, n_b)
 
 
+def mean_ci(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float | None]:
+    """Mean and the half-width of its t confidence interval, ``t · s / √n`` (None below two values)."""
+    v = np.asarray(values, dtype=float)
+    if len(v) < 2:
+        return float(v.mean()), None
+    return float(v.mean()), float(sps.t.ppf((1 + confidence) / 2, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v)))
+
+
 def holm(pvalues: Sequence[float | None]) -> list[float | None]:
     """Holm–Bonferroni adjusted p-values, in the input order.
 
@@ -139,8 +147,8 @@ def almost_stochastic_order(a: Sequence[float], b: Sequence[float], seed: int = 
 
     ε_min in [0, 1] bounds how far the score distribution of ``b`` is from stochastically dominating that of ``a``:
     below 0.5 ``b`` is (almost) stochastically better, near 0 it is better at almost every quantile.  It is an upper
-    bound: 0.5 or more shows no such order, and with five seeds a side it is often 1 in both directions (measured
-    on MR: ``input`` against ``none`` and ``none`` against ``input`` both 1.0).  Unlike a t-test it compares whole distributions over seeds, not only their means.  ``num_comparisons``
+    bound: 0.5 or more shows no such order, and with a few seeds a side it is often 1 in both directions
+    (docs/statistics.md).  Unlike a t-test it compares whole distributions over seeds, not only their means.  ``num_comparisons``
     applies deepsig's Bonferroni correction of the confidence level.
 
     ``None`` when deepsig is not importable (see ``ASO_UNAVAILABLE_REASON``) or a side has fewer than two scores.

@@ -22,7 +22,7 @@ from elmo_lab.bilm.chars import batch_to_char_ids
 from elmo_lab.config.schema import train_subset_request
 from elmo_lab.contextual.base import ENCODER_INPUT, BatchInput
 from elmo_lab.data.subsets import nested_subset, subset_size
-from elmo_lab.lm.vocab import Vocabulary
+from elmo_lab.data.vocab import Vocabulary
 
 SPLITS = ("train", "dev", "test")
 

@@ -4,8 +4,7 @@ write ``results.json`` and the layer-weight heatmap into the run directory.
 The run directory is deterministic from the config (``hydra.run.dir``), so rerunning a killed command resumes
 from ``checkpoints/last.ckpt``; a finished run (``results.json`` present) with the same settings is reported and
 skipped unless ``force=true``.  A rerun whose config differs from the one the directory was started with, finished
-or not, is refused (the check
-and the loggers: ``elmo_lab.training.run_dir``, shared with ``pretrain.py``).
+or not, is refused (the check and the loggers: ``elmo_lab.run.run_dir``, shared with ``pretrain.py``).
 
 Under DDP every process runs ``train`` on the same composed config (Lightning restarts the command for the other
 ranks of ``trainer=ddp``; SLURM or torchrun start them all at once), so all of them read the same run directory.
@@ -30,7 +29,7 @@ from elmo_lab.elmo.placements import ElmoSettings
 from elmo_lab.contextual.base import PrepareContext
 from elmo_lab.elmo.provider import ContextualLayers
 from elmo_lab.training.callbacks import LayerWeightLogger, ValidationHistory, layer_weights
-from elmo_lab.training.run_dir import make_loggers, prepare_run_dir
+from elmo_lab.run.run_dir import make_loggers, prepare_run_dir
 from elmo_lab.training.tasks import load_task
 from elmo_lab.metrics.examples import EXAMPLES_FILE
 from elmo_lab.training.results import RESULTS_FILE, chance_report, write_json_atomic, write_results

@@ -15,7 +15,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from elmo_lab.util.atomic import atomic_path
+from elmo_lab.util.atomic import atomic_path, write_json_atomic
 
 RESULTS_FILE = "results.json"
 
@@ -27,13 +27,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, float) and math.isnan(value):
         return None
     return value
-
-
-def write_json_atomic(path: str | Path, data: dict) -> Path:
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
-    return path
 
 
 def write_results(run_dir: str | Path, *, task: str, placement: str, mix: str, l2_coef: float, seed: int,

@@ -52,11 +52,6 @@ def load_task(module_name: str) -> Task:
     return task
 
 
-def schema_name(module_name: str) -> str:
-    """``tasks.sentiment`` → ``_sentiment_schema`` (the leading ``_`` keeps it out of ``task=`` choices)."""
-    return f"_{module_name.rsplit('.', 1)[-1]}_schema"
-
-
 def _schemas_named_in(task_conf: Path) -> dict[str, str]:
     """``{schema name: task module}`` for each ``conf/task/*.yaml`` whose defaults list a ``_<module>_schema``
     (read as plain yaml: nothing is imported)."""

@@ -6,6 +6,7 @@ run therefore leaves no half-written file under the real name.
 """
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from contextlib import contextmanager
@@ -29,3 +30,11 @@ def atomic_path(path: str | Path, suffix: str = ".tmp") -> Iterator[Path]:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def write_json_atomic(path: str | Path, data: dict) -> Path:
+    """``data`` as indented JSON at ``path``, written through ``atomic_path``."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
+    return path

@@ -6,7 +6,7 @@ import torch
 from elmo_lab.bilm import BiLM, BiLMOptions, batch_to_char_ids
 
 TINY = BiLMOptions(filters=[[1, 4], [2, 8], [3, 8]], char_embedding_dim=4, n_highway=1, lstm_dim=16,
-                   projection_dim=8, n_layers=2)
+                   projection_dim=8, n_layers=2, cell_clip=3.0, proj_clip=3.0, use_skip_connections=True)
 BATCHES = [[["the", "film", "is", "good", "."], ["a", "bad", "film"]],
            [["the", "plot", "is", "thin", "."], ["good", "acting", ",", "bad", "film", "!"]],
            [["the", "film", "."]]]

@@ -324,7 +324,8 @@ def test_bilm_gives_the_same_outputs_and_gradients_on_the_masked_path(monkeypatc
             monkeypatch.setenv(ENV_VAR, choice)
         torch.manual_seed(3)
         bilm = BiLM(BiLMOptions(filters=[[1, 4], [2, 8]], char_embedding_dim=4, n_highway=1, lstm_dim=6,
-                                projection_dim=4, n_layers=2, use_skip_connections=True)).double()
+                                projection_dim=4, n_layers=2, cell_clip=3.0, proj_clip=3.0,
+                                use_skip_connections=True)).double()
         for layer in [*bilm.forward_lstm.layers, *bilm.backward_lstm.layers]:
             layer.cell_clip = layer.proj_clip = 0.5  # low enough to be reached
         outs = [bilm(ids, stateful=True).layers for ids in batches]  # the state carried into the second batch

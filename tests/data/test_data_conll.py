@@ -17,6 +17,7 @@ import elmo_lab.data.conll as conll
 from elmo_lab.util import registry
 from elmo_lab.data.conll import TaggedSentence, ensure_conll2003_wheel, load_conll2003, read_conll
 from elmo_lab.data.errors import DataError
+from elmo_lab.data.splits import SPLITS
 from elmo_lab.util.download import cache_dir, sha256_of
 from elmo_lab.data.tagging import spans
 
@@ -108,7 +109,7 @@ def _copy_layout(folder, names):
 
 def _fake_wheel(path):
     with zipfile.ZipFile(path, "w") as archive:
-        for split, fixture in zip(conll.CONLL_SPLITS, ("iob2.txt", "iob1.txt", "bioes.txt")):
+        for split, fixture in zip(SPLITS, ("iob2.txt", "iob1.txt", "bioes.txt")):
             archive.write(FIXTURES / fixture, conll._WHEEL_MEMBERS[split])
         archive.writestr("neuroner/__init__.py", "")
     return path

@@ -7,6 +7,7 @@ import pytest
 
 import elmo_lab.data.sst as sst
 from elmo_lab.data import DataError, Example, load_sst, parse_tree, tokenize
+from elmo_lab.data.splits import SPLITS
 
 # Small trees in the official format (binarised, labels 0..4, PTB escapes for brackets and quotes).
 TREES = {
@@ -40,14 +41,14 @@ def _text(split, lines=None):
 
 def _write_zip(path, overrides=None):
     with zipfile.ZipFile(path, "w") as archive:
-        for split in sst.SST_SPLITS:
+        for split in SPLITS:
             archive.writestr(f"trees/{split}.txt", (overrides or {}).get(split, _text(split)))
     return path
 
 
 def _write_folder(folder, overrides=None):
     folder.mkdir(parents=True, exist_ok=True)
-    for split in sst.SST_SPLITS:
+    for split in SPLITS:
         (folder / f"{split}.txt").write_text((overrides or {}).get(split, _text(split)), encoding="utf-8")
     return folder
 

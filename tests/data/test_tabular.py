@@ -84,6 +84,13 @@ def test_split_files_by_name_aliases_and_explicit_paths(tmp_path: Path) -> None:
         find_split_files(tmp_path)
 
 
+@pytest.mark.parametrize("name", ["dev", "validation", "valid", "validation_matched", "multinli_1.0_dev_matched"])
+def test_a_dev_file_goes_by_the_names_hugging_face_splits_go_by(tmp_path: Path, name: str) -> None:
+    mr_dataset(tmp_path, ".tsv", splits=("train", "test"))
+    write_rows(tmp_path / f"{name}.jsonl", mr_rows(4))
+    assert find_split_files(tmp_path)["dev"] == tmp_path / f"{name}.jsonl"
+
+
 def test_no_dev_file_holds_out_a_seeded_stratified_part_of_train(tmp_path: Path) -> None:
     mr_dataset(tmp_path, splits=("train", "test"))
     data = load_labelled_splits(_task(data_dir=str(tmp_path), dev_fraction=0.25), TEXT)

@@ -20,11 +20,12 @@ import torch
 from elmo_lab.bilm import batch_to_char_ids, load_bilm
 from elmo_lab.bilm.model import BiLM
 from elmo_lab.bilm.options import BiLMOptions
-from elmo_lab.lm.batching import EncodedCorpus, make_loader
+from elmo_lab.lm.batching import EncodedCorpus
+from elmo_lab.lm.loaders import make_loader
 from elmo_lab.lm.module import lm_nll
 from elmo_lab.lm.perplexity import evaluate_perplexity
 from elmo_lab.lm.softmax import FullSoftmax
-from elmo_lab.lm.vocab import Vocabulary
+from elmo_lab.data.vocab import Vocabulary
 
 pytestmark = [pytest.mark.gpu,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]

@@ -237,7 +237,8 @@ def test_one_device_read_of_the_row_lengths_per_lstm_call_once_graphs_are_captur
     monkeypatch.setenv(ENV_VAR, "graph")
     torch.manual_seed(0)
     bilm = BiLM(BiLMOptions(filters=[[1, 4], [2, 8]], char_embedding_dim=4, n_highway=1, lstm_dim=16,
-                            projection_dim=8, n_layers=2)).cuda()
+                            projection_dim=8, n_layers=2, cell_clip=3.0, proj_clip=3.0,
+                            use_skip_connections=True)).cuda()
     ids = batch_to_char_ids([["Some", "words", "here"], ["and"], ["more", "words"]]).cuda()
     tokens = bilm.token_encoder(ids)  # (batch, time, projection_dim)
     lengths = (ids > 0).any(-1).sum(-1)  # (batch,) on the GPU

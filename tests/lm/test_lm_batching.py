@@ -2,8 +2,9 @@ import numpy as np
 import torch
 
 from elmo_lab.bilm.chars import batch_to_char_ids
-from elmo_lab.lm.batching import IGNORE, EncodedCorpus, RowCollator, make_loader, pack_rows
-from elmo_lab.lm.vocab import Vocabulary
+from elmo_lab.lm.batching import IGNORE, EncodedCorpus, RowCollator, pack_rows
+from elmo_lab.lm.loaders import make_loader
+from elmo_lab.data.vocab import Vocabulary
 
 
 def test_pack_rows_keeps_whole_sentences_and_splits_long_ones_with_overlap():

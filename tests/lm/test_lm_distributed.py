@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from elmo_lab.lm.batching import EncodedCorpus, make_loader
+from elmo_lab.lm.batching import EncodedCorpus
+
+from elmo_lab.lm.loaders import make_loader
 from elmo_lab.lm.corpora import CorpusError, CorpusSpec, load_corpus
-from elmo_lab.lm.vocab import Vocabulary
+from elmo_lab.data.vocab import Vocabulary
 
 REPO = Path(__file__).resolve().parents[2]
 

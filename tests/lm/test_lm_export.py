@@ -10,7 +10,7 @@ from elmo_lab.bilm.options import BiLMOptions
 from elmo_lab.bilm.weights import WeightFileError, load_bilm
 from elmo_lab.lm.export import export_lm, load_lm, load_softmax
 from elmo_lab.lm.softmax import FullSoftmax
-from elmo_lab.lm.vocab import Vocabulary
+from elmo_lab.data.vocab import Vocabulary
 
 SENTENCES = [["The", "film", "was", "great", "."], ["Awful", "!"]]
 

@@ -10,7 +10,7 @@ from elmo_lab.bilm.options import BiLMOptions
 from elmo_lab.lm.export import export_lm
 from elmo_lab.lm.finetune import finetune_bilm
 from elmo_lab.lm.softmax import FullSoftmax
-from elmo_lab.lm.vocab import Vocabulary
+from elmo_lab.data.vocab import Vocabulary
 from learning_helpers import keyword_sentences, trained_metrics
 from tabular_helpers import write_rows
 

@@ -9,7 +9,7 @@ from elmo_lab.bilm.model import BiLM
 from elmo_lab.bilm.options import BiLMOptions
 from elmo_lab.lm.export import export_lm
 from elmo_lab.lm.softmax import FullSoftmax
-from elmo_lab.lm.vocab import Vocabulary
+from elmo_lab.data.vocab import Vocabulary
 
 
 def test_published_models_have_no_perplexity(capsys):

@@ -57,10 +57,11 @@ def test_help_lists_only_the_groups_pretrain_composes() -> None:
     assert result.returncode == 0 and result.stderr.strip() == "torch not imported", result.stderr
     groups = {line.split(":")[0].strip(): line.split(":", 1)[1].split(", ")
               for line in result.stdout.splitlines() if line.startswith("  ")}
-    assert set(groups) == {"corpus", "bilm_arch", "trainer", "logger", "paths"}
+    assert set(groups) == {"corpus", "bilm_arch", "trainer", "logger", "paths", "hydra/launcher"}
+    published = {"bilm_arch": ["elmo-medium", "elmo-original", "elmo-small"]}  # elmo_lab/config/published.py
     for group, choices in groups.items():
-        assert [c.strip() for c in choices] == sorted(p.stem for p in (CONF / group).glob("*.yaml")
-                                                      if not p.stem.startswith("_"))
+        assert [c.strip() for c in choices] == sorted([p.stem for p in (CONF / group).glob("*.yaml")
+                                                       if not p.stem.startswith("_")] + published.get(group, []))
     assert "pretrain_schema" not in result.stdout and "_self_" not in result.stdout
     assert "python pretrain.py" in result.stdout.splitlines()[0]
 
@@ -77,6 +78,16 @@ def test_every_option_composes_typed_and_valid(group: str) -> None:
         assert BiLMOptions.from_dict(plain).to_dict()["char_cnn"]["activation"] == "relu"
     cfg = compose_pretrain([], config_name="pretrain_default_bilm")
     assert cfg.corpus.name == "mix" and cfg.model.optimizer == "adam" and cfg.data.window == 64
+
+
+def test_the_published_shapes_are_bilm_arch_choices_with_the_downloads_options() -> None:
+    from elmo_lab.bilm.options import BiLMOptions
+    from elmo_lab.bilm.pretrained import PUBLISHED
+
+    for name, arch in (("elmo_small", "elmo-small"), ("elmo_medium", "elmo-medium"),
+                       ("elmo_original", "elmo-original")):
+        plain = OmegaConf.to_container(compose_pretrain([f"bilm_arch={arch}"]).bilm_arch, enum_to_str=True)
+        assert BiLMOptions.from_dict(plain) == PUBLISHED[name].options
 
 
 def _defaults_repeated(node: dict, default: dict, prefix: str = "") -> list[str]:

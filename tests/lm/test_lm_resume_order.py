@@ -9,8 +9,10 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
-from elmo_lab.lm.batching import EncodedCorpus, RowCollator, RowDataset, ShuffledRows, make_loader, pack_rows
-from elmo_lab.lm.vocab import Vocabulary
+from elmo_lab.lm.batching import EncodedCorpus, RowCollator, RowDataset, ShuffledRows, pack_rows
+
+from elmo_lab.lm.loaders import make_loader
+from elmo_lab.data.vocab import Vocabulary
 
 HERE = Path(__file__).resolve().parent
 

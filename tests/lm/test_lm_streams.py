@@ -4,13 +4,14 @@ import torch
 
 from elmo_lab.bilm.model import BiLM
 from elmo_lab.bilm.options import BiLMOptions
-from elmo_lab.lm.batching import IGNORE, EncodedCorpus, make_loader
+from elmo_lab.lm.batching import IGNORE, EncodedCorpus
+from elmo_lab.lm.loaders import make_loader
 from elmo_lab.lm.datamodule import LMDataModule
 from elmo_lab.lm.module import LMConfigError, lm_nll
 from elmo_lab.lm.perplexity import evaluate_perplexity
 from elmo_lab.lm.softmax import FullSoftmax
 from elmo_lab.lm.streams import StreamLoader, circular_segments, sentence_segments
-from elmo_lab.lm.vocab import Vocabulary
+from elmo_lab.data.vocab import Vocabulary
 
 
 def _corpus(sentences):

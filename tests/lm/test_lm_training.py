@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from elmo_lab.lm.batching import EncodedCorpus, make_loader
+from elmo_lab.lm.batching import EncodedCorpus
+
+from elmo_lab.lm.loaders import make_loader
 from elmo_lab.lm.module import BiLMLanguageModel, lm_nll
 from elmo_lab.lm.perplexity import evaluate_perplexity
-from elmo_lab.lm.vocab import Vocabulary
+from elmo_lab.data.vocab import Vocabulary
 
 REPO = Path(__file__).resolve().parents[2]
 

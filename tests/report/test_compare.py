@@ -14,7 +14,9 @@ from elmo_lab.metrics.examples import ExampleScores, example_table_json
 from elmo_lab.report.curves import epochs_to_baseline, learning_curves
 from elmo_lab.report.selectivity import selectivity_pairs
 from elmo_lab.report.stats import holm
-from elmo_lab.report.tables import build_report, numeric_table, render_markdown, table
+from elmo_lab.report.model import build_report
+from elmo_lab.report.render import numeric_table, render_markdown
+from elmo_lab.report.sections import table
 
 from report_helpers import write_run
 

@@ -12,7 +12,7 @@ import pytest
 
 from elmo_lab.report.paper import (TABLE2, TABLE3, find_layouts, legacy_paper_task, load_paper, metric_units,
                                    paper_section, paper_task, points, welch_delta_ci)
-from elmo_lab.report.tables import build_report
+from elmo_lab.report.model import build_report
 from train_helpers import FAST, compose_train, train_cli
 
 # as tests/conftest.py: ../shared beside the checkout, or $ELMO_LAB_SHARED

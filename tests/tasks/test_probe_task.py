@@ -199,7 +199,8 @@ def test_layer_sweep_through_the_cli_and_its_report(tiny_bilm_dir: Path, tmp_pat
     layers = sorted(json.loads((sweep / r / "results.json").read_text())["config"]["elmo"]["layer"] for r in runs)
     assert layers == [0, 1]
     from elmo_lab.cli.report import write_report
-    from elmo_lab.report.tables import build_report, table
+    from elmo_lab.report.model import build_report
+    from elmo_lab.report.sections import table
 
     report = build_report([sweep])
     header, rows = table(report)

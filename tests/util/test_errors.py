@@ -17,7 +17,7 @@ from elmo_lab.cli.embed import EmbedError
 from elmo_lab.util.errors import UserError
 from elmo_lab.lm.corpora import CorpusError
 from elmo_lab.lm.module import LMConfigError
-from elmo_lab.lm.vocab import VocabError
+from elmo_lab.data.vocab import VocabError
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -9,7 +9,6 @@ reports the errors raised there (``ConfigError``, ``DataError``, ...) through ``
 """
 from __future__ import annotations
 
-import contextlib
 import difflib
 import importlib
 import os
@@ -25,7 +24,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
-from elmo_lab.training.run_dir import started_here
+from elmo_lab.run.run_dir import started_here
 from elmo_lab.util.errors import UserError
 
 EXIT_INTERRUPTED = 130  # as a shell reports a command stopped by Ctrl-C (SIGINT)
@@ -205,34 +204,15 @@ def save_hydra_record(cfg: DictConfig) -> None:
     OmegaConf.save(job.overrides.task, folder / "overrides.yaml")
 
 
-def _choices(conf_dir: Path, group: str) -> list[str]:
-    """The options of a config group: its yaml files, without the ``_``-prefixed shared bases."""
-    folder = conf_dir / group
-    found = {p.stem for p in folder.glob("*.yaml") if not p.stem.startswith("_")} if folder.is_dir() else set()
-    if group.startswith("hydra/"):  # and those Hydra and its plugins register (hydra/launcher: basic, joblib, ...)
-        from hydra.core.config_store import ConfigStore
-        from hydra.core.plugins import Plugins
+def help_text(conf_dir: str | Path, primary: str, usage: str) -> str:
+    """The ``--help`` of an entry point: usage, then each config group ``primary.yaml`` composes (directly, through
+    an experiment, or Hydra's own: ``elmo_lab.config.groups``) with its choices.  Read from the yaml files alone, so
+    it answers at once and lists exactly what this entry point can compose."""
+    from elmo_lab.config.groups import composed_groups, group_choices
 
-        Plugins.instance()
-        with contextlib.suppress(OSError):  # no such group
-            found |= {Path(name).stem for name in ConfigStore.instance().list(group)}
-    return sorted(found)
-
-
-def help_text(conf_dir: str | Path, primary: str, usage: str, extra_groups: Sequence[str] = ()) -> str:
-    """The ``--help`` of an entry point: usage, then each config group ``primary.yaml`` composes (and
-    ``extra_groups``, e.g. ``hydra/launcher``) with its choices.  Read from the yaml files alone, so it answers at
-    once and lists exactly what this entry point can compose."""
-    from omegaconf import OmegaConf
-
-    conf_dir = Path(conf_dir)
-    groups: list[str] = []
-    for entry in OmegaConf.to_container(OmegaConf.load(conf_dir / f"{primary}.yaml")).get("defaults", []):
-        if isinstance(entry, dict):
-            groups += [str(k).removeprefix("override ").strip("/") for k in entry]
     lines = [f"usage: {usage}", "", "config groups (group=choice):"]
-    for group in [*groups, *extra_groups]:
-        choices = _choices(conf_dir, group)
+    for group in composed_groups(conf_dir, primary):
+        choices = group_choices(conf_dir, group)
         if choices:
             lines.append(f"  {group + ':':<16} {', '.join(choices)}")
     lines += ["", "any key: key=value (an existing key), +key=value (a new one); -m sweeps comma-separated values",

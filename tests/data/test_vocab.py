@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from elmo_lab.lm.vocab import SPECIALS, Vocabulary, VocabError
+from elmo_lab.data.vocab import SPECIALS, Vocabulary, VocabError
 
 
 def test_vocab_orders_by_frequency_after_specials():

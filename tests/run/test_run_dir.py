@@ -1,4 +1,4 @@
-"""The run-directory check both entry points share (``elmo_lab.training.run_dir``): a rerun with another config is
+"""The run-directory check both entry points share (``elmo_lab.run.run_dir``): a rerun with another config is
 refused naming every differing key, result-neutral keys may change, ``force`` starts over, only a writer writes."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from elmo_lab.config.schema import ConfigError
-from elmo_lab.training.run_dir import MAX_LISTED, RUN_CONFIG, differences, prepare_run_dir, without_keys
+from elmo_lab.run.run_dir import MAX_LISTED, RUN_CONFIG, differences, prepare_run_dir, without_keys
 
 PLAIN = {"seed": 0, "threads": 1, "model": {"lr": 0.2, "dropout": 0.1}, "trainer": {"max_epochs": 2,
                                                                                     "enable_progress_bar": True}}
