@@ -21,10 +21,9 @@ from torch.utils.data import DataLoader, Sampler
 from elmo_lab.bilm.chars import batch_to_char_ids
 from elmo_lab.config.schema import train_subset_request
 from elmo_lab.contextual.base import ENCODER_INPUT, BatchInput
+from elmo_lab.data.splits import SPLITS
 from elmo_lab.data.subsets import nested_subset, subset_size
 from elmo_lab.data.vocab import Vocabulary
-
-SPLITS = ("train", "dev", "test")
 
 
 class EpochSeededSampler(Sampler[int]):
@@ -91,7 +90,7 @@ class BucketBatchSampler(Sampler[list[int]]):
 
 
 class WordVocabulary:
-    """Task word ids over the training text: 0 = padding, then ``lm.vocab.Vocabulary`` ids shifted by one
+    """Task word ids over the training text: 0 = padding, then ``data.vocab.Vocabulary`` ids shifted by one
     (``<UNK>`` for unseen words).  ``lowercase`` folds case for the task embeddings only; the biLM sees the text."""
 
     pad_id = 0

@@ -58,7 +58,8 @@ def test_help_lists_only_the_groups_pretrain_composes() -> None:
     groups = {line.split(":")[0].strip(): line.split(":", 1)[1].split(", ")
               for line in result.stdout.splitlines() if line.startswith("  ")}
     assert set(groups) == {"corpus", "bilm_arch", "trainer", "logger", "paths", "hydra/launcher"}
-    published = {"bilm_arch": ["elmo-medium", "elmo-original", "elmo-small"]}  # elmo_lab/config/published.py
+    published = {"bilm_arch": ["elmo-medium", "elmo-original", "elmo-small"],  # elmo_lab/config/published.py
+                 "hydra/launcher": ["basic", "joblib", "submitit_local", "submitit_slurm"]}  # Hydra's plugins
     for group, choices in groups.items():
         assert [c.strip() for c in choices] == sorted([p.stem for p in (CONF / group).glob("*.yaml")
                                                        if not p.stem.startswith("_")] + published.get(group, []))
