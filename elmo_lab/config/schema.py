@@ -19,6 +19,8 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 from elmo_lab.config.choices import Mix, Optimizer, Placement, Recurrence, Scheduler
 from elmo_lab.util.errors import UserError
 
+DEFAULT_WORD_DIM = 100  # task.word_dim without pretrained word vectors
+
 
 class ConfigError(ValueError, UserError):
     """A configuration value that composes but is not valid (e.g. ``elmo.l2_coef: must be >= 0, got -1``)."""
@@ -81,7 +83,11 @@ class TaskConfig:
     data_dir: Optional[str] = None
     objective: str = "val/acc"  # the metric that picks the best checkpoint, stops early, and sweeps optimise
     objective_mode: str = "max"  # max | min
-    word_dim: int = 100
+    # the task's word embeddings x_k: null = the width of task.word_vectors, or DEFAULT_WORD_DIM without them; a
+    # value that differs from the vectors' width is an error (resolve_word_dim)
+    word_dim: Optional[int] = None
+    word_vectors: Optional[str] = None  # pretrained vectors: a name (glove_6b_50d, ...) or a GloVe/word2vec text file
+    freeze_word_vectors: bool = False  # keep the pretrained vectors fixed (words without one too)
     min_count: int = 1  # words seen fewer times in train map to <UNK>
     lowercase: bool = True  # for the task's word embeddings only; the biLM always reads the original text
     batch_size: int = 32
@@ -231,3 +237,41 @@ def validate(cfg: DictConfig) -> None:
         raise ConfigError(f"task.objective: must be a validation metric (val/...), got {task.objective!r}; "
                           "model selection never looks at the test split")
     train_subset_request(task)
+    resolve_word_dim(task)
+
+
+def resolve_word_dim(task: DictConfig) -> None:
+    """Set ``task.word_dim`` when null: the width of ``task.word_vectors``, or ``DEFAULT_WORD_DIM``.  The vectors'
+    width wins: an explicit ``task.word_dim`` that differs is a ``ConfigError`` (as are a missing file, an unknown
+    name and ``task.freeze_word_vectors`` without vectors).  Reads only the first line of a vectors file."""
+    if "word_dim" not in task:
+        return
+    vectors = task.get("word_vectors")
+    if not vectors:
+        if task.get("freeze_word_vectors"):
+            raise ConfigError("task.freeze_word_vectors: needs task.word_vectors (a name such as glove_6b_50d or a "
+                              "GloVe/word2vec text file)")
+        if task.word_dim is None:
+            task.word_dim = DEFAULT_WORD_DIM
+        elif task.word_dim < 1:
+            raise ConfigError(f"task.word_dim: must be >= 1, got {task.word_dim}")
+        return
+    from elmo_lab.data.word_vector_sources import NAMED
+    from elmo_lab.data.word_vectors import WordVectorError, peek_dimension
+
+    if vectors in NAMED:
+        dim = NAMED[vectors].dim
+    else:
+        path = Path(str(vectors)).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"task.word_vectors: {vectors!r} is neither a file nor a known name; known names: "
+                              f"{', '.join(NAMED)}")
+        try:
+            dim = peek_dimension(path)
+        except WordVectorError as e:
+            raise ConfigError(f"task.word_vectors: {e}") from None
+    if task.word_dim is None:
+        task.word_dim = dim
+    elif task.word_dim != dim:
+        raise ConfigError(f"task.word_dim: {task.word_dim}, but task.word_vectors={vectors} has {dim}-d vectors; "
+                          f"leave task.word_dim unset (it becomes the vectors' width) or set it to {dim}")

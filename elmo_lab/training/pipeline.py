@@ -98,7 +98,8 @@ def train(cfg: DictConfig) -> float | None:
     datamodule.setup()
     if elmo.cache is not None:  # computed at the first batch: after fine-tuning and any checkpoint restore
         elmo.cache.add(datamodule.all_sequences())
-    model = task.module(task=plain["task"], elmo=elmo, settings=settings, data_info=datamodule.model_info(),
+    data_info = {**datamodule.model_info(), "word_vectors": datamodule.word_vectors}  # word_vectors: task.word_vectors
+    model = task.module(task=plain["task"], elmo=elmo, settings=settings, data_info=data_info,
                         seed=cfg.seed)
     callbacks = [hydra.utils.instantiate(c) for c in (cfg.callbacks or {}).values() if c is not None]
     history = ValidationHistory()  # the dev metrics per epoch, for results.json
@@ -142,7 +143,8 @@ def train(cfg: DictConfig) -> float | None:
         write_results(run_dir, task=cfg.task.name, placement=placement, mix=e["mix"], l2_coef=e["l2_coef"],
                       seed=cfg.seed, metrics=metrics, layer_weights=weights, data_sizes=datamodule.data_sizes(),
                       config=plain, finetune=finetune, objective=cfg.optimized_metric,
-                      data_notes={**datamodule.data_notes(), **datamodule.subset_notes()},
+                      data_notes={**datamodule.data_notes(), **datamodule.subset_notes(),
+                                  **datamodule.word_vector_notes()},
                       history=fit_history, chance=chance_report(metrics, datamodule.chance_levels()))
         print("metrics: " + "  ".join(f"{k} {v:.4f}" for k, v in sorted(metrics.items())))
         for name, w in weights.items():
