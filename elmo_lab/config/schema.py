@@ -145,10 +145,13 @@ def _basename(spec: str) -> str:
     return Path(str(spec).split(",")[0].rstrip("/")).name or "bilm"
 
 
-def probe_run_name(mix: Any, layer: Any, random_weights: Any, control_task: Any = False) -> str:
+def probe_run_name(mix: Any, layer: Any, random_weights: Any, control_task: Any = False, placement: Any = "input",
+                   word_vectors: Any = None) -> str:
     """``probe-layer1``, ``probe-all``, ``probe-layer1-random`` (``bilm.random_weights``), ``probe-layer1-control``
-    (``task.control_task``): the run directory name that ``experiment=probe_layers`` gives a single run, as
-    ``${probe_run_name:${elmo.mix},${elmo.layer},...}``."""
+    (``task.control_task``), ``probe-glove_6b_50d`` (word vectors alone: ``elmo.placement=none``): the run directory
+    name that ``experiment=probe_layers`` gives a single run, as ``${probe_run_name:${elmo.mix},${elmo.layer},...}``."""
+    if str(placement) == "none" and word_vectors:
+        return f"probe-{Path(str(word_vectors)).stem}" + ("-control" if control_task else "")
     return (f"probe-{mix}{'' if layer is None else layer}" + ("-random" if random_weights else "")
             + ("-control" if control_task else ""))
 
