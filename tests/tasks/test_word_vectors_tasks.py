@@ -129,3 +129,14 @@ def test_bad_vectors_end_in_one_line_and_write_nothing(content: str | None, key:
     line = one_error_line(result)
     assert line.startswith("error: ") and expected in line
     assert not [p for p in (tmp_path / "outputs").rglob("*") if p.is_file()]
+
+
+@pytest.mark.parametrize("experiment, vectors, dim, frozen", [
+    ("ner_paper", "glove_6b_50d", 50, False), ("sst5_paper", "glove_840b_300d", 300, True),
+    ("squad_paper", "glove_840b_300d", 300, True), ("snli_paper", "glove_840b_300d", 300, False)])
+def test_the_paper_experiments_use_glove(experiment: str, vectors: str, dim: int, frozen: bool) -> None:
+    from elmo_lab.config.schema import validate
+
+    cfg = compose_train([f"experiment={experiment}"])
+    validate(cfg)  # names are resolved from the registry: nothing is downloaded
+    assert (cfg.task.word_vectors, cfg.task.word_dim, cfg.task.freeze_word_vectors) == (vectors, dim, frozen)
