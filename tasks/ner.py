@@ -101,7 +101,8 @@ class CrfTagger(ElmoTaskModule):
         self.chars = CharCNN(t.char_dim, t.char_filters, t.char_width)
         self.dropout = nn.Dropout(t.dropout)
         self.encoder = self.placed_encoder(
-            self.embed.embedding_dim + self.chars.output_dim, lambda d: StackedBiLSTM(d, list(t.hidden_dims), t.dropout))
+            self.embed.embedding_dim + self.chars.output_dim,
+            lambda d: StackedBiLSTM(d, list(t.hidden_dims), t.dropout))
         self.project = nn.Linear(self.encoder.output_dim, len(self.tag_names))
         self.crf = ConditionalRandomField(len(self.tag_names), allowed_transitions(self.tag_names, self.scheme))
 

