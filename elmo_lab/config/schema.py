@@ -22,6 +22,8 @@ from elmo_lab.config.choices import Mix, Optimizer, Placement, Recurrence, Sched
 from elmo_lab.config.encoder_kinds import encoder_kinds, is_known_kind
 from elmo_lab.util.errors import UserError
 
+DEFAULT_WORD_DIM = 100  # task.word_dim without pretrained word vectors
+
 
 class ConfigError(ValueError, UserError):
     """A configuration value that composes but is not valid (e.g. ``elmo.l2_coef: must be >= 0, got -1``)."""
@@ -85,7 +87,11 @@ class TaskConfig:
     data_dir: Optional[str] = None
     objective: str = "val/acc"  # the metric that picks the best checkpoint, stops early, and sweeps optimise
     objective_mode: str = "max"  # max | min
-    word_dim: int = 100
+    # the task's word embeddings x_k: null = the width of task.word_vectors, or DEFAULT_WORD_DIM without them; a
+    # value that differs from the vectors' width is an error (resolve_word_dim)
+    word_dim: Optional[int] = None
+    word_vectors: Optional[str] = None  # pretrained vectors: a name (glove_6b_50d, ...) or a GloVe/word2vec text file
+    freeze_word_vectors: bool = False  # keep the pretrained vectors fixed (words without one too)
     min_count: int = 1  # words seen fewer times in train map to <UNK>
     lowercase: bool = True  # for the task's word embeddings only; the biLM always reads the original text
     batch_size: int = 32
@@ -159,10 +165,13 @@ def _basename(spec: str) -> str:
     return Path(str(spec).split(",")[0].rstrip("/")).name or "bilm"
 
 
-def probe_run_name(mix: Any, layer: Any, random_weights: Any, control_task: Any = False) -> str:
+def probe_run_name(mix: Any, layer: Any, random_weights: Any, control_task: Any = False, placement: Any = "input",
+                   word_vectors: Any = None) -> str:
     """``probe-layer1``, ``probe-all``, ``probe-layer1-random`` (``bilm.random_weights``), ``probe-layer1-control``
-    (``task.control_task``): the run directory name that ``experiment=probe_layers`` gives a single run, as
-    ``${probe_run_name:${elmo.mix},${elmo.layer},...}``."""
+    (``task.control_task``), ``probe-glove_6b_50d`` (word vectors alone: ``elmo.placement=none``): the run directory
+    name that ``experiment=probe_layers`` gives a single run, as ``${probe_run_name:${elmo.mix},${elmo.layer},...}``."""
+    if str(placement) == "none" and word_vectors:
+        return f"probe-{Path(str(word_vectors)).stem}" + ("-control" if control_task else "")
     return (f"probe-{mix}{'' if layer is None else layer}" + ("-random" if random_weights else "")
             + ("-control" if control_task else ""))
 
@@ -235,7 +244,7 @@ def register_configs() -> None:
     cs = ConfigStore.instance()
     cs.store(name="train_schema", node=TrainConfig)
     for j in range(MAX_PROBE_LAYERS):  # probe=layer<j>: one layer of the encoder (conf/probe/mix.yaml: the mix)
-        cs.store(group="probe", name=f"layer{j}", node={"elmo": {"mix": "layer", "layer": j}}, package="_global_")
+        cs.store(group="probe", name=f"layer{j}", node={"elmo": {"placement": "input", "mix": "layer", "layer": j}}, package="_global_")
     OmegaConf.register_new_resolver("probe_choices", probe_choices, replace=True)
     OmegaConf.register_new_resolver("basename", _basename, replace=True)
     OmegaConf.register_new_resolver("probe_run_name", probe_run_name, replace=True)
@@ -294,3 +303,41 @@ def validate(cfg: DictConfig) -> None:
         raise ConfigError(f"task.objective: must be a validation metric (val/...), got {task.objective!r}; "
                           "model selection never looks at the test split")
     train_subset_request(task)
+    resolve_word_dim(task)
+
+
+def resolve_word_dim(task: DictConfig) -> None:
+    """Set ``task.word_dim`` when null: the width of ``task.word_vectors``, or ``DEFAULT_WORD_DIM``.  The vectors'
+    width wins: an explicit ``task.word_dim`` that differs is a ``ConfigError`` (as are a missing file, an unknown
+    name and ``task.freeze_word_vectors`` without vectors).  Reads only the first line of a vectors file."""
+    if "word_dim" not in task:
+        return
+    vectors = task.get("word_vectors")
+    if not vectors:
+        if task.get("freeze_word_vectors"):
+            raise ConfigError("task.freeze_word_vectors: needs task.word_vectors (a name such as glove_6b_50d or a "
+                              "GloVe/word2vec text file)")
+        if task.word_dim is None:
+            task.word_dim = DEFAULT_WORD_DIM
+        elif task.word_dim < 1:
+            raise ConfigError(f"task.word_dim: must be >= 1, got {task.word_dim}")
+        return
+    from elmo_lab.data.word_vector_sources import NAMED
+    from elmo_lab.data.word_vectors import WordVectorError, peek_dimension
+
+    if vectors in NAMED:
+        dim = NAMED[vectors].dim
+    else:
+        path = Path(str(vectors)).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"task.word_vectors: {vectors!r} is neither a file nor a known name; known names: "
+                              f"{', '.join(NAMED)}")
+        try:
+            dim = peek_dimension(path)
+        except WordVectorError as e:
+            raise ConfigError(f"task.word_vectors: {e}") from None
+    if task.word_dim is None:
+        task.word_dim = dim
+    elif task.word_dim != dim:
+        raise ConfigError(f"task.word_dim: {task.word_dim}, but task.word_vectors={vectors} has {dim}-d vectors; "
+                          f"leave task.word_dim unset (it becomes the vectors' width) or set it to {dim}")

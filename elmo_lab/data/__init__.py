@@ -7,6 +7,8 @@
 - :mod:`.sst` — the Stanford Sentiment Treebank (SST-5 / SST-2, sentence or phrase level) from the PTB trees;
   :mod:`.ptb_tree` parses them.
 - :mod:`.example` — :class:`Example` (tokens, label), the single-sequence classification example.
+- :mod:`.word_vectors` — pretrained word vectors (GloVe, word2vec text) and their lookup;
+  :mod:`.word_vector_sources` — the named ones (`glove_6b_50d`, ...) and their cache format.
 - :mod:`.errors` — :class:`DataError`, the one-line error for missing or malformed data.
 
 Every reader returns plain lists of :class:`Example` (or token lists), so none of this needs torch.

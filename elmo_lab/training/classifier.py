@@ -21,6 +21,7 @@ from elmo_lab.metrics.classification import classification_metrics
 from elmo_lab.metrics.examples import ExampleScores, accuracy_scores
 from elmo_lab.modules.bcn import BCNEncoder, SelfAttentivePooling
 from elmo_lab.modules.encoders import POOLINGS, BiLSTMEncoder, pool
+from elmo_lab.modules.word_embedding import word_embedding
 from elmo_lab.training.module import JSONL_PREDICTIONS, ElmoTaskModule, StepOutput
 
 
@@ -34,18 +35,19 @@ class SentenceClassifier(ElmoTaskModule):
         t = self.task_cfg
         self.num_classes = data_info["num_classes"]
         self.label_names = data_info.get("label_names")
-        self.embed = nn.Embedding(data_info["vocab_size"], t.word_dim, padding_idx=0)
+        self.embed = word_embedding(t, data_info)  # task.word_vectors, when set
         self.embed_dropout = nn.Dropout(t.dropout)
         if t.encoder == "bilstm":
             bad = [k for k in t.pooling if k not in POOLINGS]
             if bad or not t.pooling:
                 raise ConfigError(f"task.pooling: expected a non-empty list of {', '.join(POOLINGS)}, got {bad}")
-            self.encoder = self.placed_encoder(t.word_dim, lambda d: BiLSTMEncoder(d, t.hidden_dim,
+            self.encoder = self.placed_encoder(self.embed.embedding_dim, lambda d: BiLSTMEncoder(d, t.hidden_dim,
                                                                                       t.num_layers, t.dropout))
             self.pooler = lambda h, mask: pool(h, mask, list(t.pooling))
             pooled_dim = len(t.pooling) * self.encoder.output_dim
         elif t.encoder == "bcn":
-            self.encoder = self.placed_encoder(t.word_dim, lambda d: BCNEncoder(d, t.hidden_dim, t.dropout))
+            self.encoder = self.placed_encoder(self.embed.embedding_dim,
+                                               lambda d: BCNEncoder(d, t.hidden_dim, t.dropout))
             self.pooler = SelfAttentivePooling(self.encoder.output_dim)
             pooled_dim = self.pooler.output_dim
         else:

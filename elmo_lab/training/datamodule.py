@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections import Counter
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import pytorch_lightning as pl
 import torch
@@ -24,6 +24,7 @@ from elmo_lab.contextual.base import ENCODER_INPUT, BatchInput
 from elmo_lab.data.splits import SPLITS
 from elmo_lab.data.subsets import nested_subset, subset_size
 from elmo_lab.data.vocab import Vocabulary
+from elmo_lab.modules.word_embedding import PretrainedWords, pretrained_words
 
 
 class EpochSeededSampler(Sampler[int]):
@@ -102,6 +103,17 @@ class WordVocabulary:
     def _norm(self, tokens: Sequence[str]) -> list[str]:
         return [t.lower() for t in tokens] if self.lowercase else list(tokens)
 
+    normalise = _norm  # the tokens as the vocabulary holds them
+
+    def extend(self, words: Iterable[str]) -> int:
+        """Add (normalised) words not in the vocabulary yet, after the others; return how many were new."""
+        before = len(self.vocab.words)
+        for word in words:
+            if word not in self.vocab.index:
+                self.vocab.index[word] = len(self.vocab.words)
+                self.vocab.words.append(word)
+        return len(self.vocab.words) - before
+
     def __len__(self) -> int:
         return len(self.vocab) + 1
 
@@ -157,6 +169,7 @@ class ElmoDataModule(pl.LightningDataModule, ABC):
         self.splits: dict[str, list] | None = None
         self.full_train: list | None = None  # the whole train split, before the subset
         self.vocab: WordVocabulary | None = None
+        self.word_vectors: PretrainedWords | None = None  # task.word_vectors for the vocabulary
         self._subset_notes: dict[str, Any] = {}
 
     # --- what a task provides -------------------------------------------------------------------------------
@@ -211,6 +224,7 @@ class ElmoDataModule(pl.LightningDataModule, ABC):
         self.vocab = WordVocabulary([s for e in self.splits["train"] for s in self.sequences_of(e)],
                                     min_count=self.task.get("min_count", 1),
                                     lowercase=self.task.get("lowercase", True))
+        self.word_vectors = pretrained_words(self.task, self.vocab, self.splits, self.sequences_of, self.seed)
         self.on_splits_loaded()
 
     def _train_subset(self, train: list) -> list:
@@ -242,6 +256,11 @@ class ElmoDataModule(pl.LightningDataModule, ABC):
         """What ``results.json`` should say about the data beyond split sizes (how splits were made, what a reader
         dropped or truncated); empty unless a task has something to say."""
         return {}
+
+    def word_vector_notes(self) -> dict[str, Any]:
+        """``{"word_vectors": coverage ...}`` for ``results.json`` (``data_notes``) with ``task.word_vectors``."""
+        self.setup()
+        return {"word_vectors": self.word_vectors.notes} if self.word_vectors is not None else {}
 
     def subset_notes(self) -> dict[str, Any]:
         """The training subset, for ``results.json`` (``data_notes``, every task): ``train_fraction`` (asked for; with

@@ -81,7 +81,8 @@ def train(cfg: DictConfig) -> float | None:
     datamodule.setup()
     if elmo.cache is not None:  # computed at the first batch: after fine-tuning and any checkpoint restore
         elmo.cache.add(datamodule.all_sequences())
-    model = task.module(task=plain["task"], elmo=elmo, settings=settings, data_info=datamodule.model_info(),
+    data_info = {**datamodule.model_info(), "word_vectors": datamodule.word_vectors}  # word_vectors: task.word_vectors
+    model = task.module(task=plain["task"], elmo=elmo, settings=settings, data_info=data_info,
                         seed=cfg.seed)
     _check_objective(cfg.optimized_metric, model, str(cfg.task.name))  # before any training, not after an epoch
     callbacks = [hydra.utils.instantiate(c) for c in (cfg.callbacks or {}).values() if c is not None]
@@ -128,7 +129,8 @@ def train(cfg: DictConfig) -> float | None:
         write_results(run_dir, task=cfg.task.name, placement=placement, mix=e["mix"], l2_coef=e["l2_coef"],
                       seed=cfg.seed, metrics=metrics, layer_weights=weights, data_sizes=datamodule.data_sizes(),
                       config=plain, finetune=finetune, objective=cfg.optimized_metric,
-                      data_notes={**datamodule.data_notes(), **datamodule.subset_notes()},
+                      data_notes={**datamodule.data_notes(), **datamodule.subset_notes(),
+                                  **datamodule.word_vector_notes()},
                       history=fit_history, chance=chance_report(metrics, datamodule.chance_levels()),
                       paper=task.paper_row(plain) if task.paper_row else None, metric_units=task.metric_units)
         print("metrics: " + "  ".join(f"{k} {v:.4f}" for k, v in sorted(metrics.items())))

@@ -131,8 +131,15 @@ def test_the_probe_is_a_linear_layer_on_a_frozen_bilm(tiny_bilm_dir: Path, tmp_p
 @pytest.mark.parametrize("placement", ["none", "output", "both"])
 def test_other_placements_are_refused_naming_the_key(placement: str, tiny_bilm_dir: Path, tmp_path: Path) -> None:
     # Task.check: the pipeline runs it on the composed config before any data is read
-    with pytest.raises(ConfigError, match="^elmo.placement: .*use elmo.placement=input"):
+    with pytest.raises(ConfigError, match=r"^elmo.placement: the probe reads the biLM vector \(elmo.placement=input\)"
+                                          f" or word vectors alone .*, got {placement}"):
         check_probe_config(dict(elmo=dict(ELMO, placement=placement), bilm=_bilm(tiny_bilm_dir)))
+    vectors = dict(word_vectors="glove_6b_50d", freeze_word_vectors=True)
+    if placement == "none":  # word vectors alone: the GloVe-style baseline (probe=glove)
+        check_probe_config(dict(elmo=dict(ELMO, placement="none"), bilm=_bilm(tiny_bilm_dir), task=vectors))
+    with pytest.raises(ConfigError, match="^task.freeze_word_vectors: the probe reads a fixed representation"):
+        check_probe_config(dict(elmo=dict(ELMO, placement="none"), bilm=_bilm(tiny_bilm_dir),
+                                task=dict(vectors, freeze_word_vectors=False)))
     with pytest.raises(ConfigError, match="^bilm.freeze"):
         check_probe_config(dict(elmo=ELMO, bilm=_bilm(tiny_bilm_dir, freeze=False)))
 
@@ -213,7 +220,8 @@ def test_placement_error_through_the_cli(tiny_bilm_dir: Path, tmp_path: Path) ->
                         "logger=csv"], tmp_path)
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]
-    expected = "error: elmo.placement: the probe reads the biLM vector alone; use elmo.placement=input (got both)"
+    expected = ("error: elmo.placement: the probe reads the biLM vector (elmo.placement=input) or word vectors alone "
+                "(elmo.placement=none with task.word_vectors), got both")
     assert lines and lines[-1].startswith(expected), result.stderr
     assert "Traceback" not in result.stderr
 
