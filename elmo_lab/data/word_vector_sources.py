@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from elmo_lab.data.word_vectors import WordVectorError, WordVectors, parse_vector_lines
+from elmo_lab.data.word_vectors import WordVectorError, WordVectors, parse_vector_lines, read_text_vectors
 
 STANFORD = "https://nlp.stanford.edu/data/"
 
@@ -140,3 +140,10 @@ def load_named(name: str, download: bool = True) -> WordVectors:
         raise WordVectorError(f"{folder}: {matrix.shape} vectors for {len(words)} words; delete the folder and "
                               f"fetch {name} again")
     return WordVectors(words, matrix, lowercased=NAMED[name].lowercased, source=name)
+
+
+def load_word_vectors(spec: str, download: bool = True) -> WordVectors:
+    """``task.word_vectors``: a name of ``NAMED`` (fetched into the cache first when ``download``) or a file path."""
+    if spec in NAMED:
+        return load_named(spec, download=download)
+    return read_text_vectors(Path(spec).expanduser())

@@ -171,12 +171,3 @@ def peek_dimension(path: str | Path) -> int:
             raise WordVectorError(f"{path}:{number}: expected a word and its numbers, got {line.strip()!r}")
         return len(fields) - 1
     raise WordVectorError(f"{path}: no word vectors in the file; expected lines 'word v1 v2 ...'")
-
-
-def load_word_vectors(spec: str, download: bool = True) -> WordVectors:
-    """``task.word_vectors``: a name of ``NAMED`` (fetched into the cache first when ``download``) or a file path."""
-    from elmo_lab.data.word_vector_sources import NAMED, load_named
-
-    if spec in NAMED:
-        return load_named(spec, download=download)
-    return read_text_vectors(Path(spec).expanduser())

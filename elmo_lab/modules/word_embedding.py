@@ -28,7 +28,8 @@ import torch
 from torch import nn
 
 from elmo_lab.config.schema import DEFAULT_WORD_DIM
-from elmo_lab.data.word_vectors import WordVectorError, load_word_vectors
+from elmo_lab.data.word_vector_sources import load_word_vectors
+from elmo_lab.data.word_vectors import WordVectorError
 
 
 @dataclass

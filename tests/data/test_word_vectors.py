@@ -14,7 +14,8 @@ from omegaconf import OmegaConf
 
 from elmo_lab.config.schema import ConfigError, resolve_word_dim
 from elmo_lab.data import word_vector_sources as sources
-from elmo_lab.data.word_vectors import WordVectorError, load_word_vectors, peek_dimension, read_text_vectors
+from elmo_lab.data.word_vector_sources import load_word_vectors
+from elmo_lab.data.word_vectors import WordVectorError, peek_dimension, read_text_vectors
 from elmo_lab.modules.word_embedding import pretrained_words, word_embedding
 from elmo_lab.training.datamodule import WordVocabulary
 from elmo_lab.util.download import cache_dir
