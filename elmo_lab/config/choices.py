@@ -47,6 +47,14 @@ class Recurrence(Choice):
     graph = "graph"
 
 
+class Directions(Choice):
+    """Which of a biLM's directions its layers carry (``bilm.directions``): both halves, or one of them."""
+
+    both = "both"
+    forward = "forward"
+    backward = "backward"
+
+
 class Optimizer(Choice):
     adam = "adam"
     adamw = "adamw"

@@ -18,7 +18,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import InterpolationResolutionError
 
-from elmo_lab.config.choices import Mix, Optimizer, Placement, Recurrence, Scheduler
+from elmo_lab.config.choices import Directions, Mix, Optimizer, Placement, Recurrence, Scheduler
 from elmo_lab.config.encoder_kinds import encoder_kinds, is_known_kind
 from elmo_lab.util.errors import UserError
 
@@ -65,6 +65,8 @@ class BilmConfig:
     cache_dir: Optional[str] = None  # null = $ELMO_LAB_LAYERS, else $ELMO_LAB_CACHE/layers
     cache_max_gb: Optional[float] = 50.0  # least recently used entries are evicted beyond this (null: no cap)
     random_weights: bool = False  # a control: spec's architecture with freshly initialised weights (fixed seed)
+    # both | forward | backward: one direction's half of every layer (kinds with directions; elmo_lab.contextual)
+    directions: Directions = Directions.both
     recurrence: Recurrence = Recurrence.loop  # the LSTM recurrence (ELMO_LAB_RECURRENCE overrides it when set)
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
 

@@ -13,6 +13,8 @@ An encoder kind (``bilm.kind``, ``elmo_lab.config.encoder_kinds``) subclasses it
   ``encode``.  The task datamodule only stores the result under ``batch["encoder_input"]``;
 - ``cache_identity()``: a digest of its weights and of everything else that changes its output (the shared layer
   cache keys entries by it), and ``describe()`` for the cache manifest;
+- ``directions_supported``: it is a biLM whose layers are ``[forward; backward]`` halves and honours
+  ``bilm.directions=forward|backward`` (one half); a kind without it refuses anything but ``both`` at build;
 - state: ``supports_state`` and ``reset_state()`` (a stateful encoder carries state between batches, so it is never
   cached); freezing and checkpoints are handled by the stage that holds it (``elmo_lab.elmo.provider``);
 - ``adapts`` and ``prepare(context)``: a change of its own weights before task training (the LSTM biLM's fine-tuning
@@ -47,6 +49,7 @@ class ContextualEncoder(nn.Module, ABC):
 
     kind: ClassVar[str] = ""
     supports_state: ClassVar[bool] = False
+    directions_supported: ClassVar[bool] = False
 
     @classmethod
     @abstractmethod

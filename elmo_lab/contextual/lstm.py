@@ -4,20 +4,29 @@ Its input is the biLM's character ids (built by collate, ``CharIds``); its cache
 options and weights (``elmo_lab.cache.store.weights_digest``, the keys the layer store has always used); it can
 carry LSTM state between batches (``bilm.stateful``); its prepare step fine-tunes it as a language model on the
 task's training text (``bilm.finetune.*``).  The recurrence backend (``bilm.recurrence``) is set when it is built.
+
+``bilm.directions=forward|backward`` keeps one direction's half of every layer: layer j ≥ 1 is ``forward_j`` (the
+first ``projection_dim`` columns of ``[forward_j; backward_j]``) or ``backward_j`` (the last ones), and layer 0 is
+the character CNN's token representation itself (``projection_dim`` wide: the token layer is ``[token; token]`` under
+``both``, so either half is the same token vector).  ``output_dim`` is then ``projection_dim``.
 """
 from __future__ import annotations
 
 from dataclasses import asdict
 from typing import Any, Sequence
 
+import hashlib
+
 import torch
 
 from elmo_lab.bilm.chars import batch_to_char_ids
 from elmo_lab.bilm.model import BiLM
+from elmo_lab.config.choices import Directions, values
 from elmo_lab.config.schema import ConfigError
 from elmo_lab.contextual.base import ContextualEncoder, PrepareContext
 
 RANDOM_WEIGHTS_SEED = 12345
+DIRECTIONS = values(Directions)
 
 
 class CharIds:
@@ -37,16 +46,22 @@ class LstmBiLM(ContextualEncoder):
     bilm : the loaded biLM.
     spec : ``bilm.spec`` (where a fine-tuning softmax is found, and the manifest's label).
     finetune : the ``bilm.finetune.*`` config (a plain dict); ``enabled`` makes ``prepare`` fine-tune.
+    directions : ``both``, or ``forward`` / ``backward``: that direction's half of every layer (module docstring).
     """
 
     kind = "lstm"
     supports_state = True
+    directions_supported = True
 
-    def __init__(self, bilm: BiLM, spec: str = "default", finetune: dict | None = None) -> None:
+    def __init__(self, bilm: BiLM, spec: str = "default", finetune: dict | None = None,
+                 directions: str = "both") -> None:
         super().__init__()
+        if directions not in DIRECTIONS:
+            raise ConfigError(f"bilm.directions: expected one of {', '.join(DIRECTIONS)}, got {directions!r}")
         self.bilm = bilm
         self.spec = spec
         self.finetune = dict(finetune or {})
+        self.directions = directions
 
     @classmethod
     def from_config(cls, bilm: dict) -> "LstmBiLM":
@@ -65,7 +80,8 @@ class LstmBiLM(ContextualEncoder):
                 model = load_bilm(options, None)  # no weights file: PyTorch's default initialisation
         else:
             model = load_named_bilm(bilm["spec"])
-        return cls(model, spec=str(bilm["spec"]), finetune=bilm.get("finetune"))
+        return cls(model, spec=str(bilm["spec"]), finetune=bilm.get("finetune"),
+                   directions=str(bilm.get("directions", "both")))
 
     @classmethod
     def layers_in(cls, bilm: dict) -> int:
@@ -82,7 +98,8 @@ class LstmBiLM(ContextualEncoder):
 
     @property
     def output_dim(self) -> int:
-        return self.bilm.output_dim
+        joint = self.bilm.output_dim  # 2 * projection_dim
+        return joint if self.directions == "both" else joint // 2
 
     @property
     def max_chars(self) -> int:
@@ -93,16 +110,21 @@ class LstmBiLM(ContextualEncoder):
 
     def encode(self, tokens: Sequence[Sequence[str]], inputs: Any = None, stateful: bool = False) -> torch.Tensor:
         char_ids = inputs if inputs is not None else batch_to_char_ids([list(t) for t in tokens], self.max_chars)
-        return self.bilm(char_ids.to(self.device), stateful=stateful).layers  # (batch, L + 1, time, dim)
+        layers = self.bilm(char_ids.to(self.device), stateful=stateful).layers  # (batch, L + 1, time, 2 * proj)
+        return one_direction(layers, self.directions)  # (batch, L + 1, time, dim)
 
     def cache_identity(self) -> str:
         from elmo_lab.cache.store import weights_digest
 
-        return weights_digest(self.bilm)  # options + weights: the keys of entries written before the interface
+        digest = weights_digest(self.bilm)  # options + weights: the keys of entries written before the interface
+        if self.directions == "both":
+            return digest
+        return hashlib.sha256(f"{digest}|directions={self.directions}".encode()).hexdigest()
 
     def describe(self) -> dict:
         o = self.bilm.options
-        return {"kind": self.kind, "arch": f"lstm {o.lstm_dim}/{o.projection_dim}", "options": asdict(o)}
+        return {"kind": self.kind, "arch": f"lstm {o.lstm_dim}/{o.projection_dim}", "options": asdict(o),
+                "directions": self.directions}
 
     def reset_state(self) -> None:
         self.bilm.reset_state()
@@ -135,3 +157,13 @@ class LstmBiLM(ContextualEncoder):
             self.bilm.to(home)  # the trainer moves the whole task model itself
         report["device"] = str(context.device)
         return report
+
+
+def one_direction(layers: torch.Tensor, directions: str) -> torch.Tensor:
+    """``(batch, L + 1, time, 2 * proj)`` ``[forward; backward]`` layers → the ``directions`` half
+    (``(batch, L + 1, time, proj)``), or all of them for ``both``.  Layer 0 is ``[token; token]``: either half is
+    the token representation."""
+    if directions == "both":
+        return layers
+    half = layers.shape[-1] // 2
+    return layers[..., :half] if directions == "forward" else layers[..., half:]  # (batch, L + 1, time, proj)

@@ -68,6 +68,10 @@ class ContextualLayers(nn.Module):
             if stateful and not cls_.supports_state:
                 raise ConfigError(f"bilm.stateful: encoder kind {kind!r} carries no state between batches; "
                                   "use bilm.stateful=false")
+            directions = str(bilm.get("directions", "both"))
+            if directions != "both" and not cls_.directions_supported:
+                raise ConfigError(f"bilm.directions: encoder kind {kind!r} has no forward/backward directions; "
+                                  "use bilm.directions=both")
             encoder = cls_.from_config(bilm)
         return cls(encoder, freeze=bilm.get("freeze", True), stateful=stateful,
                    cache=bool(needed and bilm.get("cache", False)), cache_store=LayerStore.from_config(bilm))
