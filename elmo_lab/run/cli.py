@@ -214,10 +214,28 @@ def help_text(conf_dir: str | Path, primary: str, usage: str) -> str:
     for group in composed_groups(conf_dir, primary):
         choices = group_choices(conf_dir, group)
         if choices:
-            lines.append(f"  {group + ':':<16} {', '.join(choices)}")
+            lines.append(f"  {group + ':':<16} {', '.join(_numbered_runs(choices))}")
     lines += ["", "any key: key=value (an existing key), +key=value (a new one); -m sweeps comma-separated values",
               f"the composed config: python {primary}.py --cfg job;  Hydra's own help: --hydra-help"]
     return "\n".join(lines)
+
+
+def _numbered_runs(choices: list[str]) -> list[str]:
+    """Choices that differ only by a trailing number, shown as one range (``layer0 … layer63``, in number order)."""
+    numbered: dict[str, list[int]] = {}
+    for choice in choices:
+        m = re.fullmatch(r"(\D+)(\d+)", choice)
+        if m:
+            numbered.setdefault(m.group(1), []).append(int(m.group(2)))
+    shown, done = [], set()
+    for choice in choices:
+        m = re.fullmatch(r"(\D+)(\d+)", choice)
+        if m is None or len(numbered[m.group(1)]) < 4:
+            shown.append(choice)
+        elif m.group(1) not in done:
+            done.add(m.group(1))
+            shown.append(f"{m.group(1)}{min(numbered[m.group(1)])} … {m.group(1)}{max(numbered[m.group(1)])}")
+    return shown
 
 
 def run_hydra_cli(main: Callable[[], object], help: str | None = None) -> None:

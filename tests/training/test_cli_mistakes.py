@@ -48,6 +48,13 @@ def test_help_lists_the_launchers_the_error_accepts(tmp_path: Path) -> None:
     assert error.split("valid choices: ")[1] == listed.split(":", 1)[1].strip()
 
 
+def test_help_shows_the_numbered_probe_layers_as_one_range() -> None:
+    from elmo_lab.run.cli import _numbered_runs
+
+    assert _numbered_runs(["glove", "layer0", "layer1", "layer10", "layer2", "mix"]) == ["glove", "layer0 … layer10", "mix"]
+    assert _numbered_runs(["layer0", "layer1", "mix"]) == ["layer0", "layer1", "mix"]  # few: listed as they are
+
+
 @pytest.mark.skipif(shutil.which("srun") is not None, reason="a SLURM machine: the sweep would be submitted")
 def test_slurm_launcher_without_slurm(tmp_path: Path) -> None:
     result = train_cli(["-m", "seed=0,1", "hydra/launcher=slurm"], tmp_path)
