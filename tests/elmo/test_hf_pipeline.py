@@ -1,0 +1,67 @@
+"""``bilm.kind=hf`` through the pipeline as users run it: one batch of ``task=mr``, ``task=conll2003`` and the
+probe with a tiny BERT written by the test, through the shared layer cache (a second run never runs the model);
+bad specs and keys through ``train.py`` are one line naming the key, exit status 2, nothing written."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("transformers")
+
+from elmo_lab.contextual.hf import HfEncoder  # noqa: E402
+from elmo_lab.training.pipeline import train  # noqa: E402
+
+from hf_models import tiny_bert  # noqa: E402
+from test_standin_encoder import ONE_BATCH, _conll  # noqa: E402
+from train_helpers import compose_train, train_cli  # noqa: E402
+
+HF_BATCH = [o for o in ONE_BATCH if not o.startswith(("bilm.kind", "bilm.spec"))] + ["bilm.kind=hf"]
+
+
+@pytest.mark.parametrize("task", ["mr", "conll2003", "probe"])
+def test_hf_trains_every_kind_of_task_through_the_cache(task: str, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+    encode = HfEncoder.encode
+    monkeypatch.setattr(HfEncoder, "encode", lambda self, *a, **k: calls.append(1) or encode(self, *a, **k))
+    overrides = HF_BATCH + [f"task={task}", f"bilm.spec={tiny_bert(tmp_path / 'bert')}"]
+    if task == "mr":
+        overrides += ["task.train_examples=64", "elmo.placement=both"]
+    else:
+        overrides += [f"task.data_dir={_conll(tmp_path / 'data')}"]
+    overrides += {"conll2003": ["task.hidden_dims=[8]", "elmo.placement=input"],
+                  "probe": ["experiment=probe_layers", "probe=mix"]}.get(task, [])
+    train(compose_train(overrides, run_dir=tmp_path / "run"))
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert all(len(w["s"]) == 3 for w in results["layer_weights"].values())  # embeddings + 2 layers
+    manifests = list((tmp_path / "layers").glob("*/manifest.json"))
+    assert len(manifests) == 1
+    manifest = json.loads(manifests[0].read_text())
+    assert manifest["kind"] == "hf" and (manifest["n_layers"], manifest["dim"]) == (3, 8)
+    filled = len(calls)
+    train(compose_train(overrides + ["seed=1"], run_dir=tmp_path / "again"))
+    assert len(calls) - filled <= 1  # at most the load-time check: the layers come from the shared entry
+    train(compose_train(overrides + ["bilm.pooling=first"], run_dir=tmp_path / "first"))
+    assert len(list((tmp_path / "layers").glob("*/manifest.json"))) == 2  # another pooling, another entry
+
+
+@pytest.mark.parametrize("override, message", [
+    ("bilm.max_layer=5", "error: bilm.max_layer: the model has layers 0..2, got 5"),
+    ("bilm.pooling=max", "bilm.pooling"),
+    ("bilm.spec=NOWHERE", "error: bilm.spec: "),
+])
+def test_bad_input_through_the_cli_is_one_line_and_exit_2(override: str, message: str, tmp_path: Path) -> None:
+    spec = tiny_bert(tmp_path / "bert")
+    spec_arg = override if override.startswith("bilm.spec") else f"bilm.spec={spec}"
+    spec_arg = spec_arg.replace("NOWHERE", str(tmp_path / "nowhere"))
+    run_dir = tmp_path / "run"
+    result = train_cli(["task=mr", "bilm.kind=hf", spec_arg, "elmo.placement=input", "threads=1",
+                        f"hydra.run.dir={run_dir}"] + ([override] if not override.startswith("bilm.spec") else []),
+                       cwd=tmp_path)
+    assert result.returncode == 2, result.stderr[-2000:]
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines and lines[-1].startswith("error: ") and message in lines[-1], result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    assert not (run_dir / "results.json").exists()
