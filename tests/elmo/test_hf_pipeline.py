@@ -14,7 +14,7 @@ from elmo_lab.contextual.hf import HfEncoder  # noqa: E402
 from elmo_lab.training.pipeline import train  # noqa: E402
 
 from hf_models import tiny_bert  # noqa: E402
-from test_standin_encoder import ONE_BATCH, _conll  # noqa: E402
+from test_standin_encoder import ONE_BATCH, task_overrides  # noqa: E402
 from train_helpers import compose_train, train_cli  # noqa: E402
 
 HF_BATCH = [o for o in ONE_BATCH if not o.startswith(("bilm.kind", "bilm.spec"))] + ["bilm.kind=hf"]
@@ -26,13 +26,7 @@ def test_hf_trains_every_kind_of_task_through_the_cache(task: str, tmp_path: Pat
     calls = []
     encode = HfEncoder.encode
     monkeypatch.setattr(HfEncoder, "encode", lambda self, *a, **k: calls.append(1) or encode(self, *a, **k))
-    overrides = HF_BATCH + [f"task={task}", f"bilm.spec={tiny_bert(tmp_path / 'bert')}"]
-    if task == "mr":
-        overrides += ["task.train_examples=64", "elmo.placement=both"]
-    else:
-        overrides += [f"task.data_dir={_conll(tmp_path / 'data')}"]
-    overrides += {"conll2003": ["task.hidden_dims=[8]", "elmo.placement=input"],
-                  "probe": ["experiment=probe_layers", "probe=mix"]}.get(task, [])
+    overrides = HF_BATCH + task_overrides(task, tmp_path) + [f"bilm.spec={tiny_bert(tmp_path / 'bert')}"]
     train(compose_train(overrides, run_dir=tmp_path / "run"))
     results = json.loads((tmp_path / "run" / "results.json").read_text())
     assert all(len(w["s"]) == 3 for w in results["layer_weights"].values())  # embeddings + 2 layers
