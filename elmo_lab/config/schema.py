@@ -273,6 +273,9 @@ def validate_run(cfg: DictConfig) -> None:
                           f"got {max_time!r}")
 
 
+SUBWORD_KEY_DEFAULTS = {"pooling": Pooling.mean, "include_embeddings": True, "max_layer": None, "window": None}
+
+
 def validate(cfg: DictConfig) -> None:
     """Check what the types cannot; raise ``ConfigError`` naming the key, the rule and the value."""
     validate_run(cfg)
@@ -289,6 +292,11 @@ def validate(cfg: DictConfig) -> None:
     if not is_known_kind(str(cfg.bilm.kind)):
         raise ConfigError(f"bilm.kind: unknown encoder kind {cfg.bilm.kind!r}; valid kinds: "
                           f"{', '.join(encoder_kinds())} or a module:Class path")
+    if str(cfg.bilm.kind) == "lstm":  # the sub-word keys would be silently ignored by the LSTM biLM
+        for key, default in SUBWORD_KEY_DEFAULTS.items():
+            if cfg.bilm.get(key) != default:
+                raise ConfigError(f"bilm.{key}: only for sub-word encoders (bilm.kind=hf), not the LSTM biLM; "
+                                  f"got {cfg.bilm.get(key)}")
     if cfg.elmo.layer is not None and cfg.elmo.layer < 0:
         raise ConfigError(f"elmo.layer: must be >= 0 (0 = the encoder's token layer), got {cfg.elmo.layer}")
     if cfg.elmo.mix == Mix.layer and cfg.elmo.layer is None:

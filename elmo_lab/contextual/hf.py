@@ -138,39 +138,50 @@ class HfEncoder(ContextualEncoder):
     def encode(self, tokens: Sequence[Sequence[str]], inputs: Any = None, stateful: bool = False) -> torch.Tensor:
         time = max((len(t) for t in tokens), default=0)
         out = torch.zeros(len(tokens), self.num_layers, time, self.output_dim, device=self.device)  # (b, L+1, t, d)
+        if not tokens:
+            return out
         sentences = [pieces_of(self.tokenizer, list(t)) for t in tokens]
-        for i, (sentence, pieces) in enumerate(zip(tokens, sentences)):
+        for i, (sentence, layers) in enumerate(zip(tokens, self._piece_layers(sentences))):
             if sentence:
-                out[i, :, : len(sentence)] = pool_words(self._piece_layers(pieces), pieces.words, len(sentence),
+                out[i, :, : len(sentence)] = pool_words(layers, sentences[i].words, len(sentence),
                                                         self.pooling)  # (L+1, n_words, dim)
         return out
 
-    def _piece_layers(self, pieces: SentencePieces) -> torch.Tensor:
-        """``(L+1, n_pieces, dim)``: the chosen layers of every content piece, windowed when the sentence is long."""
-        capacity = self.window - len(pieces.prefix) - len(pieces.suffix)
-        if capacity < 1:
-            raise ConfigError(f"bilm.window: {self.window} leaves no room beside the tokenizer's "
-                              f"{len(pieces.prefix) + len(pieces.suffix)} special tokens")
-        spans, owner = windows(len(pieces.ids), capacity)
-        rows = [pieces.prefix + pieces.ids[s:e] + pieces.suffix for s, e in spans]
+    def _piece_layers(self, sentences: list[SentencePieces]) -> list[torch.Tensor]:
+        """``(L+1, n_pieces, dim)`` per sentence: the chosen layers of every content piece, every sentence's windows
+        in one model call (a long sentence has several)."""
+        rows, plans = [], []
+        for pieces in sentences:
+            capacity = self.window - len(pieces.prefix) - len(pieces.suffix)
+            if capacity < 1:
+                raise ConfigError(f"bilm.window: {self.window} leaves no room beside the tokenizer's "
+                                  f"{len(pieces.prefix) + len(pieces.suffix)} special tokens")
+            spans, owner = windows(len(pieces.ids), capacity)
+            plans.append((len(rows), spans, owner, len(pieces.prefix)))
+            rows += [pieces.prefix + pieces.ids[s:e] + pieces.suffix for s, e in spans]
+        stacked = self._hidden(rows)  # (rows, L+1, width, dim)
+        result = []
+        for first_row, spans, owner, start in plans:
+            picks = [stacked[first_row + owner[p], :, start + p - spans[owner[p]][0]] for p in range(len(owner))]
+            result.append(torch.stack(picks, dim=1) if picks  # (L+1, n_pieces, dim)
+                          else stacked.new_zeros(self.num_layers, 0, self.output_dim))
+        return result
+
+    def _hidden(self, rows: list[list[int]]) -> torch.Tensor:
+        """``(rows, L+1, width, dim)``: the chosen hidden states of piece-id rows, right-padded and masked."""
         width = max(len(r) for r in rows)
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
-        ids = torch.full((len(rows), width), pad, dtype=torch.long)  # (windows, width)
-        mask = torch.zeros(len(rows), width, dtype=torch.long)  # (windows, width)
+        ids = torch.full((len(rows), width), pad, dtype=torch.long)  # (rows, width)
+        mask = torch.zeros(len(rows), width, dtype=torch.long)  # (rows, width)
         for w, row in enumerate(rows):
-            ids[w, : len(row)], mask[w, : len(row)] = torch.tensor(row), 1
+            ids[w, : len(row)], mask[w, : len(row)] = torch.tensor(row, dtype=torch.long), 1
         output = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
                             output_hidden_states=True)
         hidden = getattr(output, "hidden_states", None)
         if hidden is None:
             raise ConfigError(f"bilm.spec: {self.model_dir}: {type(self.model).__name__} returns no hidden states "
                               "(expected an architecture with output_hidden_states)")
-        stacked = torch.stack(hidden[self.first_layer: self.max_layer + 1], dim=1)  # (windows, L+1, width, dim)
-        start = len(pieces.prefix)
-        picks = [stacked[owner[p], :, start + p - spans[owner[p]][0]] for p in range(len(pieces.ids))]
-        if not picks:
-            return stacked.new_zeros(self.num_layers, 0, self.output_dim)
-        return torch.stack(picks, dim=1)  # (L+1, n_pieces, dim)
+        return torch.stack(hidden[self.first_layer: self.max_layer + 1], dim=1)  # (rows, L+1, width, dim)
 
     def identity_config(self) -> dict:
         return {"kind": self.kind, "pooling": self.pooling, "layers": [self.first_layer, self.max_layer],

@@ -59,3 +59,11 @@ def test_bad_input_through_the_cli_is_one_line_and_exit_2(override: str, message
     assert lines and lines[-1].startswith("error: ") and message in lines[-1], result.stderr[-2000:]
     assert "Traceback" not in result.stderr
     assert not (run_dir / "results.json").exists()
+
+
+def test_sub_word_keys_are_refused_for_the_lstm_bilm() -> None:
+    from elmo_lab.config.schema import ConfigError, validate
+
+    with pytest.raises(ConfigError, match=r"bilm.max_layer: only for sub-word encoders \(bilm.kind=hf\)"):
+        validate(compose_train(["bilm.max_layer=1"]))
+    validate(compose_train(["bilm=minilm", "bilm.max_layer=1", "bilm.pooling=first"]))  # composes for hf
