@@ -136,3 +136,22 @@ def test_bad_specs_name_the_key(models: dict[str, Path], tmp_path: Path,
     for spec, message in cases.items():
         with pytest.raises(ConfigError, match=message):
             HfEncoder.from_config({"spec": spec})
+
+
+def test_an_architecture_without_hidden_states_is_refused_at_load(models: dict[str, Path],
+                                                                   monkeypatch: pytest.MonkeyPatch,
+                                                                   tmp_path: Path) -> None:
+    from transformers import BertModel
+    from transformers.modeling_outputs import BaseModelOutput
+
+    unknown = tmp_path / "unknown_type"
+    unknown.mkdir()
+    for name in ("model.safetensors", "tokenizer.json"):
+        (unknown / name).write_bytes((models["bert"] / name).read_bytes())
+    (unknown / "config.json").write_text('{"model_type": "no-such-architecture"}')
+    with pytest.raises(ConfigError, match=r"bilm.spec: .*config.json is not a model config"):
+        HfEncoder.from_config({"spec": str(unknown)})
+    monkeypatch.setattr(BertModel, "forward", lambda self, input_ids, **kwargs: BaseModelOutput(
+        last_hidden_state=torch.zeros(*input_ids.shape, 8)))
+    with pytest.raises(ConfigError, match=r"bilm.spec: .*BertModel returns no hidden states"):
+        HfEncoder.from_config({"spec": str(models["bert"])})
