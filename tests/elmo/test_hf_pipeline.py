@@ -67,3 +67,21 @@ def test_sub_word_keys_are_refused_for_the_lstm_bilm() -> None:
     with pytest.raises(ConfigError, match=r"bilm.max_layer: only for sub-word encoders \(bilm.kind=hf\)"):
         validate(compose_train(["bilm.max_layer=1"]))
     validate(compose_train(["bilm=minilm", "bilm.max_layer=1", "bilm.pooling=first"]))  # composes for hf
+
+
+def test_bilm_freeze_false_fine_tunes_the_model_with_the_task(tmp_path: Path) -> None:
+    """The transformer's weights change with the task and are kept in the checkpoint; no layer cache is made."""
+    import torch
+    from safetensors.torch import load_file
+
+    spec = tiny_bert(tmp_path / "bert")
+    overrides = HF_BATCH + task_overrides("mr", tmp_path) + [f"bilm.spec={spec}", "bilm.freeze=false",
+                                                             "task.lr=0.05"]
+    train(compose_train(overrides, run_dir=tmp_path / "run"))
+    before = load_file(str(spec / "model.safetensors"))
+    checkpoint = torch.load(next((tmp_path / "run" / "checkpoints").glob("*.ckpt")), map_location="cpu",
+                            weights_only=False)["state_dict"]
+    tuned = {k: v for k, v in checkpoint.items() if ".model." in k and k.endswith("embeddings.word_embeddings.weight")}
+    assert len(tuned) == 1 and not torch.allclose(next(iter(tuned.values())),
+                                                  before["embeddings.word_embeddings.weight"])
+    assert not list((tmp_path / "layers").glob("*/manifest.json"))
