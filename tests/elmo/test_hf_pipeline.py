@@ -85,3 +85,15 @@ def test_bilm_freeze_false_fine_tunes_the_model_with_the_task(tmp_path: Path) ->
     assert len(tuned) == 1 and not torch.allclose(next(iter(tuned.values())),
                                                   before["embeddings.word_embeddings.weight"])
     assert not list((tmp_path / "layers").glob("*/manifest.json"))
+
+
+def test_hf_trains_squad_reading_questions_and_passages(tmp_path: Path) -> None:
+    from train_helpers import REPO
+
+    squad = ["task=squad", f"task.data_dir={REPO / 'tests' / 'data' / 'fixtures' / 'squad'}", "task.download=false",
+             "task.val_fraction=0.25", "task.hidden_dim=4", "task.modeling_dim=4", "task.char_filters=4",
+             "task.batch_size=4", "elmo.placement=both", f"bilm.spec={tiny_bert(tmp_path / 'bert')}"]
+    train(compose_train(HF_BATCH + squad, run_dir=tmp_path / "run"))
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert sorted(results["layer_weights"]) == ["input", "output"] and "test/f1" in results["metrics"]
+    assert all(len(w["s"]) == 3 for w in results["layer_weights"].values())
