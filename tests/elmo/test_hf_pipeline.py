@@ -97,3 +97,14 @@ def test_hf_trains_squad_reading_questions_and_passages(tmp_path: Path) -> None:
     results = json.loads((tmp_path / "run" / "results.json").read_text())
     assert sorted(results["layer_weights"]) == ["input", "output"] and "test/f1" in results["metrics"]
     assert all(len(w["s"]) == 3 for w in results["layer_weights"].values())
+
+
+@pytest.mark.parametrize("builder", ["tiny_roberta", "tiny_gpt2"])
+def test_byte_level_bpe_models_train_mr(builder: str, tmp_path: Path) -> None:
+    import hf_models
+
+    spec = getattr(hf_models, builder)(tmp_path / builder)
+    overrides = HF_BATCH + task_overrides("mr", tmp_path) + [f"bilm.spec={spec}", "bilm.include_embeddings=false"]
+    train(compose_train(overrides, run_dir=tmp_path / "run"))
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert all(len(w["s"]) == 2 for w in results["layer_weights"].values())  # the two transformer layers only
