@@ -37,8 +37,9 @@ def test_hf_trains_every_kind_of_task_through_the_cache(task: str, tmp_path: Pat
     filled = len(calls)
     train(compose_train(overrides + ["seed=1"], run_dir=tmp_path / "again"))
     assert len(calls) - filled <= 1  # at most the load-time check: the layers come from the shared entry
-    train(compose_train(overrides + ["bilm.pooling=first"], run_dir=tmp_path / "first"))
-    assert len(list((tmp_path / "layers").glob("*/manifest.json"))) == 2  # another pooling, another entry
+    if task == "mr":
+        train(compose_train(overrides + ["bilm.pooling=first"], run_dir=tmp_path / "first"))
+        assert len(list((tmp_path / "layers").glob("*/manifest.json"))) == 2  # another pooling, another entry
 
 
 @pytest.mark.parametrize("override, message", [
