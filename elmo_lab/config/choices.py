@@ -105,3 +105,11 @@ RECURRENCES = values(Recurrence)
 LM_OPTIMIZERS = values(LMOptimizer)
 LR_SCHEDULES = values(Scheduler)
 BATCHINGS = values(Batching)
+
+
+class Pooling(Choice):
+    """Word pieces → one vector per word, for sub-word encoders (``bilm.kind=hf``)."""
+
+    mean = "mean"
+    first = "first"
+    last = "last"

@@ -12,7 +12,7 @@ from typing import Any
 from elmo_lab.util.errors import UserError
 
 # name -> "module:Class" (imported when built) or the class itself (registered by a plugin or a test)
-_KINDS: dict[str, Any] = {"lstm": "elmo_lab.contextual.lstm:LstmBiLM"}
+_KINDS: dict[str, Any] = {"lstm": "elmo_lab.contextual.lstm:LstmBiLM", "hf": "elmo_lab.contextual.hf:HfEncoder"}
 
 
 class EncoderKindError(ValueError, UserError):

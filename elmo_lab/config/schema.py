@@ -18,7 +18,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import InterpolationResolutionError
 
-from elmo_lab.config.choices import Directions, Mix, Optimizer, Placement, Recurrence, Scheduler
+from elmo_lab.config.choices import Directions, Mix, Optimizer, Placement, Pooling, Recurrence, Scheduler
 from elmo_lab.config.encoder_kinds import encoder_kinds, is_known_kind
 from elmo_lab.util.errors import UserError
 
@@ -57,7 +57,9 @@ class BilmConfig:
     """``bilm.*``: which pretrained biLM, and how it is used."""
 
     kind: str = "lstm"  # the contextual encoder (elmo_lab.config.encoder_kinds): a registered kind or module:Class
-    spec: str = "default"  # default | elmo_small | elmo_medium | elmo_original | a directory | OPTIONS,WEIGHTS
+    # lstm: default | elmo_small | elmo_medium | elmo_original | a directory | OPTIONS,WEIGHTS;
+    # hf: a Hugging Face model directory | minilm | a hub name in the local Hugging Face cache
+    spec: str = "default"
     freeze: bool = True  # the paper keeps the biLM frozen; only the mixes learn
     stateful: bool = False  # carry LSTM state across batches like the reference code (non-deterministic order)
     cache: bool = True  # frozen & stateless: run the biLM once per distinct sentence, reuse its layers (fp16)
@@ -69,6 +71,11 @@ class BilmConfig:
     directions: Directions = Directions.both
     recurrence: Recurrence = Recurrence.loop  # the LSTM recurrence (ELMO_LAB_RECURRENCE overrides it when set)
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+    # kind=hf only (elmo_lab.contextual.hf): word pieces -> words, the layer set, pieces per model call
+    pooling: Pooling = Pooling.mean  # mean (AllenNLP's mismatched embedder) | first | last
+    include_embeddings: bool = True  # the embedding layer is layer 0 of the mix (jiant); false: layers 1..
+    max_layer: Optional[int] = None  # cut the stack at layer k: the mix of layers 0..k (null: all)
+    window: Optional[int] = None  # pieces per model call, special tokens included (null: the model's positions)
 
 
 @dataclass
@@ -268,6 +275,9 @@ def validate_run(cfg: DictConfig) -> None:
                           f"got {max_time!r}")
 
 
+SUBWORD_KEY_DEFAULTS = {"pooling": Pooling.mean, "include_embeddings": True, "max_layer": None, "window": None}
+
+
 def validate(cfg: DictConfig) -> None:
     """Check what the types cannot; raise ``ConfigError`` naming the key, the rule and the value."""
     validate_run(cfg)
@@ -284,6 +294,11 @@ def validate(cfg: DictConfig) -> None:
     if not is_known_kind(str(cfg.bilm.kind)):
         raise ConfigError(f"bilm.kind: unknown encoder kind {cfg.bilm.kind!r}; valid kinds: "
                           f"{', '.join(encoder_kinds())} or a module:Class path")
+    if str(cfg.bilm.kind) == "lstm":  # the sub-word keys would be silently ignored by the LSTM biLM
+        for key, default in SUBWORD_KEY_DEFAULTS.items():
+            if cfg.bilm.get(key) != default:
+                raise ConfigError(f"bilm.{key}: only for sub-word encoders (bilm.kind=hf), not the LSTM biLM; "
+                                  f"got {cfg.bilm.get(key)}")
     if cfg.elmo.layer is not None and cfg.elmo.layer < 0:
         raise ConfigError(f"elmo.layer: must be >= 0 (0 = the encoder's token layer), got {cfg.elmo.layer}")
     if cfg.elmo.mix == Mix.layer and cfg.elmo.layer is None:

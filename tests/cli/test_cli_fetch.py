@@ -18,7 +18,7 @@ def test_unknown_name_lists_the_valid_ones() -> None:
     assert result.stderr.strip() == ("error: fetch: unknown name 'conll2030'; expected one of conll2003, squad, sst, "
                                      "corpora, bilm_tf_fixture, glove_6b_50d, glove_6b_100d, glove_6b_200d, "
                                      "glove_6b_300d, glove_840b_300d, elmo_small, elmo_medium, elmo_original, "
-                                     "elmo_original_5.5B")
+                                     "elmo_original_5.5B, minilm")
 
 
 def test_help_names_every_target() -> None:

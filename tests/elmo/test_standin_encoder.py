@@ -35,6 +35,17 @@ def _conll(folder: Path) -> Path:
     return folder
 
 
+def task_overrides(task: str, tmp_path: Path) -> list[str]:
+    """One small run of ``task`` (mr | conll2003 | probe): MR from 64 sentences, the others on ``_conll`` files."""
+    overrides = [f"task={task}"]
+    if task == "mr":
+        overrides += ["task.train_examples=64", "elmo.placement=both"]
+    else:
+        overrides += [f"task.data_dir={_conll(tmp_path / 'data')}"]
+    return overrides + {"conll2003": ["task.hidden_dims=[8]", "elmo.placement=input"],
+                        "probe": ["experiment=probe_layers", "probe=mix"]}.get(task, [])
+
+
 @pytest.fixture
 def standin() -> type[RandomLayers]:
     register_encoder("standin", RandomLayers)
@@ -45,13 +56,7 @@ def standin() -> type[RandomLayers]:
 @pytest.mark.parametrize("task", ["mr", "conll2003", "probe"])
 def test_a_standin_encoder_trains_every_kind_of_task_through_the_cache(task: str, standin: type,
                                                                        tmp_path: Path) -> None:
-    overrides = ONE_BATCH + [f"task={task}"]
-    if task == "mr":
-        overrides += ["task.train_examples=64", "elmo.placement=both"]
-    else:
-        overrides += [f"task.data_dir={_conll(tmp_path / 'data')}"]
-    overrides += {"conll2003": ["task.hidden_dims=[8]", "elmo.placement=input"],
-                  "probe": ["experiment=probe_layers", "probe=mix"]}.get(task, [])
+    overrides = ONE_BATCH + task_overrides(task, tmp_path)
     run_dir = tmp_path / "run"
     train(compose_train(overrides, run_dir=run_dir))
     results = json.loads((run_dir / "results.json").read_text())
