@@ -91,7 +91,7 @@ def plot_layer_weights(report: Report, path: Path) -> Path | None:
             if not np.isnan(v):
                 ax.text(j, i, f"{v:.2f}", ha="center", va="center", color="white" if v < 0.6 else "black",
                         fontsize=8)
-        ax.set_xticks(range(n_layers), ["token"] + [f"LSTM {j}" for j in range(1, n_layers)])
+        ax.set_xticks(range(n_layers), ["layer 0 (token)"] + [f"layer {j}" for j in range(1, n_layers)])
         ax.set_yticks(range(len(rows)), [name for name, _ in rows], fontsize=8)
         ax.set_title(f"{task}: ELMo layer weights s_j (mean over seeds)")
         fig.colorbar(image, ax=ax, fraction=0.04)

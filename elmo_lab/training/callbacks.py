@@ -38,7 +38,7 @@ def plot_layer_weights(weights: dict[str, dict], path: str | Path, title: str = 
     for i, row in enumerate(values):
         for j, v in enumerate(row):
             ax.text(j, i, f"{v:.2f}", ha="center", va="center", color="white" if v < 0.6 else "black", fontsize=9)
-    ax.set_xticks(range(n_layers), ["token"] + [f"LSTM {j}" for j in range(1, n_layers)])
+    ax.set_xticks(range(n_layers), ["layer 0 (token)"] + [f"layer {j}" for j in range(1, n_layers)])
     ax.set_yticks(range(len(names)), [f"{n} (γ={weights[n]['gamma']:.2f})" for n in names])
     ax.set_title(title or "ELMo layer weights s_j")
     fig.colorbar(image, ax=ax, fraction=0.05)
