@@ -119,9 +119,10 @@ def _probing_panel(ax, group: list[Config], metric: str, report: Report) -> None
         lows.append(baseline.mean_std(metric)[0])
     margin = 0.15 * (max(highs) - min(lows)) or 0.01
     ax.set_ylim(min(lows) - margin, max(highs) + margin)  # bars from zero would hide differences of a point
-    ax.set_xticks(range(len(layers)), [f"layer {j}" + (" (token)" if j == 0 else "") for j in layers])
+    ax.set_xticks(range(len(layers)), [f"layer {j}" + (" (token)" if j == 0 else "") for j in layers],
+                  rotation=30 if len(layers) > 4 else 0, ha="right" if len(layers) > 4 else "center")
     ax.set_ylabel(f"{metric} (mean ± std)")
-    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.1))
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.18 if len(layers) > 4 else -0.1))
 
 
 def plot_probing(report: Report, path: Path) -> Path | None:
@@ -136,7 +137,7 @@ def plot_probing(report: Report, path: Path) -> Path | None:
     fig, axes = plt.subplots(1, len(tasks), squeeze=False, figsize=(5.5 * len(tasks), 4))
     for ax, (task, group) in zip(axes[0], tasks.items()):
         _probing_panel(ax, group, task_metric[task], report)
-        ax.set_title(f"{task}: probing one biLM layer (elmo.mix=layer)")
+        ax.set_title(f"{task}: probing one encoder layer (elmo.mix=layer)")
     return save_figure(fig, path)
 
 
