@@ -88,6 +88,7 @@ def _synthetic(folder: Path) -> tuple[Path, Path]:
 
 
 @pytest.mark.slow
+@pytest.mark.learning
 def test_pretrained_vectors_label_words_never_seen_in_training(tmp_path: Path) -> None:
     data, vectors = _synthetic(tmp_path / "data")
     common = [o for o in NO_DIM if not o.startswith(("trainer.max_epochs", "trainer.limit_train"))] + [
