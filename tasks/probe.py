@@ -45,6 +45,7 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from elmo_lab.config.schema import ConfigError
 from elmo_lab.data.conll import find_conll2003, load_conll2003
+from elmo_lab.data.splits import SPLITS
 from elmo_lab.metrics.examples import ExampleScores
 from elmo_lab.modules.word_embedding import word_embedding
 from elmo_lab.probing.columns import LabelledSentence, read_columns
@@ -124,7 +125,7 @@ class ProbeDataModule(ElmoDataModule):
                        for split in ("dev", "test")}
         table, fallback = most_frequent_tags(self.splits["train"])
         self.baseline = {f"{split}/acc": most_frequent_tag_accuracy(table, fallback, self.splits[split])
-                         for split in ("train", "dev", "test")}
+                         for split in SPLITS}
         print(f"most-frequent-tag baseline (column {self.task.column}, {len(self.label_names)} labels): "
               f"dev acc {self.baseline['dev/acc']:.4f}, test acc {self.baseline['test/acc']:.4f}")
 

@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from elmo_lab.config.schema import DEFAULT_WORD_DIM
+from elmo_lab.data.splits import SPLITS
 from elmo_lab.data.word_vector_sources import load_word_vectors
 from elmo_lab.data.word_vectors import WordVectorError
 
@@ -63,7 +64,7 @@ def pretrained_words(task: Any, vocab: Any, splits: dict[str, list], sequences_o
     train_words = vocab.vocab.words[3:]  # after <S>, </S>, <UNK>
     train_found = sum(has_vector(w) for w in train_words)
     found_tokens, tokens = _covered((normalise(s) for e in splits["train"] for s in sequences_of(e)), has_vector)
-    others = (w for split in ("train", "dev", "test") for e in splits[split] for s in sequences_of(e)
+    others = (w for split in SPLITS for e in splits[split] for s in sequences_of(e)
               for w in normalise(s))
     added = vocab.extend(w for w in others if has_vector(w))
 
