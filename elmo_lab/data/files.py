@@ -26,3 +26,12 @@ def decode_utf8(data: bytes, where: str, kind: str) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:
         raise DataError(f"{where}: not UTF-8 text (byte {error.start}); is this {kind}?") from None
+
+
+def read_text_file(path: Path, kind: str) -> str:
+    """The UTF-8 text of the file ``path``; ``kind`` says what it should be ("a CoNLL-U file")."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise DataError(f"{path}: cannot read ({error.strerror})") from None
+    return decode_utf8(data, str(path), kind)
