@@ -13,12 +13,15 @@ Word vectors as a representation (Liu et al. 2019's GloVe baseline beside the bi
 each token's fixed pretrained vector instead (``elmo_lab.modules.word_embedding``; words without one get a fixed
 random vector); ``python train.py -m experiment=probe_layers probe=layer0,layer1,layer2,mix,glove``.
 
-Data: column ``task.column`` of a CoNLL-style file.  Without ``task.data_dir``: CoNLL-2003 English (the files of the
-NER task, ``elmo_lab.data.conll.load_conll2003``), column 2 = Penn Treebank POS tags (45 in train), 3 = chunk tags,
-4 = NER tags (IOB2).  With ``task.data_dir``: the same file layouts (``train.txt``/``valid.txt``/``test.txt``,
-``eng.train``/``eng.testa``/``eng.testb``, or the wheel), read by a generic column reader: one token per line,
-columns separated by spaces or tabs, column 1 the token, a blank line between sentences, ``-DOCSTART-`` lines
-skipped.  Labels are the training split's; a dev/test label never seen in train gets an extra id that the probe
+Data (``task.dataset``).  ``conll2003`` (the default): column ``task.column`` of a CoNLL-style file.  Without
+``task.data_dir``: CoNLL-2003 English (the files of the NER task, ``elmo_lab.data.conll.load_conll2003``), column 2 =
+Penn Treebank POS tags (45 in train), 3 = chunk tags, 4 = NER tags (IOB2).  With ``task.data_dir``: the same file
+layouts (``train.txt``/``valid.txt``/``test.txt``, ``eng.train``/``eng.testa``/``eng.testb``, or the wheel), read by a
+generic column reader: one token per line, columns separated by spaces or tabs, column 1 the token, a blank line
+between sentences, ``-DOCSTART-`` lines skipped.  ``ud_ewt``: UD English-EWT v1.2 (``elmo_lab.data.ud_ewt``; fetched
+once), or with ``task.data_dir`` a folder of CoNLL-U files; ``conllu``: such a folder, required (any UD treebank).
+Their label is ``task.label``: ``upos`` (17 universal tags), ``xpos`` (PTB tags in EWT) or ``deprel`` (each word's
+relation to its head; ``task=probe_deprel``).  Labels are the training split's; a dev/test label never seen in train gets an extra id that the probe
 never predicts, so it always counts as wrong.
 
 Metric: token accuracy (torchmetrics, padding ignored); objective ``val/acc``.  The test predictions go to
@@ -46,6 +49,7 @@ from torchmetrics.classification import MulticlassAccuracy
 from elmo_lab.config.schema import ConfigError
 from elmo_lab.data.conll import find_conll2003, load_conll2003
 from elmo_lab.data.splits import SPLITS
+from elmo_lab.data.ud_ewt import load_ud_ewt
 from elmo_lab.metrics.examples import ExampleScores
 from elmo_lab.modules.word_embedding import word_embedding
 from elmo_lab.probing.columns import LabelledSentence, read_columns
@@ -61,8 +65,17 @@ CONLL2003_COLUMNS = {2: "POS", 3: "chunk", 4: "NER"}
 # --------------------------------------------------------------------------------------------------------- data
 
 
-def load_probe_splits(data_dir: str | None, column: int, download: bool = True) -> dict[str, list[LabelledSentence]]:
-    """``{"train", "dev", "test"}`` labelled with ``column`` (rules in the module docstring)."""
+def load_probe_splits(data_dir: str | None, column: int, download: bool = True, dataset: str = "conll2003",
+                      label: str = "upos") -> dict[str, list[LabelledSentence]]:
+    """``{"train", "dev", "test"}`` labelled with ``column`` (``dataset=conll2003``) or with the treebank's ``label``
+    (``ud_ewt``, ``conllu``); rules in the module docstring."""
+    if str(dataset) != "conll2003":
+        if str(dataset) == "conllu" and data_dir is None:
+            raise ConfigError("task.data_dir: task.dataset=conllu reads a folder of CoNLL-U files "
+                              "(*-ud-train.conllu, *-ud-dev.conllu, *-ud-test.conllu); give its path")
+        treebank = load_ud_ewt(data_dir, download=download)
+        return {split: [LabelledSentence(s.tokens, s.column(str(label))) for s in sentences]
+                for split, sentences in treebank.items()}
     if column < 2:
         raise ConfigError(f"task.column: must be >= 2 (column 1 holds the tokens), got {column}")
     if data_dir is None:
@@ -112,7 +125,13 @@ class ProbeDataModule(ElmoDataModule):
 
     def load_splits(self) -> dict[str, list]:
         t = self.task
-        return load_probe_splits(t.data_dir, t.column, download=t.get("download", True))
+        return load_probe_splits(t.data_dir, t.column, download=t.get("download", True),
+                                 dataset=t.get("dataset", "conll2003"), label=t.get("label", "upos"))
+
+    def label_source(self) -> str:
+        """What the labels are, for messages: ``column 2`` of a CoNLL file, or ``ud_ewt upos``."""
+        dataset = str(self.task.get("dataset", "conll2003"))
+        return f"column {self.task.column}" if dataset == "conll2003" else f"{dataset} {self.task.get('label')}"
 
     def on_splits_loaded(self) -> None:
         self.label_names = sorted({label for s in self.splits["train"] for label in s.labels})
@@ -126,7 +145,7 @@ class ProbeDataModule(ElmoDataModule):
         table, fallback = most_frequent_tags(self.splits["train"])
         self.baseline = {f"{split}/acc": most_frequent_tag_accuracy(table, fallback, self.splits[split])
                          for split in SPLITS}
-        print(f"most-frequent-tag baseline (column {self.task.column}, {len(self.label_names)} labels): "
+        print(f"most-frequent-tag baseline ({self.label_source()}, {len(self.label_names)} labels): "
               f"dev acc {self.baseline['dev/acc']:.4f}, test acc {self.baseline['test/acc']:.4f}")
 
     def collate(self, examples: list[LabelledSentence]) -> dict[str, Any]:
@@ -143,7 +162,10 @@ class ProbeDataModule(ElmoDataModule):
         return {"label_names": self.label_names, "vocab_size": len(self.vocab)}
 
     def data_notes(self) -> dict:
-        notes = {"column": self.task.column, "labels": len(self.label_names),
+        dataset = str(self.task.get("dataset", "conll2003"))
+        notes = {"dataset": dataset, "column": self.task.column if dataset == "conll2003" else None,
+                 "label": None if dataset == "conll2003" else str(self.task.get("label")),
+                 "labels": len(self.label_names),
                  "tokens_with_labels_unseen_in_train": self.unseen, "most_frequent_tag_baseline": self.baseline,
                  "control_task": self.control is not None}
         if self.control is not None:
@@ -211,8 +233,9 @@ class LinearProbe(ElmoTaskModule):
 
 
 def paper_row(config: dict) -> dict | None:
-    """POS tags (column 2) are the paper's Table 6 (a linear probe per biLM layer); other columns are not there."""
-    if config["task"].get("column", 2) != 2:
+    """POS tags of CoNLL-2003 (column 2) are the paper's Table 6 (a linear probe per biLM layer); other columns and
+    datasets are not there."""
+    if str(config["task"].get("dataset", "conll2003")) != "conll2003" or config["task"].get("column", 2) != 2:
         return None
     layer = config["elmo"].get("layer")
     return {"row": "biLM", "metric": "acc", "column": None if layer is None else f"layer {layer}"}
