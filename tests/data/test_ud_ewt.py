@@ -106,3 +106,10 @@ def test_the_real_data():
     assert Counter(len(s.extra["spr2"]) > 0 for s in data["train"])[True] > 1000
     assert sum(len(s.extra["spr2"]) for s in data["dev"]) == 751
     assert sum(len(s.extra["supersense"]) for s in data["dev"]) == 1850
+
+
+def test_fetch_target_reports_the_counts(fake_pip):
+    from elmo_lab.cli.fetch import targets
+
+    line = targets()["ud_ewt"]()
+    assert line.endswith(f"{ud_ewt.COMPACT_FOLDER} (3 train, 2 dev, 1 test sentences)")
