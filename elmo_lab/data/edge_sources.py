@@ -12,8 +12,9 @@ Sources (:func:`load_edge_splits`); sentences without a target are left out of e
   rated *likely*: mean rating >= 4 on the 1-5 scale (4 likely, 5 very likely) over the annotators who judged the
   property applicable (:data:`SPR2_LIKELY`).  This is the rule of jiant's SPR2 conversion, which Tenney et al.
   used, applied to the raw ratings shipped in the wheel; the normalized UDS values (a per-annotator
-  mixed-effects rescaling centred on 0) would agree on 87% of the (pair, property) decisions (measured on
-  2026-12-07) but are not what the published edge-probing sets hold.  A pair may have no likely property (an
+  mixed-effects rescaling centred on 0; "likely" = value > 0) agree with it on 87% of the (pair, property) cases
+  that some annotator judged applicable (all 7,090 pairs, measured on 2026-12-07), but are not what the published
+  edge-probing sets hold.  A pair may have no likely property (an
   empty label list).  All 18 UDS properties are kept: the 14 of core arguments and ``location``, ``manner``,
   ``purpose``, ``time``, which are rated on oblique arguments.
 - ``supersense``: WordNet noun supersenses of UDS 2.0 (UDS-Word Sense): per annotated argument one span, its head word
