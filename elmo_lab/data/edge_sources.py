@@ -11,12 +11,12 @@ Sources (:func:`load_edge_splits`); sentences without a target are left out of e
   predicate-argument pair, ``span1`` = the predicate's word, ``span2`` = the argument phrase, labels = the properties
   rated *likely*: mean rating >= 4 on the 1-5 scale (4 likely, 5 very likely) over the annotators who judged the
   property applicable (:data:`SPR2_LIKELY`).  This is the rule of jiant's SPR2 conversion, which Tenney et al.
-  used, applied to the raw ratings shipped in the wheel; the normalized UDS values (a per-annotator
-  mixed-effects rescaling centred on 0; "likely" = value > 0) agree with it on 87% of the (pair, property) cases
-  that some annotator judged applicable (all 7,090 pairs, measured on 2026-12-07), but are not what the published
-  edge-probing sets hold.  A pair may have no likely property (an
-  empty label list).  All 18 UDS properties are kept: the 14 of core arguments and ``location``, ``manner``,
-  ``purpose``, ``time``, which are rated on oblique arguments.
+  used, applied to the raw ratings shipped in the wheel.  The normalized UDS values (White et al. 2020's
+  normalisation of the ratings, centred on 0; "likely" read as value > 0) agree with it on 87% of the (pair,
+  property) cases that some annotator judged applicable (all 7,090 pairs, measured on 2026-12-07), but are not what
+  the published edge-probing sets hold.  A pair may have no likely property (an empty label list).  All 18 UDS
+  properties are kept: 14 rated on core arguments (nsubj, dobj, ...) and ``location``, ``manner``, ``purpose``,
+  ``time``, rated on ``nmod`` arguments.
 - ``supersense``: WordNet noun supersenses of UDS 2.0 (UDS-Word Sense): per annotated argument one span, its head word
   ``[h, h+1]`` (the sense is the head noun's), label = the supersense with the highest normalized value, kept only
   when that value is positive (the annotators lean towards it); the normalized value already pools the annotators,
