@@ -37,7 +37,7 @@ from elmo_lab.config.schema import ConfigError
 from elmo_lab.data.treebank import DependencySentence
 from elmo_lab.metrics.examples import ExampleScores
 from elmo_lab.probing.controls import TreeControl
-from elmo_lab.probing.model import IdentityEncoder, probe_vectors
+from elmo_lab.probing.model import IdentityEncoder, probe_vectors, require_frozen_input
 from elmo_lab.probing.structural import mst_edges, predicted_root, tree_depths, tree_distances
 from elmo_lab.probing.tree_metrics import UUAS, LengthAveragedSpearman, RootAccuracy
 from elmo_lab.probing.treebank_data import TreebankProbeData, split_rows, tree_targets
@@ -49,13 +49,8 @@ METRICS = {"distance": ("uuas", "dspr"), "depth": ("root_acc", "nspr")}
 def check_structural_config(config: dict) -> None:
     """The probe reads a frozen encoder's vector (``elmo.placement=input``), ``task.rank >= 1``, and the objective
     is one of the target's metrics (``Task.check``: before the data is read)."""
-    placement = str(config["elmo"]["placement"])
+    require_frozen_input(config, "python train.py experiment=probe_layers task=structural_distance")
     task = config.get("task") or {}
-    if placement != "input":
-        raise ConfigError(f"elmo.placement: the structural probe reads the encoder's vector (elmo.placement=input), "
-                          f"got {placement}; e.g. python train.py experiment=probe_layers task=structural_distance")
-    if not config["bilm"].get("freeze", True):
-        raise ConfigError("bilm.freeze: the probe reads a fixed encoder; use bilm.freeze=true")
     if task.get("rank", 1) < 1:
         raise ConfigError(f"task.rank: must be >= 1, got {task['rank']}")
     target = str(task.get("target", "distance"))
