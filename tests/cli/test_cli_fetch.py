@@ -15,8 +15,8 @@ from elmo_lab.__main__ import main
 def test_unknown_name_lists_the_valid_ones() -> None:
     result = subprocess.run([sys.executable, "-m", "elmo_lab", "fetch", "conll2030"], capture_output=True, text=True)
     assert result.returncode == 2
-    assert result.stderr.strip() == ("error: fetch: unknown name 'conll2030'; expected one of conll2003, squad, sst, "
-                                     "corpora, bilm_tf_fixture, glove_6b_50d, glove_6b_100d, glove_6b_200d, "
+    assert result.stderr.strip() == ("error: fetch: unknown name 'conll2030'; expected one of conll2003, ud_ewt, squad, "
+                                     "sst, corpora, bilm_tf_fixture, glove_6b_50d, glove_6b_100d, glove_6b_200d, "
                                      "glove_6b_300d, glove_840b_300d, elmo_small, elmo_medium, elmo_original, "
                                      "elmo_original_5.5B, minilm")
 

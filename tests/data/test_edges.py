@@ -13,7 +13,8 @@ SRL = ('{"text": "Ian ate strawberry ice cream", "targets": [{"span1": [1, 2], "
        '{"span1": [1, 2], "span2": [2, 5], "label": "A1", "info": {"pred": "eat"}}], "info": {"source": "PropBank"}}')
 SPR = ('{"text": "The cat slept", "targets": [{"span1": [2, 3], "span2": [0, 2], "label": ["awareness", '
        '"sentient"]}, {"span1": [2, 3], "span2": [1, 2], "label": []}], "source": "spr2"}')
-NER = '{"text": "EU rejects German call", "targets": [{"span1": [0, 1], "label": "ORG"}, {"span1": [2, 3], "label": "NORP"}]}'
+NER = ('{"text": "EU rejects German call", "targets": [{"span1": [0, 1], "label": "ORG"}, '
+       '{"span1": [2, 3], "label": "NORP"}]}')
 
 
 def write(tmp_path: Path, lines: list[str], name: str = "train.json") -> Path:
