@@ -86,3 +86,27 @@ class TreeControl:
         n = len(tokens)
         inner = [1 if self.behaviour(t) == "first" else n for t in tokens[1:-1]]
         return [0] + inner + ([1] if n > 1 else [])
+
+
+LABEL_JOIN = "\x1f"  # joins a target's labels into one control "label" (a label set drawn as a whole)
+
+
+def span_head(tokens: Sequence[str], span: tuple[int, int]) -> str:
+    """The word standing for a span in the edge control: its last token (the head of most English phrases)."""
+    return tokens[span[1] - 1]
+
+
+class EdgeControl:
+    """A control task for edge probing in Hewitt & Liang's (2019) sense: a target's label set is a function of the
+    word types of its spans' heads alone (``span_head``: span1's, and span2's for two-span targets), drawn from the
+    training targets' label-set distribution by a hash of ``(seed, head words)`` (``ControlTask``)."""
+
+    def __init__(self, train_targets: Sequence[tuple[Sequence[str], Sequence[str]]], seed: int = 0) -> None:
+        """``train_targets``: (head words, labels) of every training target."""
+        sets = [LABEL_JOIN.join(sorted(labels)) for _, labels in train_targets]
+        self.seed = seed
+        self.draw = ControlTask([LabelledSentence(sets, sets)], seed).label
+
+    def labels(self, heads: Sequence[str]) -> tuple[str, ...]:
+        drawn = self.draw(" ".join(heads))
+        return tuple(drawn.split(LABEL_JOIN)) if drawn else ()  # "" is the empty label set
