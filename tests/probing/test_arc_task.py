@@ -57,11 +57,11 @@ def test_the_datamodule_puts_control_heads_into_every_split(tmp_path: Path) -> N
 
 
 @pytest.mark.learning
-def test_arc_probe_learns_heads(tiny_bilm_dir: Path, tmp_path: Path) -> None:
-    metrics, notes = train_tree_probe("arc_head", tiny_bilm_dir, tmp_path, "task.lr=0.01", "task.batch_size=5",
+def test_arc_probe_learns_heads(wide_bilm_dir: Path, tmp_path: Path) -> None:
+    metrics, notes = train_tree_probe("arc_head", wide_bilm_dir, tmp_path, "task.lr=0.01", "task.batch_size=5",
                                       "trainer.max_epochs=15")
     baseline = notes["adjacent_head_baseline"]
-    # measured: 0.97; the adjacent-word chains about 0.2
+    # measured: 1.00; the adjacent-word chains 0.19; untrained 0.18, trained on random trees 0.25
     assert metrics["test/uas"] >= 0.85
     assert metrics["test/uas"] >= max(baseline["test/uas_before"], baseline["test/uas_after"]) + 0.5
 

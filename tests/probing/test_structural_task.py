@@ -27,24 +27,26 @@ def train_tree_probe(task: str, bilm: Path, tmp_path: Path, *overrides: str) -> 
 
 
 @pytest.mark.learning
-def test_distance_probe_learns_the_trees(tiny_bilm_dir: Path, tmp_path: Path) -> None:
-    metrics, notes = train_tree_probe("structural_distance", tiny_bilm_dir, tmp_path, "task.lr=0.03",
-                                      "task.batch_size=5", "trainer.max_epochs=20")
+def test_distance_probe_learns_the_trees(wide_bilm_dir: Path, tmp_path: Path) -> None:
+    metrics, notes = train_tree_probe("structural_distance", wide_bilm_dir, tmp_path, "task.lr=0.03",
+                                      "task.batch_size=5", "trainer.max_epochs=10")
     linear = notes["linear_baseline"]
-    # measured: uuas 0.76 against the LINEAR 0.42, dspr 0.80 against 0.49 (the token layer of the tiny biLM is
-    # badly conditioned: the fit is slow, not impossible)
-    assert metrics["test/uuas"] >= 0.65 and metrics["test/uuas"] >= linear["test/uuas"] + 0.2
-    assert metrics["test/dspr"] >= 0.7 and metrics["test/dspr"] >= linear["test/dspr"] + 0.2
+    # measured on the wide tiny biLM: uuas 0.98 and dspr 0.98 against the LINEAR 0.37 and 0.47; the untrained probe
+    # (ELMO_LAB_SABOTAGE=frozen) 0.81 and 0.52 (the token layer's own geometry already ties most levels right),
+    # trained on random trees (permuted) 0.62 and 0.71
+    assert metrics["test/uuas"] >= 0.9 and metrics["test/uuas"] >= linear["test/uuas"] + 0.3
+    assert metrics["test/dspr"] >= 0.9 and metrics["test/dspr"] >= linear["test/dspr"] + 0.3
     assert notes["punctuation_words"]["test"] == 20 and notes["control_task"] is False
 
 
 @pytest.mark.learning
-def test_depth_probe_learns_the_depths(tiny_bilm_dir: Path, tmp_path: Path) -> None:
-    metrics, notes = train_tree_probe("structural_depth", tiny_bilm_dir, tmp_path, "task.lr=0.05",
+def test_depth_probe_learns_the_depths(wide_bilm_dir: Path, tmp_path: Path) -> None:
+    metrics, notes = train_tree_probe("structural_depth", wide_bilm_dir, tmp_path, "task.lr=0.03",
                                       "task.batch_size=10", "trainer.max_epochs=8")
     linear = notes["linear_baseline"]
+    # measured: root_acc 1.0, nspr 0.95; untrained 0.0 and -0.41; trained on random trees 0.2 and 0.30
     assert metrics["test/root_acc"] >= 0.8 and metrics["test/root_acc"] >= linear["test/root_acc"] + 0.3
-    assert metrics["test/nspr"] >= 0.75 and metrics["test/nspr"] >= linear["test/nspr"] + 0.3
+    assert metrics["test/nspr"] >= 0.85 and metrics["test/nspr"] >= linear["test/nspr"] + 0.3
 
 
 def test_control_trees_are_trees_that_word_types_decide() -> None:

@@ -6,18 +6,19 @@ import random
 from pathlib import Path
 
 # words of each tree level; the words of a level share their letters (the token layer of the tiny biLM reads
-# characters), the levels do not
-LEVELS = [["qqz", "zzq", "qzqz"], ["xxy", "yyx", "xyxy"], ["mmn", "nnm", "mnmn"], ["rrs", "ssr", "rsrs"],
-          ["uuv", "vvu", "uvuv"], ["ggh", "hhg", "ghgh"]]
+# characters), the levels do not; the root level's words are not the shortest in the token layer (else an untrained
+# depth probe finds the root)
+LEVELS = [["uuv", "vvu", "uvuv"], ["xxy", "yyx", "xyxy"], ["mmn", "nnm", "mnmn"], ["rrs", "ssr", "rsrs"],
+          ["qqz", "zzq", "qzqz"], ["ggh", "hhg", "ghgh"]]
 XPOS = ["VB", "NN", "JJ", "RB", "IN", "DT"]
 
 
 def chain_sentence(rng: random.Random, levels: int) -> list[tuple[str, str, int]]:
     """``(form, xpos, depth)`` of one word per level 0..levels-1, shuffled, then a full stop: each level's word
     heads the next level's, the level-0 word is the root, the full stop attaches to the root."""
-    words = [(rng.choice(LEVELS[d]), XPOS[d], d) for d in range(levels)]
-    rng.shuffle(words)
-    return words + [(".", ".", -1)]
+    chosen = [(rng.choice(LEVELS[d]), XPOS[d], d) for d in range(levels)]
+    rng.shuffle(chosen)
+    return chosen + [(".", ".", -1)]
 
 
 def conllu_sentence(words: list[tuple[str, str, int]], sent_id: str) -> str:
