@@ -25,7 +25,7 @@ from typing import Iterable, Sequence
 import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import minimum_spanning_tree, shortest_path
-from scipy.stats import spearmanr
+from scipy.stats import rankdata
 
 PTB_PUNCTUATION = frozenset({"''", ",", ".", ":", "``", "-LRB-", "-RRB-"})
 SPEARMAN_LENGTHS = (5, 50)  # the sentence lengths (inclusive) DSpr. and NSpr. average over
@@ -99,21 +99,26 @@ def uuas_counts(predicted: np.ndarray, heads: Sequence[int], keep: np.ndarray | 
     return len(gold & mst_edges(predicted, keep)), len(gold)
 
 
-def _correlation(a: np.ndarray, b: np.ndarray) -> float:
-    """Spearman's ρ of two vectors; NaN when either is constant."""
-    if np.ptp(a) == 0 or np.ptp(b) == 0:
-        return float("nan")
-    return float(spearmanr(a, b).statistic)
+def _row_spearman(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Spearman's ρ of each row of ``a`` with the same row of ``b`` (rows, n) → (rows,): the Pearson correlation of
+    their ranks (ties get their mean rank, as ``scipy.stats.spearmanr``); NaN where a row is constant."""
+    ranks_a = rankdata(a, axis=1)  # (rows, n)
+    ranks_b = rankdata(b, axis=1)  # (rows, n)
+    ranks_a -= ranks_a.mean(axis=1, keepdims=True)
+    ranks_b -= ranks_b.mean(axis=1, keepdims=True)
+    scale = np.sqrt((ranks_a ** 2).sum(axis=1) * (ranks_b ** 2).sum(axis=1))  # (rows,)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(scale > 0, (ranks_a * ranks_b).sum(axis=1) / scale, np.nan)
 
 
 def distance_spearmans(predicted: np.ndarray, gold: np.ndarray) -> list[float]:
     """One ρ per word: its row of predicted distances (n, n) against its row of gold distances (n, n)."""
-    return [_correlation(p, g) for p, g in zip(np.asarray(predicted, float), np.asarray(gold, float))]
+    return _row_spearman(np.asarray(predicted, float), np.asarray(gold, float)).tolist()
 
 
 def depth_spearman(predicted: np.ndarray, gold: np.ndarray) -> float:
     """ρ between a sentence's predicted depths (n,) and its gold depths (n,)."""
-    return _correlation(np.asarray(predicted, float), np.asarray(gold, float))
+    return float(_row_spearman(np.asarray(predicted, float)[None], np.asarray(gold, float)[None])[0])
 
 
 def mean_over_lengths(by_length: dict[int, Iterable[float]], lengths: tuple[int, int] = SPEARMAN_LENGTHS) -> float:

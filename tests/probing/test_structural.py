@@ -101,3 +101,13 @@ def test_uas_counts_leave_punctuation_out() -> None:
     predicted = [2, 3, 0, 5, 6, 3, 1]  # "on" wrong, "." wrong (not scored)
     assert uas_counts(predicted, HEADS, keep) == (5, 6)
     assert uas_counts(predicted, HEADS) == (5, 7)
+
+
+def test_row_spearman_agrees_with_scipy() -> None:
+    from scipy.stats import spearmanr
+
+    rng = np.random.default_rng(0)
+    predicted, gold = rng.random((6, 6)), tree_distances([0, 1, 1, 2, 2, 3])  # ties in every gold row
+    expected = [spearmanr(p, g).statistic for p, g in zip(predicted, gold)]
+    assert distance_spearmans(predicted, gold) == pytest.approx(expected)
+    assert np.isnan(depth_spearman(np.ones(4), np.arange(4)))
