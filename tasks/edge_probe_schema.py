@@ -38,7 +38,9 @@ class EdgeProbeConfig(TaskConfig):
     objective: str = "val/f1"
     batch_size: int = 32
     eval_batch_size: Optional[int] = 64
-    lr: float = 0.0001  # Tenney et al.: Adam at 1e-4
+    # Tenney et al. train with Adam at 1e-4 for far longer; at 1e-3 the default biLM's layer 1 reaches dev micro-F1
+    # 0.76 on edge_deprel (majority 0.13) in 3 epochs of 3,000 training sentences (one seed, measured 2026-12-07)
+    lr: float = 0.001
     max_epochs: Optional[int] = 10
 
 
