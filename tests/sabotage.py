@@ -55,9 +55,21 @@ def _derangement(n: int, generator: torch.Generator) -> torch.Tensor:
     return order
 
 
+def _random_tree(n: int, generator: torch.Generator) -> list[int]:
+    """Heads (1-based, 0 = root) of a chain through the ``n`` words in a random order."""
+    order = (torch.randperm(n, generator=generator) + 1).tolist()
+    heads = [0] * n
+    for parent, child in zip(order, order[1:]):
+        heads[child - 1] = parent
+    return heads
+
+
 def permute_batch_labels(batch: dict, generator: torch.Generator) -> dict:
-    """The batch with its labels shuffled: sentence labels and answer spans across examples, tags across tokens."""
+    """The batch with its labels shuffled: sentence labels and answer spans across examples, tags across tokens,
+    dependency trees replaced by random ones."""
     batch = dict(batch)
+    if "heads" in batch:  # tree probes: a list of heads per sentence; a random tree of the same size instead
+        batch["heads"] = [_random_tree(len(heads), generator) for heads in batch["heads"]]
     if "tags" in batch:  # NER: (batch, time) under the mask
         batch["tags"] = _shuffle_valid(batch["tags"], batch["mask"], generator)
     if "labels" in batch:

@@ -26,3 +26,25 @@ def probe_classifier(in_dim: int, num_labels: int, kind: str = "linear", hidden:
     dims = [in_dim] + [hidden] * layers
     body = [m for d_in, d_out in zip(dims, dims[1:]) for m in (nn.Linear(d_in, d_out), nn.ReLU())]
     return nn.Sequential(*body, nn.Linear(hidden, num_labels))
+
+
+def probe_vectors(module: torch.nn.Module, batch: dict) -> torch.Tensor:
+    """The representation a probe reads, (batch, time, dim): ``module.encoder`` (a placed ``IdentityEncoder`` with
+    no word vectors, ``elmo.placement=input``) over ``module.elmo``'s layers of the batch (one layer or the mix)."""
+    mask = batch["mask"]  # (batch, time)
+    layers = module.elmo.layers_of(batch)  # (batch, L+1, time, dim)
+    words = layers.new_zeros(mask.size(0), mask.size(1), 0)  # (batch, time, 0): no word vectors
+    return module.encoder(words, mask, layers)  # (batch, time, dim)
+
+
+def require_frozen_input(config: dict, example: str) -> None:
+    """A probe of the encoder's vector needs ``elmo.placement=input`` and ``bilm.freeze=true`` (``ConfigError``
+    naming the key otherwise; ``example`` is a command that sets them)."""
+    from elmo_lab.config.schema import ConfigError
+
+    placement = str(config["elmo"]["placement"])
+    if placement != "input":
+        raise ConfigError(f"elmo.placement: the probe reads the encoder's vector (elmo.placement=input), got "
+                          f"{placement}; e.g. {example}")
+    if not config["bilm"].get("freeze", True):
+        raise ConfigError("bilm.freeze: the probe reads a fixed encoder; use bilm.freeze=true")
