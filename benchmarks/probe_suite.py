@@ -12,7 +12,7 @@ to mean "probes on cached layers" (run the subset once first, or ``--warm``).
 
     python benchmarks/probe_suite.py [--tasks probe] [--probes layer0,layer1,mix] [--seeds 0]
                                      [--controls false] [--random false] [--launcher local|basic] [--warm]
-                                     [--extra key=value ...]
+                                     [--extra key=value ...] [--keep SWEEP_DIR]
 """
 from __future__ import annotations
 
@@ -65,6 +65,7 @@ def main() -> None:
     parser.add_argument("--launcher", choices=("local", "basic"), default="local")
     parser.add_argument("--warm", action="store_true", help="run the subset once before timing it (fills the cache)")
     parser.add_argument("--extra", nargs="*", default=[], help="more overrides, e.g. task.max_epochs=3")
+    parser.add_argument("--keep", default=None, help="sweep into this folder and keep it (for the report)")
     args = parser.parse_args()
 
     from elmo_lab.config.schema import probe_choices
@@ -72,8 +73,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="probe_suite_") as tmp:
         if args.warm:
             run_subset(args, Path(tmp) / "warm")
-        wall = run_subset(args, Path(tmp) / "timed")
-        jobs = job_seconds(Path(tmp) / "timed")
+        timed = Path(args.keep) if args.keep else Path(tmp) / "timed"
+        wall = run_subset(args, timed)
+        jobs = job_seconds(timed)
     print(f"{'job':<60} {'seconds':>8}")
     for name, seconds in jobs.items():
         print(f"{name:<60} {seconds:8.1f}")

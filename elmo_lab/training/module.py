@@ -121,13 +121,27 @@ class ElmoTaskModule(pl.LightningModule, ABC):
 
     # --- Lightning hooks --------------------------------------------------------------------------------------
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        """The task loss plus the λ penalty.  Logged: ``train/loss_step`` every ``trainer.log_every_n_steps`` steps
+        (when loggers write it anyway), and at each epoch's end ``train/loss_epoch`` and ``train/l2_penalty``, means
+        over the epoch's examples summed here: each ``self.log`` call costs Lightning ~2 ms on the CPU, as much as a
+        linear probe's whole step on cached layers."""
         loss, _, _ = self.step(batch)
         penalty = self.regularization_loss()
         n = self.batch_size(batch)
-        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=n)
-        if self.mixes():
-            self.log("train/l2_penalty", penalty, on_step=False, on_epoch=True, batch_size=n, sync_dist=True)
+        sums = self._train_sums
+        sums["examples"] += n
+        sums["loss"] = sums["loss"] + loss.detach() * n
+        sums["l2_penalty"] = sums["l2_penalty"] + penalty.detach() * n
+        if self.trainer.log_every_n_steps and (self.global_step + 1) % self.trainer.log_every_n_steps == 0:
+            self.log("train/loss_step", loss, on_step=True, on_epoch=False, prog_bar=True, batch_size=n)
         return loss + penalty
+
+    def on_train_epoch_end(self) -> None:
+        sums = self._train_sums
+        if sums["examples"]:
+            self.log("train/loss_epoch", sums["loss"] / sums["examples"], on_epoch=True)
+            if self.mixes():
+                self.log("train/l2_penalty", sums["l2_penalty"] / sums["examples"], on_epoch=True, sync_dist=True)
 
     def _eval_step(self, batch: dict, split: str, metrics: MetricCollection) -> Any:
         loss, preds, targets = self.step(batch)
@@ -173,6 +187,7 @@ class ElmoTaskModule(pl.LightningModule, ABC):
 
     def on_train_epoch_start(self) -> None:
         self.elmo.reset_state()
+        self._train_sums: dict[str, Any] = {"examples": 0, "loss": 0.0, "l2_penalty": 0.0}
 
     def on_validation_epoch_start(self) -> None:
         self.elmo.reset_state()
