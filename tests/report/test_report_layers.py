@@ -3,6 +3,7 @@ name and metric, E_s and E_Δ against hand computations, two encoders side by si
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ from elmo_lab.report.model import build_report
 from report_helpers import write_run
 
 PNG = b"\x89PNG\r\n\x1a\n"
+REPO = Path(__file__).resolve().parents[2]
 # test score per representation (seed 0; seed 1 adds 0.01 to every score of the family)
 SCORES = {"layer 0": 0.80, "layer 1": 0.90, "layer 2": 0.88, "0..1": 0.91, "mix": 0.92}
 SETTINGS = {"layer 0": ("layer", 0, None), "layer 1": ("layer", 1, None), "layer 2": ("layer", 2, None),
@@ -72,8 +74,10 @@ def test_two_encoders_side_by_side_and_the_cli_writes_the_figures(tmp_path: Path
     names = [f.name for f in families(report)[0]]
     assert len(names) == 2 and any("minilm" in n for n in names) and any("default" in n for n in names)
     out = tmp_path / "report"
+    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")  # this checkout, as users run it
     result = subprocess.run([sys.executable, "-m", "elmo_lab", "report", str(tmp_path / "default"),
-                             str(tmp_path / "minilm"), "--out", str(out)], capture_output=True, text=True)
+                             str(tmp_path / "minilm"), "--out", str(out)], capture_output=True, text=True, env=env,
+                            cwd=tmp_path, timeout=300)
     assert result.returncode == 0, result.stderr
     for name in ("layers.png", "center_of_gravity.png", "layer_weights.png"):
         assert (out / name).read_bytes()[:8] == PNG
