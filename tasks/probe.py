@@ -150,11 +150,10 @@ class ProbeDataModule(ElmoDataModule):
 
     def collate(self, examples: list[LabelledSentence]) -> dict[str, Any]:
         batch = self.encode_tokens([e.tokens for e in examples])
-        unknown = len(self.label_names)
-        labels = torch.full_like(batch["word_ids"], IGNORE)  # (batch, time)
-        for i, e in enumerate(examples):
-            labels[i, : len(e.labels)] = torch.tensor([self.label_ids.get(x, unknown) for x in e.labels])
-        batch["labels"] = labels
+        unknown, width = len(self.label_names), batch["word_ids"].size(1)
+        rows = [[self.label_ids.get(x, unknown) for x in e.labels] for e in examples]
+        batch["labels"] = torch.tensor([r + [IGNORE] * (width - len(r)) for r in rows],
+                                       dtype=torch.long).view(len(rows), width)  # (batch, time)
         batch["gold"] = [list(e.labels) for e in examples]
         return batch
 

@@ -36,6 +36,8 @@ class ElmoConfig:
     placement: Placement = Placement.input
     mix: Mix = Mix.all
     layer: Optional[int] = None  # the layer for mix=layer (0 = token layer, L = top biLSTM layer)
+    # mix layers 0..k only (null: all), any encoder: cumulative scoring (probe=upto<k>); not with mix=layer
+    max_layer: Optional[int] = None
     layer_norm: bool = False
     dropout: float = 0.5
     l2_coef: float = 0.001
@@ -149,7 +151,7 @@ RESULT_NEUTRAL_KEYS = ("force", "test", "threads", "logger", "bilm.cache_dir", "
                        "hydra.launcher.n_jobs")
 # Keys added to the schema after runs were written without them, with the value those runs had: a rerun of such a run
 # directory, and the report's grouping, read the absent key as this value instead of as a change.
-KEYS_ADDED_LATER = {"bilm.kind": "lstm"}
+KEYS_ADDED_LATER = {"bilm.kind": "lstm", "elmo.max_layer": None}
 
 
 def with_keys_added_later(plain: dict) -> dict:
@@ -175,14 +177,17 @@ def _basename(spec: str) -> str:
 
 
 def probe_run_name(mix: Any, layer: Any, random_weights: Any, control_task: Any = False, placement: Any = "input",
-                   word_vectors: Any = None) -> str:
-    """``probe-layer1``, ``probe-all``, ``probe-layer1-random`` (``bilm.random_weights``), ``probe-layer1-control``
-    (``task.control_task``), ``probe-glove_6b_50d`` (word vectors alone: ``elmo.placement=none``): the run directory
-    name that ``experiment=probe_layers`` gives a single run, as ``${probe_run_name:${elmo.mix},${elmo.layer},...}``."""
+                   word_vectors: Any = None, max_layer: Any = None) -> str:
+    """``probe-layer1``, ``probe-all``, ``probe-upto1`` (``elmo.max_layer``), ``probe-layer1-random``
+    (``bilm.random_weights``), ``probe-layer1-control`` (``task.control_task``), ``probe-glove_6b_50d`` (word vectors
+    alone: ``elmo.placement=none``): the run directory name that ``experiment=probe_layers`` gives a single run, as
+    ``${probe_run_name:${elmo.mix},${elmo.layer},...}``."""
     if str(placement) == "none" and word_vectors:
         return f"probe-{Path(str(word_vectors)).stem}" + ("-control" if control_task else "")
-    return (f"probe-{mix}{'' if layer is None else layer}" + ("-random" if random_weights else "")
-            + ("-control" if control_task else ""))
+    name = f"upto{max_layer}" if max_layer is not None and str(mix) == "all" else f"{mix}{'' if layer is None else layer}"
+    if max_layer is not None and str(mix) != "all":
+        name += f"-upto{max_layer}"
+    return f"probe-{name}" + ("-random" if random_weights else "") + ("-control" if control_task else "")
 
 
 # deprecated names of ``task.train_examples`` (kept working; setting both is an error)
@@ -226,12 +231,14 @@ def epochs_for_fraction(fraction: Any, max_epochs: Any) -> Optional[int]:
     return min(scaled, MAX_EPOCH_FACTOR * int(max_epochs))
 
 
-MAX_PROBE_LAYERS = 64  # probe=layer0 .. probe=layer63 exist; elmo.layer is checked against the encoder at build
+MAX_PROBE_LAYERS = 64  # probe=layer0..63 and upto0..63 exist; elmo.layer/max_layer are checked against the encoder at build
 
 
-def probe_choices(bilm: Any) -> str:
+def probe_choices(bilm: Any, cumulative: Any = False) -> str:
     """``${probe_choices:${bilm}}``: ``layer0,...,layerL,mix`` for the encoder that ``bilm.*`` describes (its
-    ``layers_in``: read when ``experiment=probe_layers`` sweeps, so the sweep has one job per layer of that encoder)."""
+    ``layers_in``: read when ``experiment=probe_layers`` sweeps, so the sweep has one job per layer of that encoder);
+    ``${probe_choices:${bilm},true}`` adds ``upto1,...,upto<L-1>`` (cumulative scoring: ``upto0`` is ``layer0`` and
+    ``upto<L>`` is ``mix``)."""
     from elmo_lab.config.encoder_kinds import encoder_class
 
     plain = OmegaConf.to_container(bilm, resolve=True, enum_to_str=True) if isinstance(bilm, DictConfig) else bilm
@@ -243,7 +250,8 @@ def probe_choices(bilm: Any) -> str:
     if count > MAX_PROBE_LAYERS:
         raise ConfigError(f"bilm: the encoder has {count} layers; experiment=probe_layers sweeps at most "
                           f"{MAX_PROBE_LAYERS}")
-    return ",".join([f"layer{j}" for j in range(count)] + ["mix"])
+    cumulative = [f"upto{k}" for k in range(1, count - 1)] if str(cumulative).lower() == "true" else []
+    return ",".join([f"layer{j}" for j in range(count)] + cumulative + ["mix"])
 
 
 def register_configs() -> None:
@@ -252,8 +260,11 @@ def register_configs() -> None:
     (``hydra.job.config.override_dirname``)."""
     cs = ConfigStore.instance()
     cs.store(name="train_schema", node=TrainConfig)
-    for j in range(MAX_PROBE_LAYERS):  # probe=layer<j>: one layer of the encoder (conf/probe/mix.yaml: the mix)
-        cs.store(group="probe", name=f"layer{j}", node={"elmo": {"placement": "input", "mix": "layer", "layer": j}}, package="_global_")
+    for j in range(MAX_PROBE_LAYERS):  # probe=layer<j>: one layer; upto<j>: the mix of 0..j (mix.yaml: all of them)
+        cs.store(group="probe", name=f"layer{j}", package="_global_",
+                 node={"elmo": {"placement": "input", "mix": "layer", "layer": j, "max_layer": None}})
+        cs.store(group="probe", name=f"upto{j}", package="_global_",
+                 node={"elmo": {"placement": "input", "mix": "all", "layer": None, "max_layer": j}})
     OmegaConf.register_new_resolver("probe_choices", probe_choices, replace=True)
     OmegaConf.register_new_resolver("basename", _basename, replace=True)
     OmegaConf.register_new_resolver("probe_run_name", probe_run_name, replace=True)
@@ -305,6 +316,9 @@ def validate(cfg: DictConfig) -> None:
         raise ConfigError("elmo.layer: mix=layer needs a layer index, e.g. elmo.layer=1")
     if cfg.elmo.mix != Mix.layer and cfg.elmo.layer is not None:
         raise ConfigError(f"elmo.layer: only used with elmo.mix=layer, got elmo.mix={cfg.elmo.mix.value}")
+    if cfg.elmo.max_layer is not None and (cfg.elmo.max_layer < 0 or cfg.elmo.mix == Mix.layer):
+        raise ConfigError(f"elmo.max_layer: the mix of layers 0..k needs k >= 0 and elmo.mix=all|top|average "
+                          f"(elmo.layer picks one layer), got {cfg.elmo.max_layer} with elmo.mix={cfg.elmo.mix.value}")
     task = cfg.task
     for key in ("name", "module"):
         if not isinstance(task.get(key), str):

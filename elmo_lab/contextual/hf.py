@@ -4,7 +4,9 @@
 - **Layers.** ``hidden_states`` holds the embedding layer and one output per transformer layer.  The layers handed
   on are ``0..bilm.max_layer`` (default: all), the embedding layer included unless ``bilm.include_embeddings=false``
   (the default includes it, as jiant does and as ELMo's own layer 0 is its token layer; AllenNLP's
-  ``last_layer_only=False`` leaves it out).  ``max_layer=k`` makes the mix one of layers 0..k (cumulative probing).
+  ``last_layer_only=False`` leaves it out).  ``max_layer=k`` is the layer set the encoder hands on and the layer
+  cache stores (a deep model's lower layers only, at a fraction of the storage); the mix of layers 0..k of the whole
+  set, for cumulative scoring, is ``elmo.max_layer`` (any encoder, one cache entry for every k).
 - **Pooling.** Words are split into pieces by the fast tokenizer (``is_split_into_words``, aligned by
   ``word_ids()``); ``bilm.pooling`` = ``mean`` (default) | ``first`` | ``last`` makes one vector per word.  Mean is
   AllenNLP's choice (``PretrainedTransformerMismatchedEmbedder``): it uses every piece, so no part of a long word is

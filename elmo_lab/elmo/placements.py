@@ -48,7 +48,7 @@ class ElmoPlacedEncoder(nn.Module):
     bilm_num_layers, bilm_dim : ``L + 1`` and the width of each biLM layer.
     encoder_factory : ``in_dim -> module`` with ``.output_dim``, called as ``(x, mask)``.
     placement : ``none`` | ``input`` | ``output`` | ``both``.
-    mix, layer_norm, layer : passed to each ``ScalarMix`` (see ``elmo_lab.elmo.mix``).
+    mix, layer_norm, layer, max_layer : passed to each ``ScalarMix`` (see ``elmo_lab.elmo.mix``).
     dropout : applied to each ELMo vector before concatenation.
     l2_coef : λ in ``λ · Σ w²`` (see ``regularization_loss``).
     """
@@ -56,7 +56,7 @@ class ElmoPlacedEncoder(nn.Module):
     def __init__(self, word_dim: int, bilm_num_layers: int, bilm_dim: int,
                  encoder_factory: Callable[[int], nn.Module], placement: str = "none", mix: str = "all",
                  layer_norm: bool = False, layer: int | None = None, dropout: float = 0.0,
-                 l2_coef: float = 0.0) -> None:
+                 l2_coef: float = 0.0, max_layer: int | None = None) -> None:
         super().__init__()
         if placement not in PLACEMENTS:
             raise ValueError(f"placement must be one of {', '.join(PLACEMENTS)}, got {placement!r}")
@@ -65,7 +65,7 @@ class ElmoPlacedEncoder(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
         def new_mix() -> ScalarMix:
-            return ScalarMix(bilm_num_layers, mode=mix, layer_norm=layer_norm, layer=layer)
+            return ScalarMix(bilm_num_layers, mode=mix, layer_norm=layer_norm, layer=layer, max_layer=max_layer)
 
         self.input_mix = new_mix() if uses_input(placement) else None
         self.output_mix = new_mix() if uses_output(placement) else None
@@ -113,6 +113,7 @@ class ElmoSettings:
     placement: str = _DEFAULT.placement.value
     mix: str = _DEFAULT.mix.value
     layer: int | None = _DEFAULT.layer
+    max_layer: int | None = _DEFAULT.max_layer
     layer_norm: bool = _DEFAULT.layer_norm
     dropout: float = _DEFAULT.dropout
     l2_coef: float = _DEFAULT.l2_coef
@@ -134,10 +135,13 @@ class ElmoSettings:
         if self.reads_bilm and self.mix == "layer" and not 0 <= int(self.layer) < bilm_num_layers:
             raise ConfigError(f"elmo.layer: the encoder has layers 0..{bilm_num_layers - 1} (0 = its token layer), "
                               f"got {self.layer}")
+        if self.reads_bilm and self.max_layer is not None and not 0 <= int(self.max_layer) < bilm_num_layers:
+            raise ConfigError(f"elmo.max_layer: the encoder has layers 0..{bilm_num_layers - 1} (0 = its token "
+                              f"layer), got {self.max_layer}")
         return ElmoPlacedEncoder(word_dim, bilm_num_layers if self.reads_bilm else 0,
                                  bilm_dim if self.reads_bilm else 0, encoder_factory, placement=self.placement,
                                  mix=self.mix, layer_norm=self.layer_norm, layer=self.layer, dropout=self.dropout,
-                                 l2_coef=self.l2_coef)
+                                 l2_coef=self.l2_coef, max_layer=self.max_layer if self.reads_bilm else None)
 
 
 def placed_encoders(model: nn.Module) -> dict[str, "ElmoPlacedEncoder"]:

@@ -4,6 +4,8 @@
   (t interval) as error bar; dashed lines mark the ``none`` baselines;
 * ``layer_weights.png``: the learned layer weights ``s_j`` averaged over seeds, one row per configuration and mix,
   one column per biLM layer (the paper's Figure 2 across runs);
+* ``layers.png`` and ``center_of_gravity.png`` (``elmo_lab.report.layer_plots``): task × representation heatmaps of
+  score and selectivity, and E_s / E_Δ on the layer axis;
 * ``probing.png``: for tasks with ``elmo.mix=layer`` runs, the metric per biLM layer (one bar group per layer,
   one bar per otherwise equal family of settings);
 * ``learning_curve.png`` and ``dev_curves.png`` (``elmo_lab.report.curves``): the metric against training-set
@@ -18,11 +20,13 @@ import numpy as np
 
 from elmo_lab.report.curves import plot_dev_curves, plot_learning_curves
 from elmo_lab.report.figures import pyplot, save_figure
+from elmo_lab.report.layer_plots import plot_center_of_gravity, plot_layer_heatmaps
 from elmo_lab.report.model import Report
 from elmo_lab.report.runs import Config
 from elmo_lab.report.stats import mean_ci
 
-PLOT_FILES = ("metric.png", "layer_weights.png", "probing.png", "learning_curve.png", "dev_curves.png")
+PLOT_FILES = ("metric.png", "layer_weights.png", "layers.png", "center_of_gravity.png", "probing.png",
+              "learning_curve.png", "dev_curves.png")
 
 
 def _by_task(configs: list[Config], keep: Callable[[Config], bool]) -> dict[str, list[Config]]:
@@ -143,7 +147,7 @@ def plot_probing(report: Report, path: Path) -> Path | None:
 
 def make_plots(report: Report, out: Path) -> list[Path]:
     """Write every plot that has data into ``out``; return the paths written."""
-    plots = [plot_metric(report, out / PLOT_FILES[0]), plot_layer_weights(report, out / PLOT_FILES[1]),
-             plot_probing(report, out / PLOT_FILES[2]), plot_learning_curves(report, out / PLOT_FILES[3]),
-             plot_dev_curves(report, out / PLOT_FILES[4])]
+    makers = (plot_metric, plot_layer_weights, plot_layer_heatmaps, plot_center_of_gravity, plot_probing,
+              plot_learning_curves, plot_dev_curves)  # the layer analyses beside the layer-weight heatmap
+    plots = [make(report, out / name) for make, name in zip(makers, PLOT_FILES)]
     return [p for p in plots if p is not None]

@@ -13,6 +13,7 @@ from typing import Any, Sequence
 
 from elmo_lab.report.curves import curve_sections
 from elmo_lab.report.format import TERMINAL_WIDTH, markdown_table, wrap_prose
+from elmo_lab.report.layers import layer_sections
 from elmo_lab.report.model import COLUMN_NAMES, Report, at_chance, setting
 from elmo_lab.report.paper import paper_section
 from elmo_lab.report.runs import Config
@@ -23,8 +24,10 @@ from elmo_lab.report.selectivity import selectivity_section
 
 def analysis_sections(report: Report) -> list[str]:
     """The sections that appear where a sweep has their data: learning curves, epochs to the baseline, probing
-    selectivity, the paper's tables."""
-    found = [*curve_sections(report), selectivity_section(report), paper_section(report, report.delta_ci)]
+    selectivity, what each layer encodes (scores and selectivity per representation, E_s and E_Δ), the paper's
+    tables."""
+    found = [*curve_sections(report), selectivity_section(report), layer_sections(report),
+             paper_section(report, report.delta_ci)]
     return [s for s in found if s]
 
 

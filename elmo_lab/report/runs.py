@@ -238,13 +238,21 @@ def _number(value: Any) -> bool:
 
 
 def _checked_layer_weights(weights: Any) -> dict:
-    """The well-formed ``{mix: {"s": [numbers], "gamma": number}}`` entries (a missing γ reads as NaN)."""
+    """The well-formed ``{mix: {"s": [numbers], "gamma": number}}`` entries (a missing γ reads as NaN), with the
+    norm-weighted ``"share"`` of ``contributions`` where it is a list of numbers as long as ``s`` (runs written
+    before it have none).  The center of gravity is recomputed from ``s`` by whoever needs it."""
     if not isinstance(weights, dict):
         return {}
-    return {name: {"s": [float(x) for x in w["s"]], "gamma": float(w.get("gamma", math.nan))}
-            for name, w in weights.items()
-            if isinstance(w, dict) and isinstance(w.get("s"), list) and w["s"] and all(map(_number, w["s"]))
-            and _number(w.get("gamma", 0.0))}
+    out = {}
+    for name, w in weights.items():
+        if not (isinstance(w, dict) and isinstance(w.get("s"), list) and w["s"] and all(map(_number, w["s"]))
+                and _number(w.get("gamma", 0.0))):
+            continue
+        out[name] = {"s": [float(x) for x in w["s"]], "gamma": float(w.get("gamma", math.nan))}
+        share = _get(w, "contributions", "share")
+        if isinstance(share, list) and len(share) == len(w["s"]) and all(map(_number, share)):
+            out[name]["share"] = [float(x) for x in share]
+    return out
 
 
 def _get(tree: dict, *keys: str) -> Any:

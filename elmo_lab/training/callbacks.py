@@ -7,15 +7,30 @@ from pathlib import Path
 import pytorch_lightning as pl
 import torch
 
+from elmo_lab.metrics.layer_scores import center_of_gravity, norm_shares
 from elmo_lab.util.atomic import atomic_path
 
 
-def layer_weights(module: pl.LightningModule) -> dict[str, dict]:
-    """``{mix name: {"s": [softmax weights], "gamma": float}}`` for every mix of an ``ElmoTaskModule``."""
+def layer_weights(module: pl.LightningModule, norms_split: str | None = None) -> dict[str, dict]:
+    """``{mix name: {"s": [softmax weights], "gamma": float, "center_of_gravity": E_s}}`` for every mix of an
+    ``ElmoTaskModule`` (``elmo_lab.metrics.layer_scores``; ``s`` covers layers ``0..elmo.max_layer``).  With
+    ``norms_split`` (the split of the pass the mixes measured, ``ScalarMix.measure_norms``) each entry also gets
+    ``"contributions"``: ``{"split", "tokens", "mean_norm": [m_ℓ], "share": [norm-weighted share of each layer],
+    "center_of_gravity": Σ ℓ·share_ℓ}``."""
     mixes = module.mixes() if hasattr(module, "mixes") else {}
+    out = {}
     with torch.no_grad():
-        return {name: {"s": [float(v) for v in m.normalized_weights().cpu()], "gamma": float(m.gamma.item())}
-                for name, m in mixes.items()}
+        for name, m in mixes.items():
+            s = [float(v) for v in m.normalized_weights().cpu()]
+            entry = {"s": s, "gamma": float(m.gamma.item()), "center_of_gravity": center_of_gravity(s)}
+            meter = m.norm_meter
+            if norms_split is not None and meter is not None and meter.tokens:
+                share = norm_shares(s, meter.mean_norms())
+                entry["contributions"] = {"split": norms_split, "tokens": meter.tokens,
+                                          "mean_norm": meter.mean_norms(), "share": share,
+                                          "center_of_gravity": center_of_gravity(share) if any(share) else None}
+            out[name] = entry
+    return out
 
 
 def plot_layer_weights(weights: dict[str, dict], path: str | Path, title: str = "") -> Path | None:
@@ -71,6 +86,7 @@ class LayerWeightLogger(pl.Callback):
         for name, w in layer_weights(module).items():
             metrics.update({f"layer_weights/{name}/s{j}": v for j, v in enumerate(w["s"])})
             metrics[f"layer_weights/{name}/gamma"] = w["gamma"]
+            metrics[f"layer_weights/{name}/center_of_gravity"] = w["center_of_gravity"]
         if metrics:
             for logger in trainer.loggers:
                 logger.log_metrics(metrics, step=trainer.global_step)

@@ -119,10 +119,9 @@ class WordVocabulary:
 
     def encode(self, sentences: Sequence[Sequence[str]]) -> torch.Tensor:
         """``(batch, max_len)`` word ids, 0-padded."""
-        out = torch.zeros(len(sentences), max(len(s) for s in sentences), dtype=torch.long)  # (batch, time)
-        for i, sentence in enumerate(sentences):
-            out[i, : len(sentence)] = torch.tensor([self.vocab.id(w) + 1 for w in self._norm(sentence)])
-        return out
+        width = max(len(s) for s in sentences)
+        rows = [[self.vocab.id(w) + 1 for w in self._norm(s)] for s in sentences]
+        return torch.tensor([r + [0] * (width - len(r)) for r in rows], dtype=torch.long).view(len(rows), width)
 
 
 class IndexedExamples(torch.utils.data.Dataset):

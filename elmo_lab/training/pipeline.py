@@ -25,7 +25,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from elmo_lab.config.schema import ConfigError, validate
-from elmo_lab.elmo.placements import ElmoSettings
+from elmo_lab.elmo.placements import ElmoSettings, placed_mixes
 from elmo_lab.contextual.base import PrepareContext
 from elmo_lab.elmo.provider import ContextualLayers
 from elmo_lab.training.callbacks import LayerWeightLogger, ValidationHistory, layer_weights
@@ -50,6 +50,18 @@ def _check_objective(objective: str, model: pl.LightningModule, task: str) -> No
     if objective not in logged:
         raise ConfigError(f"task.objective: task {task} logs no {objective}; valid choices: "
                           f"{', '.join(sorted(logged))}")
+
+
+def _numbers(values: list[float]) -> str:
+    return "[" + ", ".join(f"{x:.2f}" for x in values) + "]"
+
+
+def measure_layer_norms(model: pl.LightningModule, on: bool = True) -> None:
+    """Make every mix of ``model`` measure its layers' token norms from the next pass on (fresh meters; ``on=False``:
+    nothing)."""
+    if on:
+        for mix in placed_mixes(model).values():
+            mix.measure_norms()
 
 
 def train(cfg: DictConfig) -> float | None:
@@ -117,10 +129,15 @@ def train(cfg: DictConfig) -> float | None:
 
     best = next((cb.best_model_path for cb in trainer.checkpoint_callbacks if cb.monitor), "")
     ckpt = best or (str(last) if last.is_file() else None)
+    # the final pass (test, or dev without a test) also measures each mixed layer's token norms, for the
+    # norm-weighted contributions beside the raw weights in results.json (under DDP: rank 0's share of the split)
+    norms_split = "test" if cfg.test else "dev"
+    measure_layer_norms(model, on=not cfg.test)
     metrics = dict(trainer.validate(model, datamodule=datamodule, ckpt_path=ckpt, verbose=False)[0])
     if cfg.test:
+        measure_layer_norms(model)
         metrics.update(trainer.test(model, datamodule=datamodule, ckpt_path=ckpt, verbose=False)[0])
-    weights = layer_weights(model)
+    weights = layer_weights(model, norms_split)
     for cb in callbacks:
         if isinstance(cb, LayerWeightLogger):
             cb.write_heatmap(trainer, model, title=f"{cfg.task.name}: placement={placement}, mix={e['mix']}, "
@@ -135,6 +152,8 @@ def train(cfg: DictConfig) -> float | None:
                       paper=task.paper_row(plain) if task.paper_row else None, metric_units=task.metric_units)
         print("metrics: " + "  ".join(f"{k} {v:.4f}" for k, v in sorted(metrics.items())))
         for name, w in weights.items():
-            print(f"layer weights {name}: s = [{', '.join(f'{x:.2f}' for x in w['s'])}], gamma = {w['gamma']:.2f}")
+            shares = w.get("contributions", {}).get("share")
+            print(f"layer weights {name}: s = {_numbers(w['s'])}, gamma = {w['gamma']:.2f}, "
+                  f"E_s = {w['center_of_gravity']:.2f}" + (f", norm-weighted shares = {_numbers(shares)}" if shares else ""))
         print(f"results: {results_path}")
     return metrics.get(cfg.optimized_metric)

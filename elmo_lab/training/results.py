@@ -2,7 +2,9 @@
 
 Keys: ``task``, ``placement``, ``mix``, ``l2_coef``, ``seed``, ``objective`` (the task's model-selection metric),
 ``metrics`` (final val and test, ``split/metric``),
-``layer_weights`` (``{mix: {"s": [...], "gamma": float}}``), ``data_sizes`` (examples per split), ``data_notes``
+``layer_weights`` (``{mix: {"s": [...], "gamma": float, "center_of_gravity": E_s, "contributions": {...}}}``: the
+raw weights, their center of gravity and the norm-weighted shares measured on the final evaluation pass,
+``elmo_lab.training.callbacks.layer_weights``), ``data_sizes`` (examples per split), ``data_notes``
 (what a task says about its data: how splits were made, what was dropped or truncated), ``config`` (the
 resolved config), ``finetune`` (biLM perplexities before/after, when ``bilm.finetune.enabled``), ``history`` (the
 val metrics after each epoch, ``ValidationHistory``) and ``chance`` (``chance_report``: the majority-class level

@@ -1,6 +1,7 @@
 """Per-step reseeding, shared by task training and biLM pretraining."""
 from __future__ import annotations
 
+import functools
 import random
 
 import numpy as np
@@ -14,4 +15,15 @@ def reseed_for_step(seed: int, step: int) -> None:
     s = seed * 1_000_003 + step
     random.seed(s)
     np.random.seed(s % 2**32)
-    torch.manual_seed(s)
+    if _accelerator_present():
+        torch.manual_seed(s)
+    else:  # the same seeding on a machine without accelerators, without torch queueing a lazy seed call for each
+        torch.default_generator.manual_seed(s)  # kind of device (2 ms a step: a third of a linear probe's step)
+
+
+@functools.cache
+def _accelerator_present() -> bool:
+    """Whether any device kind that ``torch.manual_seed`` also seeds exists here (CUDA, MPS, XPU)."""
+    xpu = getattr(torch, "xpu", None)
+    return bool(torch.cuda.is_available() or torch.backends.mps.is_available()
+                or (xpu is not None and xpu.is_available()))

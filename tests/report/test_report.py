@@ -127,7 +127,8 @@ def test_files_are_written(sweep, tmp_path):
     out = tmp_path / "report"
     report = build_report([sweep])
     files = write_report(report, out)
-    names = {"report.md", "report.csv", "metric.png", "layer_weights.png", "probing.png"}
+    names = {"report.md", "report.csv", "metric.png", "layer_weights.png", "layers.png", "center_of_gravity.png",
+             "probing.png"}
     assert {f.name for f in files} == names and {p.name for p in out.iterdir()} == names  # no temp files left
     for name in names - {"report.md", "report.csv"}:
         assert (out / name).read_bytes()[:8] == PNG_SIGNATURE
@@ -275,4 +276,5 @@ def test_wandb_logs_the_table_and_plots_offline(sweep, tmp_path, monkeypatch):
     assert os.environ["WANDB_MODE"] == "offline" and inits["dir"] == str(out)
     kind, columns, data = logged["report/table"]
     assert (kind, columns, len(data)) == ("table", numeric_table(build_report([sweep]))[0], len(SWEEP))
-    assert {k for k in logged if k != "report/table"} == {"report/metric", "report/layer_weights", "report/probing"}
+    assert {k for k in logged if k != "report/table"} == {"report/metric", "report/layer_weights", "report/layers",
+                                                          "report/center_of_gravity", "report/probing"}

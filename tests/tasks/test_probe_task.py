@@ -183,6 +183,10 @@ def test_probe_trains_and_writes_accuracy_and_the_baseline(tiny_bilm_dir: Path, 
     assert {"val/acc", "test/acc"} <= set(results["metrics"]) and results["objective"] == "val/acc"
     assert 0.0 <= results["metrics"]["val/acc"] < 1.0  # the unseen dev label is never right
     assert results["layer_weights"]["input"]["s"] == [0.0, 1.0, 0.0]
+    assert results["layer_weights"]["input"]["center_of_gravity"] == 1.0  # E_s of the one-hot weights
+    contributions = results["layer_weights"]["input"]["contributions"]  # measured on the test pass
+    assert contributions["split"] == "test" and contributions["share"] == [0.0, 1.0, 0.0]
+    assert contributions["tokens"] > 0 and all(m > 0 for m in contributions["mean_norm"])
     records = [json.loads(line) for line in (run_dir / "predictions.jsonl").read_text().splitlines()]
     assert [r["index"] for r in records] == list(range(len(records))) and all(len(r["gold"]) == len(r["pred"])
                                                                                 for r in records)
@@ -227,9 +231,11 @@ def test_placement_error_through_the_cli(tiny_bilm_dir: Path, tmp_path: Path) ->
 
 
 @pytest.mark.learning
-def test_a_linear_probe_learns_word_tags_far_above_the_majority_tag(tiny_bilm_dir: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("probe", ["layer0", "upto1"])
+def test_a_linear_probe_learns_word_tags_far_above_the_majority_tag(tiny_bilm_dir: Path, tmp_path: Path,
+                                                                    probe: str) -> None:
     """Four tags, three words each (a tag's words share their letters), in random order: the token layer tells
-    them apart, a linear probe learns them."""
+    them apart, a linear probe learns them — on layer 0 alone, and on the learned mix of layers 0..1."""
     import random
 
     words = {"NN": ["aab", "bba", "abab"], "VB": ["xxy", "yyx", "xyxy"], "JJ": ["mmn", "nnm", "mnmn"],
@@ -239,7 +245,9 @@ def test_a_linear_probe_learns_word_tags_far_above_the_majority_tag(tiny_bilm_di
     splits = {name: [" ".join(rng.choices(pairs, k=6)) for _ in range(n)]
               for name, n in (("train", 60), ("valid", 15), ("test", 20))}
     data = _write_pos(tmp_path / "data", splits)
-    metrics = trained_metrics(["experiment=probe_layers", "probe=layer0", f"task.data_dir={data}", "task.column=2",
+    metrics = trained_metrics(["experiment=probe_layers", f"probe={probe}", f"task.data_dir={data}", "task.column=2",
                                f"bilm.spec={tiny_bilm_dir}", "task.lr=0.05", "task.batch_size=10",
                                "trainer.max_epochs=6", "elmo.placement=input"], tmp_path / "run")
     assert metrics["test/acc"] >= 0.8  # the majority tag: about 0.25
+    weights = json.loads((tmp_path / "run" / "results.json").read_text())["layer_weights"]["input"]
+    assert len(weights["s"]) == {"layer0": 3, "upto1": 2}[probe]  # the tiny biLM's 3 layers; the mix of 0..1: two

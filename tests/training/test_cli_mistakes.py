@@ -87,6 +87,9 @@ def test_mistakes_found_once_the_model_is_built_fail_before_training(tmp_path: P
         (["elmo.mix=layer", "elmo.layer=7"], "error: elmo.layer: the encoder has layers 0..2 (0 = its token layer), "
                                              "got 7"),
         (["experiment=probe_layers", "probe=layer0", "elmo.layer=3"], "error: elmo.layer: the encoder has layers 0..2"),
+        (["experiment=probe_layers", "probe=upto3"], "error: elmo.max_layer: the encoder has layers 0..2"),
+        (["experiment=probe_layers", "probe=layer1", "elmo.max_layer=1"], "error: elmo.max_layer: the mix of layers "
+                                                                          "0..k needs k >= 0 and elmo.mix=all"),
         ([*tiny, "task.objective=val/f1"], "error: task.objective: task classify logs no val/f1; valid choices: "
                                            "val/acc, val/f1_negative, val/f1_positive, val/loss, val/macro_f1"),
         (["task=classify", f"task.data_dir={one_label}", "elmo.placement=none"],

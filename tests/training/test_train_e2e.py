@@ -31,6 +31,10 @@ def test_every_placement_and_mix_trains(placement: str, mix: str, fast_overrides
     assert sorted(results["layer_weights"]) == expected
     for w in results["layer_weights"].values():
         assert len(w["s"]) == 3 and sum(w["s"]) == pytest.approx(1.0, abs=1e-5)
+        assert w["center_of_gravity"] == pytest.approx(w["s"][1] + 2 * w["s"][2])  # E_s, any task's mix
+        shares = w["contributions"]["share"]  # measured on the test pass, every mix of every task
+        assert w["contributions"]["split"] == "test" and sum(shares) == pytest.approx(1.0)
+        assert (shares[2] == 1.0) if mix == "top" else all(0 < x < 1 for x in shares)
         if mix == "top":
             assert w["s"] == [0.0, 0.0, 1.0]
         if mix == "average":
