@@ -1,4 +1,5 @@
-"""``experiment=probe_suite``: its task list is the suite's, and every job of the sweep composes with its own run directory, representation and controls."""
+"""``experiment=probe_suite``: its task list is the suite's, and every job of the sweep composes with its own run
+directory, representation and controls."""
 from __future__ import annotations
 
 import itertools
