@@ -139,6 +139,11 @@ class BiLMOptions(CharCnnShape):
                                   f"({self.lstm_dim}): without a projection the LSTM layers are lstm.dim wide")
 
     @property
+    def summary(self) -> str:
+        """A short label of the architecture (the layer cache's manifest shows it)."""
+        return f"lstm {self.lstm_dim}/{self.projection_dim}"
+
+    @property
     def has_lstm_projection(self) -> bool:
         """bilm-tf gives the LSTM cells a projection (``W_P_0``) only when ``projection_dim < dim``."""
         return self.projection_dim < self.lstm_dim

@@ -61,6 +61,11 @@ class TransformerOptions(CharCnnShape):
         """The token vectors' and each direction's width (the name the token encoder and the softmax read)."""
         return self.dim
 
+    @property
+    def summary(self) -> str:
+        """A short label of the architecture (the layer cache's manifest shows it)."""
+        return f"transformer {self.n_layers}x{self.dim}"
+
     @classmethod
     def from_dict(cls, d: dict[str, Any], source: str = "options") -> "TransformerOptions":
         """Read the layout ``to_dict`` writes; ``source`` names the file in error messages."""
