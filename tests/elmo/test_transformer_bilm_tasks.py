@@ -54,6 +54,19 @@ def test_the_transformer_trains_one_batch_of_every_kind_of_task(task: str, trans
     assert manifest["arch"] == "transformer 2x8" and (manifest["n_layers"], manifest["dim"]) == (3, 16)
 
 
+def test_each_direction_is_its_half_of_the_transformers_layers() -> None:
+    sentences = [["The", "cat", "sat"], ["Dogs", "bark", "loudly", "."]]
+    with torch.no_grad():
+        layers = {d: LstmBiLM(tiny_transformer(), directions=d).encode(sentences) for d in ("both", "forward",
+                                                                                          "backward")}
+    torch.testing.assert_close(layers["forward"][:, 1:], layers["both"][:, 1:, :, :8], rtol=0, atol=0)
+    torch.testing.assert_close(layers["backward"][:, 1:], layers["both"][:, 1:, :, 8:], rtol=0, atol=0)
+    for half in ("forward", "backward"):  # layer 0: the token vector, at the half width
+        torch.testing.assert_close(layers[half][:, 0], layers["both"][:, 0, :, :8], rtol=0, atol=0)
+    identities = {LstmBiLM(tiny_transformer(), directions=d).cache_identity() for d in ("both", "forward", "backward")}
+    assert len(identities) == 3  # the layer cache keeps the directions apart
+
+
 def test_one_direction_of_the_transformer(transformer_dir: Path, tmp_path: Path) -> None:
     results = _results(ONE_BATCH + task_overrides("mr", tmp_path) + [f"bilm.spec={transformer_dir}",
                                                                       "bilm.directions=forward"], tmp_path / "run")
