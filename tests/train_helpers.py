@@ -22,9 +22,23 @@ TINY = dict(filters=[[1, 4], [2, 8]], char_embedding_dim=4, n_highway=1, lstm_di
             cell_clip=3.0, proj_clip=3.0, use_skip_connections=True)
 
 
+# conf/bilm_arch/transformer-tiny.yaml's transformer biLM, as TransformerOptions fields
+TINY_TRANSFORMER = dict(filters=[[1, 4], [2, 8]], char_embedding_dim=4, n_highway=1, dim=8, ffn_dim=16, n_layers=2,
+                        n_heads=2)
+
+
 def tiny_bilm(seed: int = 0) -> BiLM:
     torch.manual_seed(seed)
     return BiLM(BiLMOptions(**TINY)).eval()
+
+
+def tiny_transformer(seed: int = 0) -> "TransformerBiLM":
+    """A tiny transformer biLM (random weights, eval mode) of ``TINY_TRANSFORMER``."""
+    from elmo_lab.bilm.transformer import TransformerBiLM
+    from elmo_lab.bilm.transformer_options import TransformerOptions
+
+    torch.manual_seed(seed)
+    return TransformerBiLM(TransformerOptions(**TINY_TRANSFORMER)).eval()
 
 
 def compose_train(overrides: list[str], run_dir: Path | None = None) -> DictConfig:

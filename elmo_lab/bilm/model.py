@@ -7,6 +7,7 @@ training code (``elmo_lab.lm``); published weight files have none.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -33,7 +34,33 @@ class BiLMOutput:
     backward_top: torch.Tensor
 
 
-class BiLM(nn.Module):
+class CharBiLMBase(nn.Module):
+    """What every character-CNN biLM kind shares (the LSTM ``BiLM``, ``elmo_lab.bilm.transformer.TransformerBiLM``):
+    ``options`` with ``n_layers``, ``projection_dim`` and ``max_characters_per_token``; ``forward(char_ids,
+    stateful, keep_sentence_boundaries)`` → ``BiLMOutput``; ``carries_state``: whether ``stateful`` calls carry
+    state between batches."""
+
+    options: Any
+    carries_state: bool = True
+
+    @property
+    def num_layers(self) -> int:
+        """Number of representations per token, ``L + 1``."""
+        return self.options.n_layers + 1
+
+    @property
+    def output_dim(self) -> int:
+        return self.options.output_dim
+
+    @torch.no_grad()
+    def embed_sentences(self, sentences: list[list[str]], stateful: bool = False) -> BiLMOutput:
+        """Convenience: tokenised sentences in, boundary-free layers out (eval mode, no gradients)."""
+        char_ids = batch_to_char_ids(sentences, self.options.max_characters_per_token)
+        device = next(self.parameters()).device
+        return self(char_ids.to(device), stateful=stateful)
+
+
+class BiLM(CharBiLMBase):
     """Character-CNN biLM (Peters et al. 2018).
 
     # Parameters
@@ -51,15 +78,6 @@ class BiLM(nn.Module):
                      use_projection=options.has_lstm_projection)
         self.forward_lstm = LSTMStack(**stack)
         self.backward_lstm = LSTMStack(**stack)
-
-    @property
-    def num_layers(self) -> int:
-        """Number of representations per token, ``L + 1``."""
-        return self.options.n_layers + 1
-
-    @property
-    def output_dim(self) -> int:
-        return self.options.output_dim
 
     def reset_state(self) -> None:
         """Forget the LSTM state carried between stateful calls."""
@@ -104,22 +122,21 @@ class BiLM(nn.Module):
         forward, backward = run_stacks([self.forward_lstm, self.backward_lstm],
                                        [tokens, reverse_padded(tokens, lengths)], lengths, stateful)
         backward = [reverse_padded(b, lengths) for b in backward]  # L x (batch, time, proj)
-        layers = [torch.cat([tokens, tokens], -1)] + [torch.cat(fb, -1) for fb in zip(forward, backward)]
-        stacked = torch.stack(layers, 1)  # (batch, L + 1, time, 2 * proj)
-        forward_top, backward_top = forward[-1], backward[-1]
-        if not keep_sentence_boundaries:
-            tops = torch.stack([forward_top, backward_top], 1)  # (batch, 2, time, proj)
-            tops, _ = remove_sentence_boundaries(tops, mask)
-            forward_top, backward_top = tops[:, 0], tops[:, 1]
-            stacked, mask = remove_sentence_boundaries(stacked, mask)
-        return BiLMOutput(layers=stacked, mask=mask, forward_top=forward_top, backward_top=backward_top)
+        return assemble_output(tokens, forward, backward, mask, keep_sentence_boundaries)
 
-    @torch.no_grad()
-    def embed_sentences(self, sentences: list[list[str]], stateful: bool = False) -> BiLMOutput:
-        """Convenience: tokenised sentences in, boundary-free layers out (eval mode, no gradients)."""
-        char_ids = batch_to_char_ids(sentences, self.options.max_characters_per_token)
-        device = next(self.parameters()).device
-        return self(char_ids.to(device), stateful=stateful)
+def assemble_output(tokens: torch.Tensor, forward: list[torch.Tensor], backward: list[torch.Tensor],
+                    mask: torch.Tensor, keep_sentence_boundaries: bool) -> BiLMOutput:
+    """The ``BiLMOutput`` of any biLM kind: ``tokens`` ``(batch, time, proj)`` and each direction's ``L`` layers
+    ``(batch, time, proj)`` in reading order → layer 0 ``[x; x]``, layer j ``[forward_j; backward_j]``."""
+    layers = [torch.cat([tokens, tokens], -1)] + [torch.cat(fb, -1) for fb in zip(forward, backward)]
+    stacked = torch.stack(layers, 1)  # (batch, L + 1, time, 2 * proj)
+    forward_top, backward_top = forward[-1], backward[-1]
+    if not keep_sentence_boundaries:
+        tops = torch.stack([forward_top, backward_top], 1)  # (batch, 2, time, proj)
+        tops, _ = remove_sentence_boundaries(tops, mask)
+        forward_top, backward_top = tops[:, 0], tops[:, 1]
+        stacked, mask = remove_sentence_boundaries(stacked, mask)
+    return BiLMOutput(layers=stacked, mask=mask, forward_top=forward_top, backward_top=backward_top)
 
 
 def remove_sentence_boundaries(layers: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

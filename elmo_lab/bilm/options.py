@@ -30,8 +30,70 @@ def _as_int(value: Any, name: str) -> int:
     return int(value)
 
 
+class CharCnnShape:
+    """What the char-CNN token encoder (``elmo_lab.bilm.token_encoder``) reads from an architecture: the fields
+    ``filters``, ``char_embedding_dim``, ``n_highway``, ``activation``, ``n_characters``,
+    ``max_characters_per_token`` and ``projection_dim`` (the token vectors' width), shared by every biLM kind."""
+
+    filters: list[list[int]]
+    projection_dim: int
+
+    @property
+    def has_cnn_projection(self) -> bool:
+        """bilm-tf projects the char-CNN output only when the filters do not already number ``projection_dim``."""
+        return self.n_filters != self.projection_dim
+
+    @property
+    def n_filters(self) -> int:
+        return sum(n for _, n in self.filters)
+
+    @property
+    def output_dim(self) -> int:
+        """Width of every biLM layer (forward and backward concatenated)."""
+        return 2 * self.projection_dim
+
+
+def check_char_cnn(options: Any) -> None:
+    """Validate (and normalise to ints) the char-CNN fields of ``options``; ``BiLMConfigError`` naming the key."""
+    try:
+        options.filters = [[_as_int(w, "filters"), _as_int(n, "filters")] for w, n in options.filters]
+    except (TypeError, ValueError):
+        raise BiLMConfigError(f"char_cnn.filters must be a list of [width, n_filters] pairs, "
+                              f"got {options.filters!r}") from None
+    for name in ("char_embedding_dim", "n_highway", "n_characters", "max_characters_per_token"):
+        setattr(options, name, _as_int(getattr(options, name), name))
+    if options.activation not in ("relu", "tanh"):
+        raise BiLMConfigError(f"char_cnn.activation must be 'relu' or 'tanh', got {options.activation!r}")
+    if not options.filters:
+        raise BiLMConfigError("char_cnn.filters must list at least one [width, n_filters] pair")
+    for width, n in options.filters:
+        if not 1 <= width <= options.max_characters_per_token or n < 1:
+            raise BiLMConfigError(f"char_cnn.filters entry [{width}, {n}] is not a valid [width, n_filters]")
+    for name in ("char_embedding_dim", "max_characters_per_token"):
+        if getattr(options, name) < 1:
+            raise BiLMConfigError(f"{name} must be a positive integer, got {getattr(options, name)!r}")
+    if options.n_highway < 0:
+        raise BiLMConfigError(f"char_cnn.n_highway must be >= 0, got {options.n_highway}")
+
+
+def char_cnn_from_dict(cnn: dict[str, Any]) -> dict[str, Any]:
+    """The char-CNN fields given in an ``options.json`` ``char_cnn`` section (absent optional keys left out)."""
+    given = {"filters": cnn["filters"], "char_embedding_dim": cnn["embedding"]["dim"]}
+    for key in ("n_highway", "activation", "n_characters", "max_characters_per_token"):
+        if cnn.get(key) is not None:
+            given[key] = cnn[key]
+    return given
+
+
+def char_cnn_to_dict(options: Any) -> dict[str, Any]:
+    """The ``options.json`` ``char_cnn`` section of ``options``."""
+    return {"embedding": {"dim": options.char_embedding_dim}, "filters": options.filters,
+            "n_highway": options.n_highway, "n_characters": options.n_characters,
+            "max_characters_per_token": options.max_characters_per_token, "activation": options.activation}
+
+
 @dataclass
-class BiLMOptions:
+class BiLMOptions(CharCnnShape):
     """Architecture of a character-CNN biLM.
 
     # Parameters
@@ -62,64 +124,36 @@ class BiLMOptions:
     use_skip_connections: bool = _LSTM.use_skip_connections
 
     def __post_init__(self) -> None:
-        try:
-            self.filters = [[_as_int(w, "filters"), _as_int(n, "filters")] for w, n in self.filters]
-        except (TypeError, ValueError):
-            raise BiLMConfigError(f"char_cnn.filters must be a list of [width, n_filters] pairs, "
-                                  f"got {self.filters!r}") from None
-        for name in ("char_embedding_dim", "n_highway", "n_characters", "max_characters_per_token", "lstm_dim",
-                     "projection_dim", "n_layers"):
+        check_char_cnn(self)
+        for name in ("lstm_dim", "projection_dim", "n_layers"):
             setattr(self, name, _as_int(getattr(self, name), name))
+            if getattr(self, name) < 1:
+                raise BiLMConfigError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
         for name in ("cell_clip", "proj_clip"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
                 raise BiLMConfigError(f"lstm.{name} must be a non-negative number or null, got {value!r}")
             setattr(self, name, float(value) if value else None)
-        if self.activation not in ("relu", "tanh"):
-            raise BiLMConfigError(f"char_cnn.activation must be 'relu' or 'tanh', got {self.activation!r}")
-        if not self.filters:
-            raise BiLMConfigError("char_cnn.filters must list at least one [width, n_filters] pair")
-        for width, n in self.filters:
-            if not 1 <= width <= self.max_characters_per_token or n < 1:
-                raise BiLMConfigError(f"char_cnn.filters entry [{width}, {n}] is not a valid [width, n_filters]")
-        for name in ("char_embedding_dim", "lstm_dim", "projection_dim", "n_layers", "max_characters_per_token"):
-            if int(getattr(self, name)) < 1:
-                raise BiLMConfigError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
-        if self.n_highway < 0:
-            raise BiLMConfigError(f"char_cnn.n_highway must be >= 0, got {self.n_highway}")
         if self.projection_dim > self.lstm_dim:
             raise BiLMConfigError(f"lstm.projection_dim ({self.projection_dim}) must be <= lstm.dim "
                                   f"({self.lstm_dim}): without a projection the LSTM layers are lstm.dim wide")
 
     @property
-    def has_cnn_projection(self) -> bool:
-        """bilm-tf projects the char-CNN output only when the filters do not already number ``projection_dim``."""
-        return self.n_filters != self.projection_dim
+    def summary(self) -> str:
+        """A short label of the architecture (the layer cache's manifest shows it)."""
+        return f"lstm {self.lstm_dim}/{self.projection_dim}"
 
     @property
     def has_lstm_projection(self) -> bool:
         """bilm-tf gives the LSTM cells a projection (``W_P_0``) only when ``projection_dim < dim``."""
         return self.projection_dim < self.lstm_dim
 
-    @property
-    def n_filters(self) -> int:
-        return sum(n for _, n in self.filters)
-
-    @property
-    def output_dim(self) -> int:
-        """Width of every biLM layer (forward and backward concatenated)."""
-        return 2 * self.projection_dim
-
     @classmethod
     def from_dict(cls, d: dict[str, Any], source: str = "options") -> "BiLMOptions":
         """Read the official ``options.json`` layout; ``source`` names the file in error messages."""
         try:
             lstm, cnn = d["lstm"], d["char_cnn"]
-            given = {"filters": cnn["filters"], "char_embedding_dim": cnn["embedding"]["dim"], "lstm_dim": lstm["dim"],
-                     "projection_dim": lstm["projection_dim"]}
-            for key in ("n_highway", "activation", "n_characters", "max_characters_per_token"):
-                if cnn.get(key) is not None:
-                    given[key] = cnn[key]
+            given = {**char_cnn_from_dict(cnn), "lstm_dim": lstm["dim"], "projection_dim": lstm["projection_dim"]}
             for key in ("n_layers", "cell_clip", "proj_clip", "use_skip_connections"):
                 if key in lstm:
                     given[key] = lstm[key]
@@ -140,26 +174,26 @@ class BiLMOptions:
                 "projection_dim": self.projection_dim,
                 "dim": self.lstm_dim,
             },
-            "char_cnn": {
-                "embedding": {"dim": self.char_embedding_dim},
-                "filters": self.filters,
-                "n_highway": self.n_highway,
-                "n_characters": self.n_characters,
-                "max_characters_per_token": self.max_characters_per_token,
-                "activation": self.activation,
-            },
+            "char_cnn": char_cnn_to_dict(self),
         }
 
     @classmethod
     def load(cls, path: str | Path) -> "BiLMOptions":
-        path = Path(path)
-        try:
-            data = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise BiLMConfigError(f"{path}: options file not found") from None
-        except json.JSONDecodeError as e:
-            raise BiLMConfigError(f"{path}:{e.lineno}: not valid JSON ({e.msg})") from None
-        return cls.from_dict(data, source=str(path))
+        return cls.from_dict(read_options_json(path), source=str(path))
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+
+def read_options_json(path: str | Path) -> dict[str, Any]:
+    """The JSON object of an ``options.json``; ``BiLMConfigError`` naming the file (and line) otherwise."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise BiLMConfigError(f"{path}: options file not found") from None
+    except json.JSONDecodeError as e:
+        raise BiLMConfigError(f"{path}:{e.lineno}: not valid JSON ({e.msg})") from None
+    if not isinstance(data, dict):
+        raise BiLMConfigError(f"{path}: expected a JSON object (the biLM options), got {type(data).__name__}")
+    return data

@@ -3,7 +3,9 @@
 One resolver, ``resolve_bilm(spec)``, turns what a user writes (``--bilm SPEC`` on the command line, ``bilm:`` in a
 config) into an ``(options.json, weights.hdf5)`` pair:
 
-* ``default`` — the small biLM shipped inside the package (``elmo_lab/resources/default_bilm/``);
+* ``default`` — the small biLM shipped inside the package (``elmo_lab/resources/default_bilm/``), and
+  ``default_transformer`` — the transformer biLM of the same size and training budget beside it
+  (``elmo_lab/resources/default_transformer/``, ``conf/pretrain_default_transformer.yaml``);
 * a published name (``elmo_small``, ``elmo_medium``, ``elmo_original``, ``elmo_original_5.5B``, or their AllenNLP
   directory names such as ``2x1024_128_2048cnn_1xhighway``) — downloaded once into the user cache;
 * a directory holding ``options.json`` and ``weights.hdf5`` (or exactly one ``*options.json`` and one
@@ -20,7 +22,7 @@ from pathlib import Path
 
 from elmo_lab.util.download import cache_dir as user_cache_dir
 from elmo_lab.util.download import download
-from elmo_lab.bilm.model import BiLM
+from elmo_lab.bilm.model import CharBiLMBase
 from elmo_lab.bilm.options import BiLMConfigError, BiLMOptions
 from elmo_lab.bilm.weights import load_bilm
 from elmo_lab.config.published import PUBLISHED_SHAPES
@@ -62,9 +64,20 @@ PUBLISHED: dict[str, PublishedModel] = {  # the shapes' one home: elmo_lab.confi
 _BY_DIRECTORY = {m.directory: m for m in PUBLISHED.values()}
 
 
+# the biLMs shipped inside the package: name -> (folder under elmo_lab/resources/, the command that trains it)
+PACKAGED = {"default": ("default_bilm", "python pretrain.py --config-name pretrain_default_bilm"),
+            "default_transformer": ("default_transformer",
+                                    "python pretrain.py --config-name pretrain_default_transformer")}
+
+
+def packaged_bilm_dir(name: str = "default") -> Path:
+    """Where a packaged biLM (``PACKAGED``) lives (shipped by the pretraining work; may be absent in a checkout)."""
+    return Path(str(resources.files("elmo_lab"))) / "resources" / PACKAGED[name][0]
+
+
 def default_bilm_dir() -> Path:
-    """Where the packaged default biLM lives (shipped by the pretraining work; may be absent in a checkout)."""
-    return Path(str(resources.files("elmo_lab"))) / "resources" / "default_bilm"
+    """Where the packaged default biLM lives."""
+    return packaged_bilm_dir("default")
 
 
 def published_model(name: str) -> PublishedModel:
@@ -115,13 +128,13 @@ def _pair_in_directory(folder: Path) -> tuple[Path, Path]:
 def resolve_bilm(spec: str, cache_dir: str | Path | None = None, progress: bool = True) -> tuple[Path, Path]:
     """Turn a biLM spec (see the module docstring) into ``(options_path, weights_path)``, downloading if needed."""
     spec = str(spec).strip()
-    if spec == "default":
-        folder = default_bilm_dir()
+    if spec in PACKAGED:
+        folder = packaged_bilm_dir(spec)
         options, weights = folder / "options.json", folder / "weights.hdf5"
         if not (options.is_file() and weights.is_file()):
-            raise BiLMConfigError(f"the default biLM is not shipped in this installation (no {options} and "
-                                  f"{weights}); use --bilm with one of: {', '.join(PUBLISHED)}, a directory, "
-                                  "or OPTIONS.json,WEIGHTS.hdf5")
+            raise BiLMConfigError(f"the packaged biLM {spec!r} is not shipped in this installation (no {options} and "
+                                  f"{weights}; {PACKAGED[spec][1]} trains it); use one of: "
+                                  f"{', '.join(PUBLISHED)}, a directory, or OPTIONS.json,WEIGHTS.hdf5")
         return options, weights
     if spec in PUBLISHED or spec in _BY_DIRECTORY:
         return fetch_published(spec, cache_dir, progress)
@@ -137,15 +150,16 @@ def resolve_bilm(spec: str, cache_dir: str | Path | None = None, progress: bool 
     path = Path(spec).expanduser()
     if path.is_dir():
         return _pair_in_directory(path)
-    raise BiLMConfigError(f"unknown biLM {spec!r}: expected 'default', a published name ({', '.join(PUBLISHED)}), "
+    packaged = " or ".join(map(repr, PACKAGED))
+    raise BiLMConfigError(f"unknown biLM {spec!r}: expected {packaged}, a published name ({', '.join(PUBLISHED)}), "
                           "a directory with options.json and weights.hdf5, or OPTIONS.json,WEIGHTS.hdf5")
 
 
-def load_named_bilm(spec: str, cache_dir: str | Path | None = None, progress: bool = True) -> BiLM:
+def load_named_bilm(spec: str, cache_dir: str | Path | None = None, progress: bool = True) -> CharBiLMBase:
     """``resolve_bilm`` then ``load_bilm``: a ready biLM in eval mode."""
     options, weights = resolve_bilm(spec, cache_dir, progress)
     return load_bilm(options, weights)
 
 
-__all__ = ["PUBLISHED", "PublishedModel", "default_bilm_dir", "fetch_published", "load_named_bilm",
-           "published_model", "resolve_bilm"]
+__all__ = ["PACKAGED", "PUBLISHED", "PublishedModel", "default_bilm_dir", "packaged_bilm_dir", "fetch_published",
+           "load_named_bilm", "published_model", "resolve_bilm"]

@@ -8,6 +8,10 @@ Datasets (shapes for the options' sizes):
   ``RNN_{d}/RNN/MultiRNNCell/Cell{k}/LSTMCell/{W_0, B, W_P_0}``: d = 0 forward, 1 backward; ``W_0`` is
   (input_dim + projection_dim, 4 * dim) with gates i, j, f, o (the same order ``ProjectedLSTMLayer`` uses);
   ``W_P_0`` is absent when ``projection_dim == dim`` (a plain LSTM).
+
+A transformer biLM (``elmo_lab.bilm.transformer``) has the same char-CNN datasets and, in place of ``RNN_{d}``,
+``TRANSFORMER_{d}/<parameter path>`` (d = 0 forward, 1 backward; e.g. ``TRANSFORMER_0/blocks/0/qkv/weight``) in
+PyTorch's layout (a linear layer's weight is (out, in)).
 """
 from __future__ import annotations
 
@@ -21,8 +25,10 @@ import torch
 from elmo_lab.util.errors import UserError
 
 from elmo_lab.util.atomic import atomic_path
+from elmo_lab.bilm.architectures import AnyBiLM, build_bilm, load_options
 from elmo_lab.bilm.model import BiLM
-from elmo_lab.bilm.options import BiLMConfigError, BiLMOptions
+from elmo_lab.bilm.options import BiLMConfigError
+from elmo_lab.bilm.transformer import TransformerBiLM
 
 
 class WeightFileError(ValueError, UserError):
@@ -37,7 +43,7 @@ def _t(x: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(x.T)
 
 
-def _entries(bilm: BiLM) -> Iterator[_Entry]:
+def _entries(bilm: AnyBiLM) -> Iterator[_Entry]:
     enc = bilm.token_encoder
     yield ("char_embed", enc.char_embedding.weight,
            lambda p: p[1:].numpy(), lambda a: np.concatenate([np.zeros((1, a.shape[1]), a.dtype), a]))
@@ -54,6 +60,12 @@ def _entries(bilm: BiLM) -> Iterator[_Entry]:
     if bilm.options.has_cnn_projection:
         yield "CNN_proj/W_proj", enc.projection.weight, lambda p: _t(p.numpy()), _t
         yield "CNN_proj/b_proj", enc.projection.bias, lambda p: p.numpy(), lambda a: a
+    if isinstance(bilm, TransformerBiLM):
+        for d, attention in enumerate((bilm.forward_stack, bilm.backward_stack)):
+            for name, param in attention.named_parameters():
+                yield f"TRANSFORMER_{d}/{name.replace('.', '/')}", param, lambda p: p.numpy(), lambda a: a
+        return
+    assert isinstance(bilm, BiLM)
     for d, stack in enumerate((bilm.forward_lstm, bilm.backward_lstm)):
         for k, layer in enumerate(stack.layers):
             prefix = f"RNN_{d}/RNN/MultiRNNCell/Cell{k}/LSTMCell"
@@ -80,7 +92,7 @@ class _Joined:
         self.parts[1].copy_(value[:, n_in:])
 
 
-def load_weights(bilm: BiLM, weights_file: str | Path) -> None:
+def load_weights(bilm: AnyBiLM, weights_file: str | Path) -> None:
     """Copy the datasets of ``weights_file`` into ``bilm``; any missing dataset or wrong shape is an error."""
     weights_file = Path(weights_file)
     if not weights_file.is_file():
@@ -112,23 +124,23 @@ def to_file_shape(param: torch.Tensor | _Joined, name: str) -> tuple[int, ...]:
     return shape[::-1]
 
 
-def save_weights(bilm: BiLM, weights_file: str | Path) -> None:
+def save_weights(bilm: AnyBiLM, weights_file: str | Path) -> None:
     """Write ``bilm`` in the official layout, atomically (a temporary file renamed into place)."""
     with atomic_path(weights_file) as tmp, h5py.File(tmp, "w") as fout:
         for name, param, to_file, _ in _entries(bilm):
             fout.create_dataset(name, data=to_file(param.detach().float().cpu()).astype(np.float32))
 
 
-def load_bilm(options_file: str | Path, weights_file: str | Path | None) -> BiLM:
-    """Build a biLM from ``options.json`` and fill it from ``weights.hdf5`` (``None``: random init, for training)."""
-    options = BiLMOptions.load(options_file)
-    bilm = BiLM(options)
+def load_bilm(options_file: str | Path, weights_file: str | Path | None) -> AnyBiLM:
+    """Build a biLM (of the kind ``options.json`` names) and fill it from ``weights.hdf5`` (``None``: random init,
+    for training)."""
+    bilm = build_bilm(load_options(options_file))
     if weights_file is not None:
         load_weights(bilm, weights_file)
     return bilm.eval()
 
 
-def save_bilm(bilm: BiLM, options_file: str | Path, weights_file: str | Path) -> None:
+def save_bilm(bilm: AnyBiLM, options_file: str | Path, weights_file: str | Path) -> None:
     """Write ``options.json`` and ``weights.hdf5`` in the official layout."""
     Path(options_file).parent.mkdir(parents=True, exist_ok=True)
     bilm.options.save(options_file)

@@ -44,7 +44,7 @@ from tqdm import tqdm
 from elmo_lab.util.errors import UserError
 
 from elmo_lab.bilm.chars import EmptyInputError
-from elmo_lab.bilm.model import BiLM
+from elmo_lab.bilm.model import CharBiLMBase
 from elmo_lab.bilm.options import BiLMConfigError
 
 LAYER_MODES = ("all", "top", "average")
@@ -117,7 +117,7 @@ def select_layers(layers: torch.Tensor, mode: str) -> np.ndarray:
     return out.detach().cpu().numpy().astype(np.float32)
 
 
-def model_fingerprint(bilm: BiLM) -> str:
+def model_fingerprint(bilm: CharBiLMBase) -> str:
     """SHA-256 over the biLM's parameters: a resumed run must use exactly the same weights."""
     digest = hashlib.sha256()
     for name, tensor in bilm.state_dict().items():
@@ -150,14 +150,14 @@ def _open_partial(partial: Path, settings: dict[str, object], resumable: bool) -
 def _model_description(model: torch.nn.Module) -> str:
     """JSON of how the model is built: the biLM's options, or a contextual encoder's ``describe()``."""
     options = getattr(model, "options", None)
-    described = options.to_dict() if isinstance(model, BiLM) else model.describe()
+    described = options.to_dict() if isinstance(model, CharBiLMBase) else model.describe()
     return json.dumps(described, sort_keys=True, default=str)
 
 
 def _layers_of(model: torch.nn.Module, sentences: list[list[str]], stateful: bool) -> torch.Tensor:
     """``(batch, L + 1, time, dim)`` of the biLM or of a contextual encoder (no gradients)."""
     with torch.no_grad():
-        if isinstance(model, BiLM):
+        if isinstance(model, CharBiLMBase):
             return model.embed_sentences(sentences, stateful=stateful).layers
         return model.encode(sentences)
 
@@ -264,6 +264,8 @@ def run_embed(args: argparse.Namespace) -> None:
     else:
         options, weights = resolve_bilm(args.bilm or "default", progress=not args.quiet)
     bilm = load_bilm(options, weights).to(device)
+    if args.stateful and not bilm.carries_state:
+        raise EmbedError("--stateful: only the LSTM biLM carries state; a transformer biLM has none")
     n = embed_file(bilm, args.input, args.output, batch_size=args.batch_size, stateful=args.stateful,
                    layers=args.layers, progress=not args.quiet)
     print(f"wrote {n} sentences ({args.layers} layers) to {args.output}", file=sys.stderr)

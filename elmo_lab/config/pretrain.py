@@ -18,6 +18,7 @@ from elmo_lab.config.choices import Activation, Batching, ExportDtype, LMOptimiz
 from elmo_lab.config.published import PUBLISHED_SHAPES
 from elmo_lab.config.schema import RESULT_NEUTRAL_KEYS, ConfigError, validate_run
 
+TRANSFORMER_ARCH = "transformer"  # bilm_arch.transformer, and the options.json "arch" of a transformer biLM
 SPECIAL_WORDS = 3  # <S> </S> <UNK>: every softmax vocabulary starts with them (elmo_lab.data.vocab)
 
 
@@ -73,10 +74,25 @@ class LstmConfig:
 
 
 @dataclass
+class TransformerConfig:
+    """``bilm_arch.transformer.*``: the causal self-attention stacks of each direction (``elmo_lab.bilm.transformer``);
+    the one home of the transformer biLM's defaults."""
+
+    # model width (the token vectors' and the softmax input's; half the biLM's layer width); null: no transformer
+    dim: Optional[int] = None
+    n_layers: int = 6  # blocks per direction (Peters et al. 2018b: 6)
+    n_heads: int = 4  # attention heads (dim must be a multiple)
+    ffn_dim: Optional[int] = None  # the position-wise feed-forward layer's inner width (required with dim)
+
+
+@dataclass
 class BilmArchConfig:
-    """``bilm_arch.*`` (``conf/bilm_arch/*.yaml``): the biLM's shapes, written as ``options.json`` when exported."""
+    """``bilm_arch.*`` (``conf/bilm_arch/*.yaml``): the biLM's shapes, written as ``options.json`` when exported.
+    Exactly one of ``lstm`` (ELMo's LSTM biLM) and ``transformer`` (the transformer biLM) is given (its ``dim``
+    set); ``arch_options`` picks it."""
 
     lstm: LstmConfig = field(default_factory=LstmConfig)
+    transformer: TransformerConfig = field(default_factory=TransformerConfig)
     char_cnn: CharCnnConfig = field(default_factory=CharCnnConfig)
 
 
@@ -183,10 +199,43 @@ def validate_pretrain(cfg: DictConfig) -> None:
         ("model.num_samples", cfg.model.num_samples >= 1, "must be >= 1"),
         ("checkpoint_every_minutes", cfg.checkpoint_every_minutes > 0, "must be > 0"),
         ("corpus.valid_fraction", 0 < cfg.corpus.valid_fraction < 1, "must be in (0, 1)"),
-        ("bilm_arch.lstm.n_layers", cfg.bilm_arch.lstm.n_layers >= 1, "must be >= 1"),
+        *_arch_checks(cfg),
         *((key, OmegaConf.select(cfg, key) is None or OmegaConf.select(cfg, key) >= low, f"must be >= {low} or null")
           for key, low in optional_min),
     ]
     for key, ok, rule in checks:
         if not ok:
             raise ConfigError(f"{key}: {rule}, got {OmegaConf.select(cfg, key)}")
+
+
+def arch_kind(arch: DictConfig) -> str:
+    """``lstm`` or ``transformer (``TRANSFORMER_ARCH``): whichever of ``bilm_arch.lstm.dim`` and
+    ``bilm_arch.transformer.dim`` is set; ``ConfigError`` when both or neither are."""
+    has_lstm = not OmegaConf.is_missing(arch.lstm, "dim")
+    if has_lstm == (arch.transformer.dim is not None):
+        raise ConfigError("bilm_arch: give exactly one of bilm_arch.lstm.* (an LSTM biLM) and bilm_arch.transformer.* "
+                          "(a transformer biLM), e.g. bilm_arch=default-small or bilm_arch=default-transformer")
+    return "lstm" if has_lstm else TRANSFORMER_ARCH
+
+
+def arch_options(arch: dict[str, Any]) -> dict[str, Any]:
+    """The ``options.json`` layout of a resolved ``bilm_arch`` (a plain dict): the chosen stack kind's section and
+    ``char_cnn`` (``"arch": "transformer"`` for a transformer biLM, as ``elmo_lab.bilm.architectures`` reads it)."""
+    if arch[TRANSFORMER_ARCH]["dim"] is None:
+        return {"lstm": arch["lstm"], "char_cnn": arch["char_cnn"]}
+    return {"arch": TRANSFORMER_ARCH, TRANSFORMER_ARCH: arch[TRANSFORMER_ARCH], "char_cnn": arch["char_cnn"]}
+
+
+def _arch_checks(cfg: DictConfig) -> list[tuple[str, bool, str]]:
+    """``bilm_arch``: one stack kind, its sizes; a transformer trains on packed rows (it carries no state)."""
+    arch = cfg.bilm_arch
+    if arch_kind(arch) == "lstm":
+        return [("bilm_arch.lstm.n_layers", arch.lstm.n_layers >= 1, "must be >= 1")]
+    t = arch.transformer
+    return [("bilm_arch.transformer.dim", t.dim >= 1, "must be >= 1"),
+            ("bilm_arch.transformer.ffn_dim", t.ffn_dim is not None and t.ffn_dim >= 1, "must be >= 1"),
+            ("bilm_arch.transformer.n_layers", t.n_layers >= 1, "must be >= 1"),
+            ("bilm_arch.transformer.n_heads", t.n_heads >= 1 and t.dim % t.n_heads == 0,
+             f"must be >= 1 and divide bilm_arch.transformer.dim ({t.dim})"),
+            ("data.batching", cfg.data.batching == Batching.rows,
+             "must be rows for a transformer biLM (stream batching carries LSTM state)")]

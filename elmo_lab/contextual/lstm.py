@@ -1,4 +1,7 @@
-"""The character-CNN LSTM biLM of ELMo (``bilm.kind=lstm``, the default) as a ``ContextualEncoder``.
+"""The character-CNN biLMs trained by ``pretrain.py`` (``bilm.kind=lstm``, the default) as a ``ContextualEncoder``:
+ELMo's LSTM biLM, and the transformer biLM (``elmo_lab.bilm.transformer``) when the options file of ``bilm.spec``
+says ``"arch": "transformer"`` (``elmo_lab.bilm.architectures`` picks the class; everything below holds for both,
+except that a transformer carries no state, so ``bilm.stateful=true`` is refused for it).
 
 Its input is the biLM's character ids (built by collate, ``CharIds``); its cache identity is the digest of its
 options and weights (``elmo_lab.cache.store.weights_digest``, the keys the layer store has always used); it can
@@ -20,7 +23,7 @@ import hashlib
 import torch
 
 from elmo_lab.bilm.chars import batch_to_char_ids
-from elmo_lab.bilm.model import BiLM
+from elmo_lab.bilm.model import CharBiLMBase
 from elmo_lab.config.choices import Directions, values
 from elmo_lab.config.schema import ConfigError
 from elmo_lab.contextual.base import ContextualEncoder, PrepareContext
@@ -40,7 +43,8 @@ class CharIds:
 
 
 class LstmBiLM(ContextualEncoder):
-    """ELMo's biLM (``elmo_lab.bilm.model.BiLM``, kept as ``self.bilm``) behind the encoder contract.
+    """A character-CNN biLM (``elmo_lab.bilm.model.BiLM`` or ``TransformerBiLM``, kept as ``self.bilm``) behind the
+    encoder contract.
 
     # Parameters
     bilm : the loaded biLM.
@@ -53,7 +57,7 @@ class LstmBiLM(ContextualEncoder):
     supports_state = True
     directions_supported = True
 
-    def __init__(self, bilm: BiLM, spec: str = "default", finetune: dict | None = None,
+    def __init__(self, bilm: CharBiLMBase, spec: str = "default", finetune: dict | None = None,
                  directions: str = "both") -> None:
         super().__init__()
         if directions not in DIRECTIONS:
@@ -80,17 +84,20 @@ class LstmBiLM(ContextualEncoder):
                 model = load_bilm(options, None)  # no weights file: PyTorch's default initialisation
         else:
             model = load_named_bilm(bilm["spec"])
+        if bilm.get("stateful", False) and not model.carries_state:
+            raise ConfigError(f"bilm.stateful: the biLM of bilm.spec={bilm['spec']} is a transformer, which carries no "
+                              "state between batches; use bilm.stateful=false")
         return cls(model, spec=str(bilm["spec"]), finetune=bilm.get("finetune"),
                    directions=str(bilm.get("directions", "both")))
 
     @classmethod
     def layers_in(cls, bilm: dict) -> int:
         """``n_layers + 1`` from the options file of ``bilm.spec`` (no weights are read)."""
-        from elmo_lab.bilm.options import BiLMOptions
+        from elmo_lab.bilm.architectures import load_options
         from elmo_lab.bilm.pretrained import resolve_bilm
 
         options, _ = resolve_bilm(bilm["spec"])
-        return BiLMOptions.load(options).n_layers + 1
+        return load_options(options).n_layers + 1
 
     @property
     def num_layers(self) -> int:
@@ -123,7 +130,7 @@ class LstmBiLM(ContextualEncoder):
 
     def describe(self) -> dict:
         o = self.bilm.options
-        return {"kind": self.kind, "arch": f"lstm {o.lstm_dim}/{o.projection_dim}", "options": asdict(o),
+        return {"kind": self.kind, "arch": o.summary, "options": asdict(o),
                 "directions": self.directions}
 
     def reset_state(self) -> None:

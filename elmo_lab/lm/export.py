@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from elmo_lab.util.atomic import atomic_path
-from elmo_lab.bilm.model import BiLM
+from elmo_lab.bilm.model import CharBiLMBase
 from elmo_lab.bilm.weights import WeightFileError, load_bilm, save_bilm
 
 from elmo_lab.lm.softmax import FullSoftmax
@@ -51,7 +51,7 @@ def save_softmax(softmax: FullSoftmax, path: str | Path, dtype: str = "float32")
         f.attrs["vocab_size"] = softmax.vocab_size
 
 
-def export_lm(out_dir: str | Path, bilm: BiLM, softmax: FullSoftmax, vocab: Vocabulary, dtype: str = "float32",
+def export_lm(out_dir: str | Path, bilm: CharBiLMBase, softmax: FullSoftmax, vocab: Vocabulary, dtype: str = "float32",
               metadata: dict[str, Any] | None = None) -> Path:
     """Write ``out_dir/{options.json, weights.hdf5, lm_softmax.hdf5, vocab.txt[, lm_metadata.json]}``."""
     if dtype not in ("float32", "float16"):
@@ -99,7 +99,7 @@ def load_softmax(model_dir: str | Path, projection_dim: int) -> tuple[FullSoftma
     return softmax, vocab
 
 
-def load_lm(model_dir: str | Path) -> tuple[BiLM, FullSoftmax, Vocabulary]:
+def load_lm(model_dir: str | Path) -> tuple[CharBiLMBase, FullSoftmax, Vocabulary]:
     """biLM (eval mode) + softmax + vocabulary from an ``export_lm`` directory."""
     d = Path(model_dir)
     bilm = load_bilm(d / "options.json", d / "weights.hdf5")

@@ -24,7 +24,7 @@ from typing import Any, Sequence
 
 import torch
 
-from elmo_lab.bilm.model import BiLM
+from elmo_lab.bilm.model import CharBiLMBase
 
 from elmo_lab.lm.batching import EncodedCorpus
 
@@ -39,9 +39,9 @@ from elmo_lab.util.optim import make_optimizer
 log = logging.getLogger(__name__)
 
 
-def _train(bilm: BiLM, softmax: FullSoftmax, corpus: EncodedCorpus, params: list[torch.nn.Parameter], epochs: int,
-           lr: float, batch_size: int, window: int, max_steps: int | None, optimizer: str, dropout: float,
-           clip: float, seed: int) -> tuple[int, int]:
+def _train(bilm: CharBiLMBase, softmax: FullSoftmax, corpus: EncodedCorpus, params: list[torch.nn.Parameter],
+           epochs: int, lr: float, batch_size: int, window: int, max_steps: int | None, optimizer: str,
+           dropout: float, clip: float, seed: int) -> tuple[int, int]:
     """Plain LM training loop; returns (steps, forward predictions trained on)."""
     device = next(bilm.parameters()).device
     opt = make_optimizer(optimizer, params, lr, initial_accumulator=1.0, key="bilm.finetune optimizer")
@@ -62,7 +62,7 @@ def _train(bilm: BiLM, softmax: FullSoftmax, corpus: EncodedCorpus, params: list
     return steps, tokens
 
 
-def finetune_bilm(bilm: BiLM, train_sentences: Sequence[Sequence[str]], dev_sentences: Sequence[Sequence[str]],
+def finetune_bilm(bilm: CharBiLMBase, train_sentences: Sequence[Sequence[str]], dev_sentences: Sequence[Sequence[str]],
                   epochs: int = 1, lr: float = 0.2, batch_size: int = 32, max_steps: int | None = None,
                   softmax_source: str | Path | None = None, optimizer: str = "adagrad", softmax_epochs: int = 1,
                   window: int = 64, dropout: float = 0.1, clip: float = 10.0, vocab_max_size: int | None = 50000,

@@ -14,8 +14,7 @@ import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 
-from elmo_lab.bilm.model import BiLM
-from elmo_lab.bilm.options import BiLMOptions
+from elmo_lab.bilm.architectures import AnyBiLM, build_bilm, options_from_dict
 from elmo_lab.config.choices import LM_OPTIMIZERS, LR_SCHEDULES
 from elmo_lab.util.errors import UserError
 from elmo_lab.util.optim import make_optimizer, with_schedule
@@ -32,7 +31,7 @@ class LMConfigError(ValueError, UserError):
     """A pretraining setting that is not valid (names the config key)."""
 
 
-def lm_nll(bilm: BiLM, softmax: FullSoftmax, batch: LMBatch, dropout: float = 0.0,
+def lm_nll(bilm: AnyBiLM, softmax: FullSoftmax, batch: LMBatch, dropout: float = 0.0,
            training: bool = False) -> tuple[torch.Tensor, torch.Tensor, int, int]:
     """Summed forward and backward NLL of ``batch`` and the number of scored predictions of each.
 
@@ -63,9 +62,10 @@ def perplexities(nll_forward: float, nll_backward: float, n_forward: int, n_back
 
 class BiLMLanguageModel(pl.LightningModule):
     """# Parameters
-    options : the biLM architecture in the official ``options.json`` layout.
+    options : the biLM architecture in the ``options.json`` layout (the LSTM biLM's official one, or the
+        transformer biLM's: ``elmo_lab.bilm.architectures``).
     vocab_size : softmax size (the ``Vocabulary`` built by the data module).
-    dropout : LSTM-input and pre-softmax dropout (paper 0.1).
+    dropout : LSTM-input (transformer: input, attention and residual) and pre-softmax dropout (paper 0.1).
     sampled_softmax : ``None`` = full up to ``full_softmax_max_vocab`` words, sampled beyond; or force it.
     num_samples : negatives of the sampled softmax (paper 8,192).
     optimizer : ``adagrad`` (bilm-tf: lr 0.2, initial accumulator 1.0), ``adam`` or ``adamw``.
@@ -82,7 +82,7 @@ class BiLMLanguageModel(pl.LightningModule):
             raise LMConfigError(f"model.optimizer must be adagrad, adam or adamw; got {optimizer!r}")
         if lr_schedule not in LR_SCHEDULES:
             raise LMConfigError(f"model.lr_schedule must be none, plateau or linear; got {lr_schedule!r}")
-        self.bilm = BiLM(BiLMOptions.from_dict(options), dropout=dropout)
+        self.bilm = build_bilm(options_from_dict(options), dropout=dropout)
         self.softmax = make_softmax(self.bilm.options.projection_dim, vocab_size, sampled_softmax, num_samples,
                                     full_softmax_max_vocab)
         self.dropout = dropout

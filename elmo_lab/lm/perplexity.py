@@ -15,7 +15,7 @@ from typing import Callable, Sequence
 
 import torch
 
-from elmo_lab.bilm.model import BiLM
+from elmo_lab.bilm.model import CharBiLMBase
 
 from elmo_lab.config.choices import BATCHINGS
 from elmo_lab.lm.batching import EncodedCorpus
@@ -32,7 +32,7 @@ BATCHING_WORDS = {"rows": "packed sentence rows, zero initial state",
 
 
 @torch.no_grad()
-def evaluate_perplexity(bilm: BiLM, softmax: FullSoftmax, vocab: Vocabulary, sentences: Sentences,
+def evaluate_perplexity(bilm: CharBiLMBase, softmax: FullSoftmax, vocab: Vocabulary, sentences: Sentences,
                         window: int = 64, batch_size: int = 64,
                         progress: Callable[[int, int], None] | None = None,
                         batching: str = "rows", limit_batches: int | float | None = None) -> dict[str, float]:
@@ -84,6 +84,7 @@ def corpus_sentences(corpus: str, split: str = "test", tokenize: bool = False) -
 
 
 def run_perplexity(args: argparse.Namespace) -> None:
+    from elmo_lab.bilm.options import BiLMConfigError
     from elmo_lab.bilm.pretrained import PUBLISHED, resolve_bilm
     from elmo_lab.bilm.weights import WeightFileError, load_bilm
 
@@ -94,6 +95,9 @@ def run_perplexity(args: argparse.Namespace) -> None:
                               "perplexity; use 'default' or a directory written by pretrain.py")
     options_file, weights_file = resolve_bilm(args.bilm)
     bilm = load_bilm(options_file, weights_file)
+    if args.batching == "stream" and not bilm.carries_state:
+        raise BiLMConfigError("--batching stream carries LSTM state between windows; a transformer biLM has none "
+                              "(use --batching rows)")
     softmax, vocab = load_softmax(Path(options_file).parent, bilm.options.projection_dim)
     torch.set_num_threads(args.threads) if args.threads else None
     sentences = corpus_sentences(args.corpus, args.split, args.tokenize)

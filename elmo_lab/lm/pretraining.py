@@ -21,7 +21,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.utilities import rank_zero_only
 
-from elmo_lab.config.pretrain import PRETRAIN_RESULT_NEUTRAL_KEYS, validate_pretrain
+from elmo_lab.config.pretrain import PRETRAIN_RESULT_NEUTRAL_KEYS, arch_options, validate_pretrain
 from elmo_lab.lm.datamodule import LMDataModule
 from elmo_lab.lm.export import export_lm
 from elmo_lab.lm.module import BiLMLanguageModel
@@ -48,7 +48,7 @@ def build(cfg: DictConfig) -> tuple[LMDataModule, BiLMLanguageModel]:
                       batching=data["batching"], lowercase_share=data["lowercase_share"])
     dm.setup()
     assert dm.vocab is not None
-    model = BiLMLanguageModel(arch, len(dm.vocab), **plain["model"], seed=plain["seed"])
+    model = BiLMLanguageModel(arch_options(arch), len(dm.vocab), **plain["model"], seed=plain["seed"])
     return dm, model
 
 

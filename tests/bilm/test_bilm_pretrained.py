@@ -92,10 +92,11 @@ def test_unknown_name_lists_valid_names(tmp_path, monkeypatch):
         pretrained.published_model("elmo_huge")
 
 
-def test_default_not_shipped_is_a_clear_error(tmp_path, monkeypatch):
-    monkeypatch.setattr(pretrained, "default_bilm_dir", lambda: tmp_path / "default_bilm")
-    with pytest.raises(BiLMConfigError, match="default biLM is not shipped"):
-        resolve_bilm("default")
+@pytest.mark.parametrize("name", ["default", "default_transformer"])
+def test_a_packaged_bilm_not_shipped_is_a_clear_error(name, tmp_path, monkeypatch):
+    monkeypatch.setattr(pretrained, "packaged_bilm_dir", lambda spec: tmp_path / spec)
+    with pytest.raises(BiLMConfigError, match=f"packaged biLM .{name}. is not shipped"):
+        resolve_bilm(name)
 
 
 def test_default_when_shipped(tmp_path, monkeypatch, bilm_tf_dir):
@@ -103,12 +104,13 @@ def test_default_when_shipped(tmp_path, monkeypatch, bilm_tf_dir):
     folder.mkdir()
     shutil.copy(bilm_tf_dir / "options.json", folder / "options.json")
     shutil.copy(bilm_tf_dir / "lm_weights.hdf5", folder / "weights.hdf5")
-    monkeypatch.setattr(pretrained, "default_bilm_dir", lambda: folder)
+    monkeypatch.setattr(pretrained, "packaged_bilm_dir", lambda spec: folder)
     assert resolve_bilm("default") == (folder / "options.json", folder / "weights.hdf5")
 
 
 def test_default_dir_is_inside_the_package():
     assert pretrained.default_bilm_dir().parts[-3:] == ("elmo_lab", "resources", "default_bilm")
+    assert pretrained.packaged_bilm_dir("default_transformer").parts[-2:] == ("resources", "default_transformer")
 
 
 def test_directory_and_pair_specs(tmp_path, bilm_tf_dir):

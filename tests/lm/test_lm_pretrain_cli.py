@@ -12,7 +12,7 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
 
-from elmo_lab.config.pretrain import PretrainConfig, register_pretrain_configs, validate_pretrain
+from elmo_lab.config.pretrain import PretrainConfig, arch_kind, register_pretrain_configs, validate_pretrain
 from elmo_lab.config.schema import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -36,7 +36,7 @@ def compose_pretrain(overrides: list[str], config_name: str = "pretrain"):
 
 
 @pytest.mark.parametrize("args, expected", [
-    (["bilm_arch.bad_key=1"], "error: bilm_arch.bad_key: no such key; valid keys: lstm, char_cnn"),
+    (["bilm_arch.bad_key=1"], "error: bilm_arch.bad_key: no such key; valid keys: lstm, transformer, char_cnn"),
     (["bilm_arch.lstm.dimm=8"], "error: bilm_arch.lstm.dimm: no such key (did you mean dim?)"),
     (["data.batching=streams"], "error: data.batching: invalid value 'streams'; valid choices: rows, stream"),
     (["model.optimizer=sgd"], "error: model.optimizer: invalid value 'sgd'; valid choices: adagrad, adam, adamw"),
@@ -69,16 +69,21 @@ def test_help_lists_only_the_groups_pretrain_composes() -> None:
 
 @pytest.mark.parametrize("group", ["corpus", "bilm_arch"])
 def test_every_option_composes_typed_and_valid(group: str) -> None:
-    from elmo_lab.bilm.options import BiLMOptions
+    from elmo_lab.bilm.architectures import options_from_dict
+    from elmo_lab.config.pretrain import arch_options
 
     for path in sorted((CONF / group).glob("*.yaml")):
         extra = ["corpus.path=some.txt"] if path.stem == "file" else []
         cfg = compose_pretrain([f"{group}={path.stem}", *extra])
         validate_pretrain(cfg)
         plain = OmegaConf.to_container(cfg.bilm_arch, resolve=True, enum_to_str=True)
-        assert BiLMOptions.from_dict(plain).to_dict()["char_cnn"]["activation"] == "relu"
+        assert options_from_dict(arch_options(plain)).to_dict()["char_cnn"]["activation"] == "relu"
     cfg = compose_pretrain([], config_name="pretrain_default_bilm")
     assert cfg.corpus.name == "mix" and cfg.model.optimizer == "adam" and cfg.data.window == 64
+    transformer = compose_pretrain([], config_name="pretrain_default_transformer")
+    assert arch_kind(transformer.bilm_arch) == "transformer" and transformer.bilm_arch.transformer.dim == 128
+    same = ("corpus", "vocab", "data", "model", "seed", "threads")  # the controlled comparison: only the arch differs
+    assert all(transformer[key] == cfg[key] for key in same) and transformer.trainer.max_steps == cfg.trainer.max_steps
 
 
 def test_the_published_shapes_are_bilm_arch_choices_with_the_downloads_options() -> None:
@@ -107,6 +112,7 @@ def _defaults_repeated(node: dict, default: dict, prefix: str = "") -> list[str]
 def test_the_yaml_files_hold_only_what_differs_from_the_schema() -> None:
     schema = OmegaConf.to_container(OmegaConf.structured(PretrainConfig), enum_to_str=True)
     files = {CONF / "pretrain.yaml": schema, CONF / "pretrain_default_bilm.yaml": schema,
+             CONF / "pretrain_default_transformer.yaml": schema,
              **{p: schema["corpus"] for p in (CONF / "corpus").glob("*.yaml")},
              **{p: schema["bilm_arch"] for p in (CONF / "bilm_arch").glob("*.yaml")}}
     repeated = [f"{path.relative_to(REPO)}: {key}" for path, default in files.items()
@@ -118,9 +124,14 @@ def test_validate_names_the_key_and_the_rule() -> None:
     for override, message in [("data.window=1", "data.window: must be >= 2, got 1"),
                               ("model.dropout=1.0", "model.dropout: must be in [0, 1), got 1.0"),
                               ("vocab.max_size=3", "vocab.max_size: must be >= 4 or null, got 3"),
-                              ("data.lowercase_share=1.5", "data.lowercase_share: must be in [0, 1], got 1.5")]:
+                              ("data.lowercase_share=1.5", "data.lowercase_share: must be in [0, 1], got 1.5"),
+                              ("bilm_arch=transformer-tiny bilm_arch.transformer.n_heads=3",
+                               "bilm_arch.transformer.n_heads: must be >= 1 and divide bilm_arch.transformer.dim (8)"),
+                              ("bilm_arch=transformer-tiny data.batching=stream",
+                               "data.batching: must be rows for a transformer biLM"),
+                              ("bilm_arch.transformer.dim=8", "bilm_arch: give exactly one of")]:
         with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("(", r"\(").replace(")", r"\)")):
-            validate_pretrain(compose_pretrain([override]))
+            validate_pretrain(compose_pretrain(override.split()))
 
 
 @pytest.mark.slow
