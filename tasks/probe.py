@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import json
 import random
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -286,11 +286,12 @@ def probe_online_code(probe: LinearProbe, data: ProbeDataModule, epochs: int) ->
     train = data.splits["train"]
     sentences = [train[i] for i in shuffled_order(len(train), probe.seed)]
     ends = block_ends([len(s.labels) for s in sentences])
+    spans = list(zip([0, *ends[:-1]], ends))  # (first sentence, end) of each block
     size = int(data.task.batch_size)
     blocks = [[probe.transfer_batch_to_device(data.collate(sentences[i:min(i + size, end)]), probe.device, 0)
-               for i in range(start, end, size)] for start, end in zip([0, *ends[:-1]], ends)]
+               for i in range(start, end, size)] for start, end in spans]
 
-    def before(k: int) -> Any:
+    def before(k: int) -> Callable[[int], Iterator[dict]]:
         def batches(epoch: int) -> Iterator[dict]:
             seen = [b for block in blocks[:k] for b in block]
             random.Random(hash((probe.seed, k, epoch))).shuffle(seen)
@@ -303,7 +304,7 @@ def probe_online_code(probe: LinearProbe, data: ProbeDataModule, epochs: int) ->
     bits = [train_and_score(probe, lambda: probe.load_trainable_state(probe.initial_weights), before(k), loss,
                             probe.summed_nats, blocks[k], epochs, float(data.task.lr))
             for k in range(1, len(blocks))]
-    block_tokens = [sum(len(s.labels) for s in sentences[start:end]) for start, end in zip([0, *ends[:-1]], ends)]
+    block_tokens = [sum(len(s.labels) for s in sentences[start:end]) for start, end in spans]
     return online_code(block_tokens, bits, len(data.label_names)) | {"unit": "tokens, cut at sentence boundaries"}
 
 
