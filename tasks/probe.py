@@ -35,11 +35,20 @@ control task (Hewitt & Liang 2019, ``task.control_task=true``): every word type'
 label drawn from the training split's label distribution by a hash of ``(task.control_seed, word)``
 (``ControlTask``), so the label is a property of the word alone; a probe's accuracy on it measures what it can
 memorise, and accuracy minus control accuracy is its selectivity.
+
+MDL (``task.mdl=true``; Voita & Titov 2020, ``elmo_lab.probing.mdl``): before the fit, the online code length of the
+training labels: the training sentences in an order fixed by the seed, cut into blocks at 0.1 % ... 100 % of the
+tokens; the first block at the uniform code, each later block at the summed cross-entropy (bits) of a fresh probe
+(the same classifier and mix, from the run's initial weights) trained with Adam (``task.lr``, the λ penalty, batches
+of ``task.batch_size``) on the blocks before it for ``trainer.max_epochs`` epochs.  Written to ``results.json`` under
+``mdl`` (code lengths in kbits, compression = uniform / online, each block's tokens and bits) and printed; the main
+fit starts from the same weights as without it.
 """
 from __future__ import annotations
 
 import json
-from typing import Any
+import random
+from typing import Any, Callable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -54,6 +63,7 @@ from elmo_lab.metrics.examples import ExampleScores
 from elmo_lab.modules.word_embedding import word_embedding
 from elmo_lab.probing.columns import LabelledSentence, read_columns
 from elmo_lab.probing.controls import ControlTask, most_frequent_tag_accuracy, most_frequent_tags
+from elmo_lab.probing.mdl import block_ends, online_code, shuffled_order, train_and_score
 from elmo_lab.probing.model import IdentityEncoder, probe_classifier
 
 from elmo_lab.training.api import JSONL_PREDICTIONS, ElmoDataModule, ElmoTaskModule, StepOutput, Task
@@ -108,6 +118,10 @@ def check_probe_config(config: dict) -> None:
     for key in ("mlp_hidden", "mlp_layers"):
         if task.get(key, 1) < 1:
             raise ConfigError(f"task.{key}: must be >= 1, got {task[key]}")
+    epochs = (config.get("trainer") or {}).get("max_epochs", 1)
+    if task.get("mdl", False) and (epochs is None or epochs < 1):
+        raise ConfigError(f"task.mdl: each block's probe trains for trainer.max_epochs epochs; set it >= 1 "
+                          f"(got {epochs})")
 
 
 class ProbeDataModule(ElmoDataModule):
@@ -190,6 +204,8 @@ class LinearProbe(ElmoTaskModule):
         self.encoder = self.placed_encoder(0 if self.embed is None else self.embed.embedding_dim, IdentityEncoder)
         self.classifier = probe_classifier(self.encoder.output_dim, len(self.label_names), t.get("probe", "linear"),
                                            t.get("mlp_hidden", 100), t.get("mlp_layers", 1))
+        self.initial_weights = self.trainable_state()  # the fresh probe of each MDL block
+        self.mdl: dict | None = None
 
     def forward(self, batch: dict) -> torch.Tensor:
         """Label scores (batch, time, num_labels)."""
@@ -210,6 +226,38 @@ class LinearProbe(ElmoTaskModule):
         mask = batch["mask"]
         return StepOutput(loss, scores.argmax(-1)[mask], labels[mask])  # (tokens,) each
 
+    def summed_nats(self, batch: dict) -> torch.Tensor:
+        """Cross-entropy of the batch's labels in nats, summed over its tokens (MDL's code length)."""
+        scores = self(batch)  # (batch, time, num_labels)
+        labels = batch["labels"]  # (batch, time)
+        known = labels.masked_fill(labels >= scores.size(-1), IGNORE)
+        return F.cross_entropy(scores.flatten(0, 1), known.flatten(), ignore_index=IGNORE, reduction="sum")
+
+    def trainable_state(self) -> dict[str, torch.Tensor]:
+        return {n: p.detach().clone() for n, p in self.named_parameters() if p.requires_grad}
+
+    def load_trainable_state(self, state: dict[str, torch.Tensor]) -> None:
+        with torch.no_grad():
+            for name, p in self.named_parameters():
+                if name in state:
+                    p.copy_(state[name])
+
+    def on_fit_start(self) -> None:
+        """``task.mdl``: the online code length, before the fit (weights and train mode restored afterwards)."""
+        if not self.task_cfg.get("mdl", False):
+            return
+        current, was_training = self.trainable_state(), self.training
+        self.mdl = probe_online_code(self, self.trainer.datamodule, int(self.trainer.max_epochs))
+        self.load_trainable_state(current)
+        self.train(was_training)
+        m = self.mdl
+        print(f"MDL (online code, {len(m['blocks'])} blocks, {m['labels']} labels): "
+              f"{m['online_codelength_kbits']:.3f} kbits, uniform {m['uniform_codelength_kbits']:.3f} kbits, "
+              f"compression {m['compression']:.3f}")
+
+    def results_sections(self) -> dict[str, Any]:
+        return {} if self.mdl is None else {"mdl": self.mdl}
+
     def make_metrics(self) -> MetricCollection:
         # one class more than the probe predicts: the id of labels never seen in train
         return MetricCollection({"acc": MulticlassAccuracy(len(self.label_names) + 1, average="micro",
@@ -229,6 +277,35 @@ class LinearProbe(ElmoTaskModule):
         keys = [json.dumps([r["tokens"], r["gold"]], ensure_ascii=False) for r in records]
         rows = [[sum(p == g for p, g in zip(r["pred"], r["gold"])), len(r["gold"])] for r in records]
         return keys, {"acc": ExampleScores("ratio", rows)}
+
+
+def probe_online_code(probe: LinearProbe, data: ProbeDataModule, epochs: int) -> dict:
+    """The online code of ``data``'s training labels under ``probe``'s recipe (module docstring): each block is
+    collated once into batches of ``task.batch_size``; a block's probe sees the batches of the blocks before it in
+    an order shuffled per (seed, block, epoch)."""
+    train = data.splits["train"]
+    sentences = [train[i] for i in shuffled_order(len(train), probe.seed)]
+    ends = block_ends([len(s.labels) for s in sentences])
+    spans = list(zip([0, *ends[:-1]], ends))  # (first sentence, end) of each block
+    size = int(data.task.batch_size)
+    blocks = [[probe.transfer_batch_to_device(data.collate(sentences[i:min(i + size, end)]), probe.device, 0)
+               for i in range(start, end, size)] for start, end in spans]
+
+    def before(k: int) -> Callable[[int], Iterator[dict]]:
+        def batches(epoch: int) -> Iterator[dict]:
+            seen = [b for block in blocks[:k] for b in block]
+            random.Random(hash((probe.seed, k, epoch))).shuffle(seen)
+            return iter(seen)
+        return batches
+
+    def loss(batch: dict) -> torch.Tensor:
+        return probe.step(batch)[0] + probe.regularization_loss()
+
+    bits = [train_and_score(probe, lambda: probe.load_trainable_state(probe.initial_weights), before(k), loss,
+                            probe.summed_nats, blocks[k], epochs, float(data.task.lr))
+            for k in range(1, len(blocks))]
+    block_tokens = [sum(len(s.labels) for s in sentences[start:end]) for start, end in spans]
+    return online_code(block_tokens, bits, len(data.label_names)) | {"unit": "tokens, cut at sentence boundaries"}
 
 
 def paper_row(config: dict) -> dict | None:

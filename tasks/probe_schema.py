@@ -43,6 +43,7 @@ class ProbeConfig(TaskConfig):
     mlp_layers: int = 1
     control_task: bool = False  # Hewitt & Liang (2019): each word type gets a fixed random label instead
     control_seed: int = 0  # seeds the control task's labels
+    mdl: bool = False  # also the online code length of the training labels (Voita & Titov 2020), results.json mdl
     eval_batch_size: Optional[int] = 256
     lr: float = 0.01
     max_epochs: Optional[int] = 5

@@ -102,6 +102,11 @@ class ElmoTaskModule(pl.LightningModule, ABC):
         that names it and its gold answer (``elmo_lab.metrics.examples``).  None: the task gives none."""
         return None
 
+    def results_sections(self) -> dict[str, Any]:
+        """Task-specific sections of ``results.json`` beside the common keys (e.g. the probe's ``mdl``), computed
+        during the fit; none by default."""
+        return {}
+
     def batch_size(self, batch: dict) -> int:
         """Examples in a batch (for epoch averages of the loss)."""
         return len(batch["index"]) if "index" in batch else len(batch["tokens"])

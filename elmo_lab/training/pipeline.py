@@ -149,7 +149,8 @@ def train(cfg: DictConfig) -> float | None:
                       data_notes={**datamodule.data_notes(), **datamodule.subset_notes(),
                                   **datamodule.word_vector_notes()},
                       history=fit_history, chance=chance_report(metrics, datamodule.chance_levels()),
-                      paper=task.paper_row(plain) if task.paper_row else None, metric_units=task.metric_units)
+                      paper=task.paper_row(plain) if task.paper_row else None, metric_units=task.metric_units,
+                      sections=model.results_sections())
         print("metrics: " + "  ".join(f"{k} {v:.4f}" for k, v in sorted(metrics.items())))
         for name, w in weights.items():
             shares = w.get("contributions", {}).get("share")

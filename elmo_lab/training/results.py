@@ -8,7 +8,8 @@ raw weights, their center of gravity and the norm-weighted shares measured on th
 (what a task says about its data: how splits were made, what was dropped or truncated), ``config`` (the
 resolved config), ``finetune`` (biLM perplexities before/after, when ``bilm.finetune.enabled``), ``history`` (the
 val metrics after each epoch, ``ValidationHistory``) and ``chance`` (``chance_report``: the majority-class level
-of each split's accuracy, and the metrics that ended at or below it).
+of each split's accuracy, and the metrics that ended at or below it); a task may add its own keys (the probe's
+``mdl``, ``tasks/probe.py``).
 """
 from __future__ import annotations
 
@@ -35,9 +36,11 @@ def write_results(run_dir: str | Path, *, task: str, placement: str, mix: str, l
                   metrics: dict, layer_weights: dict, data_sizes: dict, config: dict,
                   finetune: dict | None = None, objective: str | None = None,
                   data_notes: dict | None = None, history: list | None = None,
-                  chance: dict | None = None, paper: dict | None = None, metric_units: str = "fraction") -> Path:
+                  chance: dict | None = None, paper: dict | None = None, metric_units: str = "fraction",
+                  sections: dict | None = None) -> Path:
     """Write ``<run_dir>/results.json`` atomically and return its path (``paper``, ``metric_units``: what the task
-    declares for the report, ``Task.paper_row`` and ``Task.metric_units``)."""
+    declares for the report, ``Task.paper_row`` and ``Task.metric_units``; ``sections``: the task's own top-level
+    keys, ``ElmoTaskModule.results_sections``)."""
     data = {
         "task": task, "placement": placement, "mix": mix, "l2_coef": l2_coef, "seed": seed, "objective": objective,
         "metrics": {k: _plain(v) for k, v in sorted(metrics.items())},
@@ -50,6 +53,7 @@ def write_results(run_dir: str | Path, *, task: str, placement: str, mix: str, l
         "paper": paper, "metric_units": metric_units,
         "config": config,
     }
+    data.update({k: v for k, v in (sections or {}).items() if k not in data})
     return write_json_atomic(Path(run_dir) / RESULTS_FILE, data)
 
 
