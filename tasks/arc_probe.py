@@ -28,7 +28,8 @@ from torchmetrics import MetricCollection
 
 from elmo_lab.data.treebank import DependencySentence
 from elmo_lab.metrics.examples import ExampleScores
-from elmo_lab.probing.model import IdentityEncoder, probe_vectors, require_frozen_input
+from elmo_lab.probing.model import (IdentityEncoder, probe_vectors, require_frozen_input, require_positive,
+                                    settings_view)
 from elmo_lab.probing.structural import scored_words, uas_counts
 from elmo_lab.probing.tree_metrics import UAS
 from elmo_lab.probing.treebank_data import TreebankProbeData, split_rows
@@ -40,11 +41,7 @@ IGNORE = -1  # target of padding positions
 def check_arc_config(config: dict) -> None:
     """A frozen encoder's vector, positive widths (``Task.check``: before the data is read)."""
     require_frozen_input(config, "python train.py experiment=probe_layers task=arc_head")
-    from elmo_lab.config.schema import ConfigError
-
-    for key in ("proj_dim", "mlp_hidden"):
-        if (config.get("task") or {}).get(key, 1) < 1:
-            raise ConfigError(f"task.{key}: must be >= 1, got {config['task'][key]}")
+    require_positive(config.get("task") or {}, ("proj_dim", "mlp_hidden"))
 
 
 def adjacent_heads(n: int, side: str) -> list[int]:
@@ -97,8 +94,7 @@ class ArcProbe(ElmoTaskModule):
 
     def build(self, data_info: dict) -> None:
         t = self.task_cfg
-        check_arc_config({"elmo": {"placement": self.settings.placement}, "bilm": {"freeze": self.elmo.freeze},
-                          "task": t})
+        check_arc_config(settings_view(self))
         self.encoder = self.placed_encoder(0, IdentityEncoder)
         dim = int(t.get("proj_dim", 128))
         self.projection = nn.Linear(self.encoder.output_dim, dim)

@@ -39,7 +39,8 @@ from elmo_lab.data.errors import DataError
 from elmo_lab.data.splits import SPLITS
 from elmo_lab.metrics.examples import ExampleScores
 from elmo_lab.probing.controls import EdgeControl, span_head
-from elmo_lab.probing.model import IdentityEncoder, probe_vectors, require_frozen_input
+from elmo_lab.probing.model import (IdentityEncoder, probe_vectors, require_frozen_input, require_positive,
+                                    settings_view)
 from elmo_lab.probing.spans import SpanPooling
 from elmo_lab.training.api import JSONL_PREDICTIONS, ElmoDataModule, ElmoTaskModule, StepOutput, Task
 
@@ -48,9 +49,7 @@ def check_edge_config(config: dict) -> None:
     """A frozen encoder's vector; positive widths; ``task.data_dir`` for ``task.source=file``."""
     require_frozen_input(config, "python train.py experiment=probe_layers task=edge_deprel")
     task = config.get("task") or {}
-    for key in ("proj_dim", "mlp_hidden"):
-        if task.get(key, 1) < 1:
-            raise ConfigError(f"task.{key}: must be >= 1, got {task[key]}")
+    require_positive(task, ("proj_dim", "mlp_hidden"))
     if str(task.get("source", "file")) == "file" and not task.get("data_dir"):
         raise ConfigError("task.data_dir: task.source=file reads jiant edge-probing JSON files from a folder; set "
                           "task.data_dir=<folder>")
@@ -158,8 +157,7 @@ class EdgeProbe(ElmoTaskModule):
 
     def build(self, data_info: dict) -> None:
         t = self.task_cfg
-        check_edge_config({"elmo": {"placement": self.settings.placement}, "bilm": {"freeze": self.elmo.freeze},
-                           "task": t})
+        check_edge_config(settings_view(self))
         self.label_names = list(data_info["label_names"])
         self.encoder = self.placed_encoder(0, IdentityEncoder)
         dim, pooling = int(t.get("proj_dim", 256)), str(t.get("pooling", "attention"))

@@ -64,7 +64,7 @@ from elmo_lab.modules.word_embedding import word_embedding
 from elmo_lab.probing.columns import LabelledSentence, read_columns
 from elmo_lab.probing.controls import ControlTask, most_frequent_tag_accuracy, most_frequent_tags
 from elmo_lab.probing.mdl import block_ends, online_code, shuffled_order, train_and_score
-from elmo_lab.probing.model import IdentityEncoder, probe_classifier
+from elmo_lab.probing.model import IdentityEncoder, probe_classifier, require_positive, settings_view
 
 from elmo_lab.training.api import JSONL_PREDICTIONS, ElmoDataModule, ElmoTaskModule, StepOutput, Task
 
@@ -115,9 +115,7 @@ def check_probe_config(config: dict) -> None:
                           "task.freeze_word_vectors=true with task.word_vectors (probe=glove sets both)")
     if not config["bilm"].get("freeze", True):
         raise ConfigError("bilm.freeze: the probe reads a fixed biLM; use bilm.freeze=true")
-    for key in ("mlp_hidden", "mlp_layers"):
-        if task.get(key, 1) < 1:
-            raise ConfigError(f"task.{key}: must be >= 1, got {task[key]}")
+    require_positive(task, ("mlp_hidden", "mlp_layers"))
     epochs = (config.get("trainer") or {}).get("max_epochs", 1)
     if task.get("mdl", False) and (epochs is None or epochs < 1):
         raise ConfigError(f"task.mdl: each block's probe trains for trainer.max_epochs epochs; set it >= 1 "
@@ -197,8 +195,7 @@ class LinearProbe(ElmoTaskModule):
 
     def build(self, data_info: dict) -> None:
         t = self.task_cfg
-        check_probe_config({"elmo": {"placement": self.settings.placement}, "bilm": {"freeze": self.elmo.freeze},
-                            "task": t})
+        check_probe_config(settings_view(self))
         self.label_names = list(data_info["label_names"])
         self.embed = word_embedding(t, data_info) if data_info.get("word_vectors") is not None else None
         self.encoder = self.placed_encoder(0 if self.embed is None else self.embed.embedding_dim, IdentityEncoder)

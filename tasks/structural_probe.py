@@ -37,7 +37,7 @@ from elmo_lab.config.schema import ConfigError
 from elmo_lab.data.treebank import DependencySentence
 from elmo_lab.metrics.examples import ExampleScores
 from elmo_lab.probing.controls import TreeControl
-from elmo_lab.probing.model import IdentityEncoder, probe_vectors, require_frozen_input
+from elmo_lab.probing.model import IdentityEncoder, probe_vectors, require_frozen_input, settings_view
 from elmo_lab.probing.structural import mst_edges, predicted_root, tree_depths, tree_distances
 from elmo_lab.probing.tree_metrics import UUAS, LengthAveragedSpearman, RootAccuracy
 from elmo_lab.probing.treebank_data import TreebankProbeData, split_rows, tree_targets
@@ -94,8 +94,7 @@ class StructuralProbe(ElmoTaskModule):
     def build(self, data_info: dict) -> None:
         t = self.task_cfg
         self.target = str(t.get("target", "distance"))
-        check_structural_config({"elmo": {"placement": self.settings.placement}, "bilm": {"freeze": self.elmo.freeze},
-                                 "task": t})
+        check_structural_config(settings_view(self))
         self.encoder = self.placed_encoder(0, IdentityEncoder)
         self.projection = nn.Linear(self.encoder.output_dim, int(t.get("rank", 64)), bias=False)  # B
         nn.init.uniform_(self.projection.weight, -0.05, 0.05)  # the paper's initialisation

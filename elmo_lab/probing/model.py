@@ -48,3 +48,19 @@ def require_frozen_input(config: dict, example: str) -> None:
                           f"{placement}; e.g. {example}")
     if not config["bilm"].get("freeze", True):
         raise ConfigError("bilm.freeze: the probe reads a fixed encoder; use bilm.freeze=true")
+
+
+def require_positive(task: dict, keys: tuple[str, ...]) -> None:
+    """Each of ``task.<key>`` (widths, layer counts) is at least 1 (``ConfigError`` naming the key otherwise)."""
+    from elmo_lab.config.schema import ConfigError
+
+    for key in keys:
+        if (task or {}).get(key, 1) < 1:
+            raise ConfigError(f"task.{key}: must be >= 1, got {task[key]}")
+
+
+def settings_view(module: torch.nn.Module) -> dict:
+    """What a probe's config check reads, from a built task module: its placement, whether the encoder is frozen
+    and its ``task.*`` (the check runs again at build, where the module's settings are final)."""
+    return {"elmo": {"placement": module.settings.placement}, "bilm": {"freeze": module.elmo.freeze},
+            "task": module.task_cfg}
