@@ -125,6 +125,19 @@ class TaskConfig:
 
 
 @dataclass
+class ProbeSetConfig:
+    """``probe_set.*``: several probes trained by one job over one pass of the cached layers
+    (``elmo_lab.probing.probe_set``: the same recipe and numbers as one job per probe, one run directory each);
+    ``probes`` null: the job is one run, as usual."""
+
+    # the representations: a list of probe= choices (layer<j>, upto<j>, mix), e.g. [layer0,layer1,mix], or one
+    # comma-separated string ('layer0,layer1,mix'; what ${probe_choices:${bilm},true} gives)
+    probes: Any = None
+    control_task: List[bool] = field(default_factory=lambda: [False])  # task.control_task values
+    seeds: List[int] = field(default_factory=lambda: [0])  # the seed of each probe (replaces seed)
+
+
+@dataclass
 class TrainConfig:
     """The whole ``train.py`` config; ``task``, ``trainer``, ``logger``, ``callbacks``, ``paths`` come from yaml."""
 
@@ -141,13 +154,14 @@ class TrainConfig:
     test: bool = True  # evaluate the best checkpoint on the test split at the end
     optimized_metric: str = "${task.objective}"  # what train.py returns to sweepers
     run_name: str = MISSING
+    probe_set: ProbeSetConfig = field(default_factory=ProbeSetConfig)
 
 
 # Settings that cannot change a run's result: a resumed run may change them, the report does not group by them, and
 # sweep job directories leave them out of their names.  The one list; each use adds only what its role needs.
 RESULT_NEUTRAL_KEYS = ("force", "test", "threads", "logger", "bilm.cache_dir", "bilm.cache_max_gb",
                        "trainer.enable_progress_bar", "trainer.enable_model_summary", "trainer.log_every_n_steps",
-                       "task.num_workers", "task.download", "callbacks.layer_weights.every_n_steps",
+                       "task.num_workers", "task.download", "callbacks.layer_weights.every_n_steps", "probe_set",
                        "hydra.launcher.n_jobs")
 # Keys added to the schema after runs were written without them, with the value those runs had: a rerun of such a run
 # directory, and the report's grouping, read the absent key as this value instead of as a change.
@@ -254,6 +268,68 @@ def probe_choices(bilm: Any, cumulative: Any = False) -> str:
     return ",".join([f"layer{j}" for j in range(count)] + cumulative + ["mix"])
 
 
+PROBE_CHOICE = re.compile(r"(layer|upto)(\d+)|mix")
+
+
+def probe_elmo_settings(choice: str, key: str = "probe") -> dict:
+    """``elmo.*`` of a ``probe=`` representation: ``layer<j>`` (layer j alone), ``upto<j>`` (the learned mix of layers
+    0..j) or ``mix`` (the learned mix of all); ``ConfigError`` naming ``key`` for anything else."""
+    match = PROBE_CHOICE.fullmatch(str(choice).strip())
+    if match is None or (match.group(2) is not None and int(match.group(2)) >= MAX_PROBE_LAYERS):
+        raise ConfigError(f"{key}: {choice!r} is not a representation; expected layer<j> or upto<j> "
+                          f"(j < {MAX_PROBE_LAYERS}) or mix")
+    j = None if match.group(2) is None else int(match.group(2))
+    if match.group(1) == "layer":
+        return {"placement": "input", "mix": "layer", "layer": j, "max_layer": None}
+    return {"placement": "input", "mix": "all", "layer": None, "max_layer": j}
+
+
+# what the probe-set job (elmo_lab.training.probe_set) does without Lightning's Trainer: these keys must keep the value
+PROBE_SET_TRAINER = {"devices": 1, "num_nodes": 1, "max_steps": -1, "limit_train_batches": None,
+                     "limit_val_batches": None, "limit_test_batches": None, "val_check_interval": None,
+                     "check_val_every_n_epoch": 1, "accumulate_grad_batches": 1, "fast_dev_run": False,
+                     "overfit_batches": 0.0}
+
+
+def probe_set_choices(probes: Any) -> list[str]:
+    """``probe_set.probes`` as a list of choices (from a list, or a comma-separated string)."""
+    items = probes.split(",") if isinstance(probes, str) else list(probes or [])
+    return [str(c).strip() for c in items if str(c).strip()]
+
+
+def validate_probe_set(cfg: DictConfig) -> None:
+    """``probe_set.*`` and what a probe-set job cannot do (``ConfigError`` naming the key): its representations,
+    seeds and control settings, and the Trainer features it does without."""
+    ps = cfg.probe_set
+    choices = probe_set_choices(ps.probes)
+    for choice in choices:
+        probe_elmo_settings(choice, "probe_set.probes")
+    if len(set(choices)) != len(choices) or not ps.seeds or not ps.control_task:
+        raise ConfigError(f"probe_set: give each representation once and at least one seed and control setting, got "
+                          f"probes={ps.probes}, seeds={list(ps.seeds)}, control_task={list(ps.control_task)}")
+    for seed in ps.seeds:
+        if not 0 <= seed < 2**32:
+            raise ConfigError(f"probe_set.seeds: each must be in 0 .. 2**32 - 1, got {seed}")
+    if any(ps.control_task) and "control_task" not in cfg.task:
+        raise ConfigError(f"probe_set.control_task: task {cfg.task.name} has no control task (task.control_task)")
+    trainer = cfg.trainer
+    for key, expected in PROBE_SET_TRAINER.items():
+        if trainer.get(key, expected) != expected:
+            raise ConfigError(f"trainer.{key}: a probe-set job trains without Lightning's Trainer and needs "
+                              f"{expected}, got {trainer.get(key)}; run the probes one job each instead")
+    if trainer.get("max_epochs") is None or trainer.max_epochs < 1:
+        raise ConfigError(f"trainer.max_epochs: a probe-set job trains a fixed number of epochs >= 1, got "
+                          f"{trainer.get('max_epochs')}")
+    unsupported = [("callbacks.early_stopping", (cfg.get("callbacks") or {}).get("early_stopping") is not None),
+                   ("task.lr_scheduler.name", str((cfg.task.get("lr_scheduler") or {}).get("name", "none")) != "none"),
+                   ("task.mdl", bool(cfg.task.get("mdl", False))), ("task.word_vectors", bool(cfg.task.get("word_vectors"))),
+                   ("bilm.freeze", not cfg.bilm.freeze)]
+    for key, used in unsupported:
+        if used:
+            raise ConfigError(f"{key}: not in a probe-set job (probe_set.probes), which trains the probes of one frozen "
+                              f"encoder side by side; got {OmegaConf.select(cfg, key)}; run the probes one job each")
+
+
 def register_configs() -> None:
     """Register the schemas (``train_schema``, the root of ``conf/train.yaml``) and the resolvers the configs use:
     ``basename``, ``probe_run_name``, ``probe_choices``, ``epochs_for_fraction`` and ``job_name_excluded_keys``
@@ -261,10 +337,8 @@ def register_configs() -> None:
     cs = ConfigStore.instance()
     cs.store(name="train_schema", node=TrainConfig)
     for j in range(MAX_PROBE_LAYERS):  # probe=layer<j>: one layer; upto<j>: the mix of 0..j (mix.yaml: all of them)
-        cs.store(group="probe", name=f"layer{j}", package="_global_",
-                 node={"elmo": {"placement": "input", "mix": "layer", "layer": j, "max_layer": None}})
-        cs.store(group="probe", name=f"upto{j}", package="_global_",
-                 node={"elmo": {"placement": "input", "mix": "all", "layer": None, "max_layer": j}})
+        for name in (f"layer{j}", f"upto{j}"):
+            cs.store(group="probe", name=name, package="_global_", node={"elmo": probe_elmo_settings(name)})
     OmegaConf.register_new_resolver("probe_choices", probe_choices, replace=True)
     OmegaConf.register_new_resolver("basename", _basename, replace=True)
     OmegaConf.register_new_resolver("probe_run_name", probe_run_name, replace=True)
@@ -292,6 +366,8 @@ SUBWORD_KEY_DEFAULTS = {"pooling": Pooling.mean, "include_embeddings": True, "ma
 def validate(cfg: DictConfig) -> None:
     """Check what the types cannot; raise ``ConfigError`` naming the key, the rule and the value."""
     validate_run(cfg)
+    if cfg.get("probe_set") is not None and cfg.probe_set.probes:
+        validate_probe_set(cfg)
     checks = [
         ("elmo.l2_coef", cfg.elmo.l2_coef >= 0, "must be >= 0"),
         ("elmo.dropout", 0 <= cfg.elmo.dropout < 1, "must be in [0, 1)"),

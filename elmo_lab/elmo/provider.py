@@ -29,6 +29,7 @@ from elmo_lab.config.encoder_kinds import encoder_class
 from elmo_lab.elmo.layer_cache import SequenceLayerCache
 
 ENCODER_PREFIX = "encoder."
+LAYERS = "encoder_layers"  # the batch key of layers computed once for a batch that several models read
 LEGACY_PREFIX = "bilm."  # checkpoints written before the encoder interface kept the LSTM biLM here
 
 
@@ -111,7 +112,10 @@ class ContextualLayers(nn.Module):
 
     def layers_of(self, encoded: dict) -> torch.Tensor | None:
         """``layers`` of one encoded token sequence batch (``encode_tokens``' dict: ``tokens`` and, when the encoder
-        runs per batch, ``encoder_input``): (batch, L + 1, time, dim), or None without an encoder."""
+        runs per batch, ``encoder_input``): (batch, L + 1, time, dim), or None without an encoder.  A batch that already
+        holds them (``LAYERS``: set once per batch where several models read the same batch) is answered from it."""
+        if LAYERS in encoded:
+            return encoded[LAYERS]
         return self.layers(encoded["tokens"], encoded.get(ENCODER_INPUT))
 
     def prepare(self, context: PrepareContext) -> dict | None:

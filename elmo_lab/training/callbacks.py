@@ -7,6 +7,7 @@ from pathlib import Path
 import pytorch_lightning as pl
 import torch
 
+from elmo_lab.elmo.placements import placed_mixes
 from elmo_lab.metrics.layer_scores import center_of_gravity, norm_shares
 from elmo_lab.util.atomic import atomic_path
 
@@ -31,6 +32,14 @@ def layer_weights(module: pl.LightningModule, norms_split: str | None = None) ->
                                           "center_of_gravity": center_of_gravity(share) if any(share) else None}
             out[name] = entry
     return out
+
+
+def measure_layer_norms(model: torch.nn.Module, on: bool = True) -> None:
+    """Make every mix of ``model`` measure its layers' token norms from the next pass on (fresh meters; ``on=False``:
+    nothing): the norm-weighted contributions of ``layer_weights``."""
+    if on:
+        for mix in placed_mixes(model).values():
+            mix.measure_norms()
 
 
 def plot_layer_weights(weights: dict[str, dict], path: str | Path, title: str = "") -> Path | None:

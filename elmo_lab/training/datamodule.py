@@ -170,6 +170,7 @@ class ElmoDataModule(pl.LightningDataModule, ABC):
         self.vocab: WordVocabulary | None = None
         self.word_vectors: PretrainedWords | None = None  # task.word_vectors for the vocabulary
         self._subset_notes: dict[str, Any] = {}
+        self.epoch = 0  # the training epoch when no Trainer drives this module (elmo_lab.probing.probe_set)
 
     # --- what a task provides -------------------------------------------------------------------------------
     @abstractmethod
@@ -311,7 +312,7 @@ class ElmoDataModule(pl.LightningDataModule, ABC):
         return DataLoader(examples, batch_sampler=sampler, **common)
 
     def _current_epoch(self) -> int:
-        return self.trainer.current_epoch if self.trainer is not None else 0
+        return self.trainer.current_epoch if self.trainer is not None else self.epoch
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", True)

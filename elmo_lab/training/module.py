@@ -181,14 +181,19 @@ class ElmoTaskModule(pl.LightningModule, ABC):
             gathered: list = [None] * self.trainer.world_size
             torch.distributed.all_gather_object(gathered, records)
             records = [r for part in gathered for r in part]
-        by_index = dict(records)
         if self.trainer.is_global_zero:
-            ordered, run_dir = [by_index[i] for i in sorted(by_index)], Path(self.trainer.default_root_dir)
-            self.write_predictions(ordered, run_dir)
-            scores = self.example_scores(ordered)
-            if scores is not None:
-                with atomic_path(run_dir / EXAMPLES_FILE) as tmp:
-                    tmp.write_text(example_table_json(*scores), encoding="utf-8")
+            self.write_test_outputs(records, Path(self.trainer.default_root_dir))
+
+    def write_test_outputs(self, records: list[tuple[int, Any]], run_dir: Path) -> None:
+        """The predictions file and the per-example scores (``EXAMPLES_FILE``) of the whole test split, from its
+        ``(index, record)`` pairs in any order (each index once)."""
+        by_index = dict(records)
+        ordered = [by_index[i] for i in sorted(by_index)]
+        self.write_predictions(ordered, run_dir)
+        scores = self.example_scores(ordered)
+        if scores is not None:
+            with atomic_path(run_dir / EXAMPLES_FILE) as tmp:
+                tmp.write_text(example_table_json(*scores), encoding="utf-8")
 
     def on_train_epoch_start(self) -> None:
         self.elmo.reset_state()

@@ -25,14 +25,14 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from elmo_lab.config.schema import ConfigError, validate
-from elmo_lab.elmo.placements import ElmoSettings, placed_mixes
+from elmo_lab.elmo.placements import ElmoSettings
 from elmo_lab.contextual.base import PrepareContext
 from elmo_lab.elmo.provider import ContextualLayers
-from elmo_lab.training.callbacks import LayerWeightLogger, ValidationHistory, layer_weights
+from elmo_lab.training.callbacks import LayerWeightLogger, ValidationHistory, measure_layer_norms
 from elmo_lab.run.run_dir import make_loggers, prepare_run_dir
 from elmo_lab.training.tasks import load_task
 from elmo_lab.metrics.examples import EXAMPLES_FILE
-from elmo_lab.training.results import RESULTS_FILE, chance_report, write_json_atomic, write_results
+from elmo_lab.training.results import RESULTS_FILE, write_json_atomic, write_run_results
 
 log = logging.getLogger(__name__)
 # A frozen biLM is kept in eval mode on purpose (no dropout inside it); Lightning would warn about it every run.
@@ -52,21 +52,13 @@ def _check_objective(objective: str, model: pl.LightningModule, task: str) -> No
                           f"{', '.join(sorted(logged))}")
 
 
-def _numbers(values: list[float]) -> str:
-    return "[" + ", ".join(f"{x:.2f}" for x in values) + "]"
-
-
-def measure_layer_norms(model: pl.LightningModule, on: bool = True) -> None:
-    """Make every mix of ``model`` measure its layers' token norms from the next pass on (fresh meters; ``on=False``:
-    nothing)."""
-    if on:
-        for mix in placed_mixes(model).values():
-            mix.measure_norms()
-
-
 def train(cfg: DictConfig) -> float | None:
     """Run one task training as ``cfg`` says; return ``cfg.optimized_metric`` (for sweepers)."""
     validate(cfg)
+    if cfg.probe_set.probes:  # several probes in this one job
+        from elmo_lab.training.probe_set import train_probe_set
+
+        return train_probe_set(cfg)
     run_dir = Path(cfg.paths.output_dir)
     results_path = run_dir / RESULTS_FILE
     plain = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
@@ -94,6 +86,9 @@ def train(cfg: DictConfig) -> float | None:
     if elmo.cache is not None:  # computed at the first batch: after fine-tuning and any checkpoint restore
         elmo.cache.add(datamodule.all_sequences())
     data_info = {**datamodule.model_info(), "word_vectors": datamodule.word_vectors}  # word_vectors: task.word_vectors
+    # the initial weights depend on the seed alone (not on what building the encoder or reading the data drew), as
+    # in a probe-set job (elmo_lab.training.probe_set), which builds its models after one shared encoder and data
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
     model = task.module(task=plain["task"], elmo=elmo, settings=settings, data_info=data_info,
                         seed=cfg.seed)
     _check_objective(cfg.optimized_metric, model, str(cfg.task.name))  # before any training, not after an epoch
@@ -137,24 +132,10 @@ def train(cfg: DictConfig) -> float | None:
     if cfg.test:
         measure_layer_norms(model)
         metrics.update(trainer.test(model, datamodule=datamodule, ckpt_path=ckpt, verbose=False)[0])
-    weights = layer_weights(model, norms_split)
     for cb in callbacks:
         if isinstance(cb, LayerWeightLogger):
             cb.write_heatmap(trainer, model, title=f"{cfg.task.name}: placement={placement}, mix={e['mix']}, "
                                                    f"λ={e['l2_coef']}")
     if writer:
-        write_results(run_dir, task=cfg.task.name, placement=placement, mix=e["mix"], l2_coef=e["l2_coef"],
-                      seed=cfg.seed, metrics=metrics, layer_weights=weights, data_sizes=datamodule.data_sizes(),
-                      config=plain, finetune=finetune, objective=cfg.optimized_metric,
-                      data_notes={**datamodule.data_notes(), **datamodule.subset_notes(),
-                                  **datamodule.word_vector_notes()},
-                      history=fit_history, chance=chance_report(metrics, datamodule.chance_levels()),
-                      paper=task.paper_row(plain) if task.paper_row else None, metric_units=task.metric_units,
-                      sections=model.results_sections())
-        print("metrics: " + "  ".join(f"{k} {v:.4f}" for k, v in sorted(metrics.items())))
-        for name, w in weights.items():
-            shares = w.get("contributions", {}).get("share")
-            print(f"layer weights {name}: s = {_numbers(w['s'])}, gamma = {w['gamma']:.2f}, "
-                  f"E_s = {w['center_of_gravity']:.2f}" + (f", norm-weighted shares = {_numbers(shares)}" if shares else ""))
-        print(f"results: {results_path}")
+        write_run_results(run_dir, plain, task, datamodule, model, metrics, fit_history, norms_split, finetune)
     return metrics.get(cfg.optimized_metric)

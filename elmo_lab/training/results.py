@@ -64,3 +64,33 @@ def chance_report(metrics: dict, levels: dict[str, float]) -> dict:
     at = [k for k, level in sorted(levels.items())
           if metrics.get(k) is not None and float(_plain(metrics[k])) <= level + 1e-9]
     return {"levels": dict(sorted(levels.items())), "at_chance": at}
+
+
+def _numbers(values: list[float]) -> str:
+    return "[" + ", ".join(f"{x:.2f}" for x in values) + "]"
+
+
+def write_run_results(run_dir: Path, plain: dict, task: Any, datamodule: Any, model: Any, metrics: dict,
+                      history: list, norms_split: str, finetune: dict | None = None) -> Path:
+    """``results.json`` of a finished task run (``write_results`` with what the run's ``task`` (a ``Task``), its
+    datamodule and its model say; ``plain``: the run's whole config) and its summary printed: the metrics and each
+    mix's weights, E_s and norm-weighted shares (measured on ``norms_split``)."""
+    from elmo_lab.training.callbacks import layer_weights  # Lightning: only when a run has finished
+
+    e = plain["elmo"]
+    weights = layer_weights(model, norms_split)
+    path = write_results(
+        run_dir, task=plain["task"]["name"], placement=e["placement"], mix=e["mix"], l2_coef=e["l2_coef"],
+        seed=plain["seed"], metrics=metrics, layer_weights=weights, data_sizes=datamodule.data_sizes(), config=plain,
+        finetune=finetune, objective=plain["optimized_metric"],
+        data_notes={**datamodule.data_notes(), **datamodule.subset_notes(), **datamodule.word_vector_notes()},
+        history=history, chance=chance_report(metrics, datamodule.chance_levels()),
+        paper=task.paper_row(plain) if task.paper_row else None, metric_units=task.metric_units,
+        sections=model.results_sections())
+    print("metrics: " + "  ".join(f"{k} {v:.4f}" for k, v in sorted(metrics.items())))
+    for name, w in weights.items():
+        shares = w.get("contributions", {}).get("share")
+        print(f"layer weights {name}: s = {_numbers(w['s'])}, gamma = {w['gamma']:.2f}, "
+              f"E_s = {w['center_of_gravity']:.2f}" + (f", norm-weighted shares = {_numbers(shares)}" if shares else ""))
+    print(f"results: {path}")
+    return path
