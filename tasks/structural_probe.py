@@ -38,7 +38,7 @@ from elmo_lab.data.treebank import DependencySentence
 from elmo_lab.metrics.examples import ExampleScores
 from elmo_lab.probing.controls import TreeControl
 from elmo_lab.probing.model import IdentityEncoder, probe_vectors, require_frozen_input, settings_view
-from elmo_lab.probing.structural import mst_edges, predicted_root, tree_depths, tree_distances
+from elmo_lab.probing.structural import gold_tree_edges, mst_edges, predicted_root, tree_depths, tree_distances
 from elmo_lab.probing.tree_metrics import UUAS, LengthAveragedSpearman, RootAccuracy
 from elmo_lab.probing.treebank_data import TreebankProbeData, split_rows, tree_targets
 from elmo_lab.training.api import JSONL_PREDICTIONS, ElmoTaskModule, StepOutput, Task
@@ -114,9 +114,9 @@ class StructuralProbe(ElmoTaskModule):
             n = len(heads)
             values = tree_distances(heads) if self.target == "distance" else tree_depths(heads)
             if self.target == "distance":
-                gold[i, :n, :n] = torch.as_tensor(values, dtype=like.dtype)
+                gold[i, :n, :n] = torch.tensor(values, dtype=like.dtype)
             else:
-                gold[i, :n] = torch.as_tensor(values, dtype=like.dtype)
+                gold[i, :n] = torch.tensor(values, dtype=like.dtype)
         return gold
 
     def step(self, batch: dict) -> StepOutput:
@@ -161,7 +161,7 @@ class StructuralProbe(ElmoTaskModule):
         if self.target == "distance":
             rows = []
             for r in records:
-                gold = mst_edges(tree_distances(r["gold"]), np.asarray(r["scored"], dtype=bool))
+                gold = gold_tree_edges(r["gold"], np.asarray(r["scored"], dtype=bool))
                 rows.append([len(gold & {tuple(e) for e in r["pred_edges"]}), len(gold)])
             return keys, {"uuas": ExampleScores("ratio", rows)}
         rows = [[float(r["pred_root"] == r["gold"].index(0))] for r in records]

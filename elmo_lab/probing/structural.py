@@ -20,6 +20,7 @@ The rules are the paper's evaluation code's:
 from __future__ import annotations
 
 from collections import defaultdict
+from functools import lru_cache
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -54,7 +55,14 @@ def _check_heads(heads: Sequence[int]) -> None:
 
 def _paths(heads: Sequence[int], with_root: bool) -> np.ndarray:
     """Path lengths (in arcs) between the nodes of the tree ``heads``: the words alone (n, n), or the root node 0
-    and the words (n + 1, n + 1); ``ValueError`` unless the arcs form one tree (one root word, no cycle)."""
+    and the words (n + 1, n + 1); ``ValueError`` unless the arcs form one tree (one root word, no cycle).  Read-only
+    and computed once per tree: every evaluation pass scores the same gold trees again (scipy's checks cost ~0.5 ms
+    a sentence)."""
+    return _tree_paths(tuple(int(h) for h in heads), bool(with_root))
+
+
+@lru_cache(maxsize=1 << 16)
+def _tree_paths(heads: tuple[int, ...], with_root: bool) -> np.ndarray:
     _check_heads(heads)
     n, shift = len(heads), int(with_root)
     arcs = [(i + 1, h) for i, h in enumerate(heads) if with_root or h > 0]  # (word, head), 1-based
@@ -64,7 +72,9 @@ def _paths(heads: Sequence[int], with_root: bool) -> np.ndarray:
     lengths = shortest_path(graph, method="D", directed=False, unweighted=True)
     if not np.isfinite(lengths).all() or sum(h == 0 for h in heads) != 1:
         raise ValueError(f"heads {list(heads)} do not form one tree (expected one word with head 0 and no cycle)")
-    return lengths.astype(int)
+    out = lengths.astype(int)
+    out.flags.writeable = False
+    return out
 
 
 def tree_distances(heads: Sequence[int]) -> np.ndarray:
@@ -95,8 +105,20 @@ def mst_edges(distances: np.ndarray, keep: np.ndarray | None = None) -> set[tupl
 def uuas_counts(predicted: np.ndarray, heads: Sequence[int], keep: np.ndarray | None = None) -> tuple[int, int]:
     """(gold edges found in the predicted tree, gold edges) of one sentence: both trees are minimum spanning trees
     over the words ``keep`` (predicted distances (n, n); gold tree distances from ``heads``)."""
-    gold = mst_edges(tree_distances(heads), keep)
+    gold = gold_tree_edges(heads, keep)
     return len(gold & mst_edges(predicted, keep)), len(gold)
+
+
+def gold_tree_edges(heads: Sequence[int], keep: np.ndarray | None = None) -> frozenset[tuple[int, int]]:
+    """The minimum spanning tree over the words ``keep`` of the gold tree distances of ``heads`` (``mst_edges``;
+    computed once per tree and word selection)."""
+    kept = None if keep is None else tuple(bool(k) for k in keep)
+    return _gold_edges(tuple(int(h) for h in heads), kept)
+
+
+@lru_cache(maxsize=1 << 16)
+def _gold_edges(heads: tuple[int, ...], keep: tuple[bool, ...] | None) -> frozenset[tuple[int, int]]:
+    return frozenset(mst_edges(tree_distances(heads), None if keep is None else np.array(keep, dtype=bool)))
 
 
 def _row_spearman(a: np.ndarray, b: np.ndarray) -> np.ndarray:
