@@ -12,8 +12,11 @@ labels (torchmetrics, multilabel); objective ``val/f1``.
 Data: ``load_edge_splits(task.source, task.data_dir)`` (``deprel``: UD EWT relations on (dependent, head) word pairs;
 ``entities``: CoNLL-2003 entity spans; ``spr2``: UDS proto-role properties, multi-label; ``supersense``: UDS noun
 supersenses; ``file``: jiant edge-probing JSON files).  Labels: ``task.labels`` when given (a target with any other
-label is an error naming the key, the split and the example), else the training split's; a dev/test label never seen
-in train gets an extra column the probe never predicts (always a false negative), as the token probe does.
+label is an error naming the example's ``file:line``, or for the built-in sources read from no file line the source,
+split and example, and listing the allowed labels), else the training split's.  A dev/test label never seen in train
+(only possible without ``task.labels``) gets an extra column the probe never predicts, as the token probe does: every
+such gold label counts as a false negative in micro-F1 (the model's and the majority baseline's alike), adds nothing
+to the loss, and stays in the predictions' ``gold``; the labels are listed in ``data_notes.unseen_labels``.
 
 Controls, in ``results.json`` ``data_notes``: the majority baseline (the most frequent label set of the training
 targets, predicted for every target: its micro-F1); ``bilm.random_weights=true``; ``probe=layer0``; and
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from textwrap import shorten
 from collections import Counter
 from typing import Any
 
@@ -61,6 +65,23 @@ def heads_of(example: EdgeExample, target: EdgeTarget) -> list[str]:
     return [span_head(example.tokens, span) for span in spans]
 
 
+def unknown_label_message(source: str, split: str, number: int, example: EdgeExample, k: int, label: str,
+                          allowed: list[str]) -> str:
+    """Where a target's label outside ``task.labels`` is and which labels were expected: ``file:line`` of the example
+    when it was read from a file line (a jiant JSON line; for ``deprel`` from a CoNLL-U folder, its sentence's first
+    word), else the source, the split, the example's number there (among the sentences with targets) and its words."""
+    shown = ", ".join(allowed[:12]) + (f", ... ({len(allowed)} labels)" if len(allowed) > 12 else "")
+    unknown = f"has label {label!r}, not in task.labels (expected one of: {shown})"
+    if source == "file" and example.location:
+        return f"{example.location}: targets[{k}] {unknown}"
+    target = example.targets[k]
+    spans = ", ".join(f"{name} {' '.join(example.tokens[span[0]:span[1]])!r}"
+                      for name, span in (("span1", target.span1), ("span2", target.span2)) if span is not None)
+    words = shorten(" ".join(example.tokens), 40, placeholder=" ...")
+    where = example.location or f"{split} example {number} ({words})"
+    return f"{where}: edge source {source}: targets[{k}] ({spans}) {unknown}"
+
+
 def micro_f1(counts: list[tuple[int, int, int]]) -> float:
     """Micro-F1 from (true positives, predicted, gold) counts."""
     tp, predicted, gold = (sum(c[k] for c in counts) for k in range(3))
@@ -78,6 +99,7 @@ class EdgeDataModule(ElmoDataModule):
         self.two_spans = False
         self.baseline: dict[str, float] = {}
         self.majority: tuple[str, ...] = ()
+        self.unseen: dict[str, list[str]] = {}  # dev/test labels outside label_names (never seen in train)
         self.control: EdgeControl | None = None
 
     def load_splits(self) -> dict[str, list[EdgeExample]]:
@@ -88,19 +110,22 @@ class EdgeDataModule(ElmoDataModule):
 
     def _check(self) -> None:
         """One or two spans in every target alike; every label in ``task.labels`` when it is given."""
-        allowed = set(self.task.labels) if self.task.get("labels") else None
         kinds = {t.span2 is not None for split in SPLITS for e in self.splits[split] for t in e.targets}
         if len(kinds) > 1:
             raise DataError(f"edge source {self.task.source}: some targets have span2 and some do not; expected "
                             f"one kind (one span or two) in every split")
         self.two_spans = kinds == {True}
+        if not self.task.get("labels"):
+            return
+        allowed = [str(x) for x in self.task.labels]
+        known = set(allowed)
         for split in SPLITS:
             for number, example in enumerate(self.splits[split], start=1):
                 for k, target in enumerate(example.targets):
-                    unknown = [x for x in target.labels if allowed is not None and x not in allowed]
+                    unknown = [x for x in target.labels if x not in known]
                     if unknown:
-                        raise ConfigError(f"task.labels: {split} example {number} ({' '.join(example.tokens)[:40]}"
-                                          f"...) targets[{k}] has label {unknown[0]!r}, not in task.labels")
+                        raise DataError(unknown_label_message(str(self.task.source), split, number, example, k,
+                                                              unknown[0], allowed))
 
     def on_splits_loaded(self) -> None:
         self._check()
@@ -118,8 +143,14 @@ class EdgeDataModule(ElmoDataModule):
         self.baseline = {f"{split}/f1": micro_f1([(len(set(self.majority) & set(t.labels)), len(self.majority),
                                                    len(t.labels)) for e in self.splits[split] for t in e.targets])
                          for split in SPLITS}
+        known = set(self.label_names)
+        self.unseen = {split: sorted({x for e in self.splits[split] for t in e.targets for x in t.labels} - known)
+                       for split in ("dev", "test")}
         print(f"majority baseline ({' '.join(self.majority)}; {len(self.label_names)} labels): "
               f"dev f1 {self.baseline['dev/f1']:.4f}, test f1 {self.baseline['test/f1']:.4f}")
+        if any(self.unseen.values()):
+            print(f"dev/test labels never seen in train, always counted as missed: "
+                  f"{', '.join(sorted(set(self.unseen['dev'] + self.unseen['test'])))}")
 
     def collate(self, examples: list[EdgeExample]) -> dict[str, Any]:
         batch = self.encode_tokens([list(e.tokens) for e in examples])
@@ -144,7 +175,7 @@ class EdgeDataModule(ElmoDataModule):
         counts = {split: sum(len(e.targets) for e in self.splits[split]) for split in SPLITS}
         notes = {"source": str(self.task.source), "labels": len(self.label_names), "two_spans": self.two_spans,
                  "targets": counts, "majority_labels": list(self.majority), "majority_baseline": self.baseline,
-                 "control_task": self.control is not None}
+                 "control_task": self.control is not None, "unseen_labels": self.unseen}
         if self.control is not None:
             notes["control_seed"] = self.control.seed
         return notes

@@ -52,7 +52,7 @@ class _SentenceBuilder:
         return DependencySentence(
             tokens=[r[1] for r in self.rows], lemmas=[r[2] for r in self.rows], upos=[r[3] for r in self.rows],
             xpos=[r[4] for r in self.rows], heads=heads, relations=[r[7] for r in self.rows],
-            sentence_id=self.comments.get("sent_id", ""), extra=extra)
+            sentence_id=self.comments.get("sent_id", ""), extra=extra, source=where, line=self.lines[0])
 
 
 def parse_conllu(lines: Iterable[str], where: str) -> list[DependencySentence]:

@@ -23,6 +23,9 @@ Sources (:func:`load_edge_splits`); sentences without a target are left out of e
   so when they differ the best-supported supersense wins (ties: alphabetical), and arguments none of whose
   supersenses is positive are left out.
 - ``file``: jiant's edge-probing JSON-lines files in ``data_dir`` (:func:`find_edge_files`).
+
+Examples keep where they were read (``EdgeExample.source``/``line``): the JSON line of a ``file`` example, the first
+word's line of a sentence of a CoNLL-U ``data_dir`` (``deprel``); none for the cached UD English-EWT and CoNLL-2003.
 """
 from __future__ import annotations
 
@@ -47,7 +50,7 @@ def deprel_edges(sentence: DependencySentence) -> EdgeExample:
     """One example: every (dependent, head) word pair with its relation, the root arc left out."""
     targets = [EdgeTarget((i, i + 1), (relation,), (head - 1, head))
                for i, (head, relation) in enumerate(zip(sentence.heads, sentence.relations)) if head > 0]
-    return EdgeExample(list(sentence.tokens), targets)
+    return EdgeExample(list(sentence.tokens), targets, source=sentence.source, line=sentence.line)
 
 
 def spr2_edges(sentence: DependencySentence, likely: float = SPR2_LIKELY) -> EdgeExample:
@@ -56,7 +59,7 @@ def spr2_edges(sentence: DependencySentence, likely: float = SPR2_LIKELY) -> Edg
                           tuple(sorted(p for p, rating in pair["ratings"].items() if rating >= likely)),
                           (pair["argument"][0], pair["argument"][1]))
                for pair in sentence.extra.get("spr2", [])]
-    return EdgeExample(list(sentence.tokens), targets)
+    return EdgeExample(list(sentence.tokens), targets, source=sentence.source, line=sentence.line)
 
 
 def supersense_edges(sentence: DependencySentence) -> EdgeExample:
@@ -66,7 +69,7 @@ def supersense_edges(sentence: DependencySentence) -> EdgeExample:
         ranked = sorted(argument["supersenses"].items(), key=lambda item: (-item[1], item[0]))
         if ranked and ranked[0][1] > 0:
             targets.append(EdgeTarget((argument["head"], argument["head"] + 1), (ranked[0][0],)))
-    return EdgeExample(list(sentence.tokens), targets)
+    return EdgeExample(list(sentence.tokens), targets, source=sentence.source, line=sentence.line)
 
 
 def entity_edges(tokens: list[str], tags: list[str]) -> EdgeExample:

@@ -4,7 +4,9 @@ spans are token offsets into the space-split ``text`` with an exclusive end; ``s
 ``label`` is a string or a list of strings (multi-label tasks).  Other keys of a record or a target (jiant's
 ``info``, ``source``, ...) are kept in ``info`` and written back.  :func:`read_edges` / :func:`write_edges` read and
 write such files; bad input (a line that is not JSON, a target without ``span1``/``label``, a span beyond the
-sentence) is a :class:`DataError` naming ``file:line``.
+sentence) is a :class:`DataError` naming ``file:line``.  Each example read from a file keeps its ``source`` (the
+path) and ``line``, so later checks (e.g. a label outside a fixed label set) can name ``file:line`` too; neither is
+part of equality or of what is written back.
 """
 from __future__ import annotations
 
@@ -34,11 +36,19 @@ class EdgeTarget:
 
 @dataclass(frozen=True)
 class EdgeExample:
-    """One sentence (its tokens) and the edges probed in it."""
+    """One sentence (its tokens) and the edges probed in it; ``source``/``line``: where it was read (the file and
+    its 1-based line; ``""``/``0`` when it was not read from a file line)."""
 
     tokens: list[str]
     targets: list[EdgeTarget]
     info: dict = field(default_factory=dict, compare=False)  # other keys of the record, kept for round trips
+    source: str = field(default="", compare=False)
+    line: int = field(default=0, compare=False)
+
+    @property
+    def location(self) -> str:
+        """``file:line`` when the example was read from a file line, else ``""``."""
+        return f"{self.source}:{self.line}" if self.source and self.line else ""
 
 
 def _span(value: object, name: str, size: int, where: str) -> tuple[int, int]:
@@ -70,8 +80,9 @@ def _target(value: object, size: int, where: str) -> EdgeTarget:
     return EdgeTarget(_span(value["span1"], "span1", size, where), _labels(value["label"], where), span2, info)
 
 
-def parse_edge_record(line: str, where: str) -> EdgeExample:
-    """One JSON line of an edge-probing file (format: module docstring); errors name ``where`` (``file:line``)."""
+def parse_edge_record(line: str, where: str, source: str = "", number: int = 0) -> EdgeExample:
+    """One JSON line of an edge-probing file (format: module docstring); errors name ``where`` (``file:line``);
+    ``source``/``number``: the file and line the example keeps."""
     try:
         record = json.loads(line)
     except json.JSONDecodeError as error:
@@ -82,12 +93,12 @@ def parse_edge_record(line: str, where: str) -> EdgeExample:
         raise DataError(f'{where}: expected an object with "text" (a string) and "targets" (a list)')
     tokens = record["text"].split()
     targets = [_target(t, len(tokens), f"{where}: targets[{i}]") for i, t in enumerate(record["targets"])]
-    return EdgeExample(tokens, targets, {k: v for k, v in record.items() if k not in _RECORD_KEYS})
+    return EdgeExample(tokens, targets, {k: v for k, v in record.items() if k not in _RECORD_KEYS}, source, number)
 
 
 def parse_edges(lines: Iterable[str], where: str) -> list[EdgeExample]:
     """The examples of an edge-probing file's lines (blank lines skipped); an empty file is a :class:`DataError`."""
-    examples = [parse_edge_record(line, f"{where}:{number}")
+    examples = [parse_edge_record(line, f"{where}:{number}", where, number)
                 for number, line in enumerate(lines, start=1) if line.strip()]
     if not examples:
         raise DataError(f'{where}: no examples (expected one JSON object per line, {{"text": ..., "targets": [...]}})')

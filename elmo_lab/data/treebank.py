@@ -21,6 +21,8 @@ class DependencySentence:
     relations: list[str]
     sentence_id: str = ""
     extra: dict = field(default_factory=dict, compare=False)  # reader-specific annotations (e.g. UDS properties)
+    source: str = field(default="", compare=False)  # the file it was read from, when it has lines (CoNLL-U)
+    line: int = field(default=0, compare=False)  # the 1-based line of its first word there (0: not known)
 
     def __len__(self) -> int:
         return len(self.tokens)

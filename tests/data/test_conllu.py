@@ -32,7 +32,8 @@ def write(tmp_path: Path, text: str, name: str = "x-ud-train.conllu") -> Path:
 
 
 def test_words_heads_relations_and_comments(tmp_path):
-    first, second = read_conllu(write(tmp_path, SAMPLE))
+    path = write(tmp_path, SAMPLE)
+    first, second = read_conllu(path)
     assert first.tokens == ["I", "ca", "n't", "go", "."]  # the range 2-3 and the empty node 4.1 are not words
     assert first.lemmas == ["I", "can", "not", "go", "."]
     assert first.upos == ["PRON", "AUX", "PART", "VERB", "PUNCT"]
@@ -42,6 +43,7 @@ def test_words_heads_relations_and_comments(tmp_path):
     assert first.sentence_id == "s1" and first.extra == {"text": "I can't go."}
     assert second.tokens == ["Hello", "there"] and second.heads == [0, 1] and second.sentence_id == "s2"
     assert first.column("deprel") == first.relations
+    assert (first.source, first.line, second.source, second.line) == (str(path), 4, str(path), 13)  # first words
 
 
 def test_last_sentence_without_blank_line_and_crlf(tmp_path):

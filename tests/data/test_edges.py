@@ -24,7 +24,9 @@ def write(tmp_path: Path, lines: list[str], name: str = "train.json") -> Path:
 
 
 def test_read_spans_labels_and_kept_keys(tmp_path):
-    srl, spr = read_edges(write(tmp_path, [SRL, SPR]))
+    path = write(tmp_path, ["", SRL, SPR])
+    srl, spr = read_edges(path)
+    assert (srl.location, spr.location) == (f"{path}:2", f"{path}:3")  # kept for later errors; blank lines count
     assert srl.tokens == ["Ian", "ate", "strawberry", "ice", "cream"]
     assert srl.targets[0] == EdgeTarget((1, 2), ("A0",), (0, 1))
     assert srl.targets[1].span2 == (2, 5) and srl.targets[1].info == {"info": {"pred": "eat"}}

@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 
 from edge_fixtures import write_edge_files
+from treebank_fixtures import write_treebank
 from learning_helpers import trained_metrics
-from tasks.edge_probe import EdgeDataModule, heads_of
+from elmo_lab.data.edges import EdgeExample, EdgeTarget
+from tasks.edge_probe import EdgeDataModule, heads_of, unknown_label_message
 from train_helpers import train_main_in_process
 
 PROBE = ["experiment=probe_layers", "probe=layer0", "elmo.placement=input", "task=edge_entities", "task.source=file"]
@@ -39,6 +41,7 @@ def test_majority_baseline_by_hand(tmp_path: Path) -> None:
     # majority label set {X}; dev: tp 1, predicted 2, gold 3 -> 2/5; test: 1, 1, 1 -> 1
     notes = dm.data_notes()
     assert notes["majority_labels"] == ["X"] and dm.label_names == ["X", "Y"]
+    assert notes["unseen_labels"] == {"dev": ["Z"], "test": []}
     assert notes["majority_baseline"] == {"train/f1": pytest.approx(2 * 3 / (3 + 4)), "dev/f1": pytest.approx(0.4),
                                           "test/f1": pytest.approx(1.0)}
     batch = dm.collate(dm.splits["dev"])
@@ -87,12 +90,44 @@ def test_bad_spans_and_labels_fail_in_one_line_and_write_nothing(broken: str, ti
         with open(data / "dev.json", "a") as f:
             f.write(json.dumps({"text": "a b", "targets": [{"span1": [1, 3], "label": "PER"}]}) + "\n")
         expected = f"error: {data / 'dev.json'}:3: targets[0]: span1 [1, 3] is beyond the sentence of 2 tokens"
-    else:
-        extra = ["task.labels=[PER,LOC,ORG]"]
-        expected = "error: task.labels: "
+    else:  # a multi-label target whose second label is outside task.labels, on dev.json's third line
+        with open(data / "dev.json", "a") as f:
+            f.write(json.dumps({"text": "a b", "targets": [{"span1": [0, 1], "label": "PER"},
+                                                         {"span1": [1, 2], "label": ["LOC", "DATE"]}]}) + "\n")
+        extra = ["task.labels=[PER,LOC,ORG,TIME]"]
+        expected = (f"error: {data / 'dev.json'}:3: targets[1] has label 'DATE', not in task.labels (expected one "
+                    "of: PER, LOC, ORG, TIME)\n")
     work = tmp_path / "work"
     work.mkdir()
     status, err = train_main_in_process(PROBE + [f"task.data_dir={data}", f"bilm.spec={tiny_bilm_dir}", "logger=csv",
                                                  *extra], work, monkeypatch, capsys)
     assert status == 2 and err.startswith(expected) and err.count("\n") == 1, err
     assert list(work.iterdir()) == []
+
+
+def test_a_deprel_label_outside_task_labels_names_the_conllu_sentence(tiny_bilm_dir: Path, tmp_path: Path,
+                                                                      monkeypatch, capsys) -> None:
+    data = write_treebank(tmp_path / "ud", sizes=(2, 1, 1))
+    train = data / "tiny-ud-train.conllu"
+    lines = train.read_text().split("\n")
+    words = [line.split("\t") for line in lines[: lines.index("")] if line[:1].isdigit()]  # sentence 1, from line 3
+    dependents = [w for w in words if w[6] != "0"]  # the root arc is no target
+    k = next(i for i, w in enumerate(dependents) if w[7] == "punct")
+    head = words[int(dependents[k][6]) - 1][1]
+    work = tmp_path / "work"
+    work.mkdir()
+    status, err = train_main_in_process(["experiment=probe_layers", "probe=layer0", "task=edge_deprel",
+                                         f"task.data_dir={data}", "task.labels=[dep]", f"bilm.spec={tiny_bilm_dir}",
+                                         "logger=csv"], work, monkeypatch, capsys)
+    assert status == 2 and err == (f"error: {train}:3: edge source deprel: targets[{k}] (span1 '.', span2 {head!r}) "
+                                   "has label 'punct', not in task.labels (expected one of: dep)\n"), err
+    assert list(work.iterdir()) == []
+
+
+def test_a_label_of_an_example_read_from_no_file_line_names_the_split_and_example() -> None:
+    example = EdgeExample("EU rejects German call to boycott British lamb".split(), [EdgeTarget((0, 1), ("ORG",))])
+    labels = [f"L{i}" for i in range(20)]
+    assert unknown_label_message("entities", "dev", 7, example, 0, "ORG", labels) == (
+        "dev example 7 (EU rejects German call to boycott ...): edge source entities: targets[0] "
+        "(span1 'EU') has label 'ORG', not in task.labels (expected one of: L0, L1, L2, L3, L4, L5, L6, L7, L8, L9, "
+        "L10, L11, ... (20 labels))")
