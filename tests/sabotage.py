@@ -84,16 +84,17 @@ def permute_batch_labels(batch: dict, generator: torch.Generator) -> dict:
 
 
 def permute_training_labels() -> None:
-    """Every task model's ``training_step`` sees its batch with the labels shuffled."""
+    """Every task model's ``training_loss`` (what each training step minimises, in Lightning's loop and in a
+    probe-set job) sees its batch with the labels shuffled."""
     from elmo_lab.training.module import ElmoTaskModule
 
-    original = ElmoTaskModule.training_step
+    original = ElmoTaskModule.training_loss
     generator = torch.Generator().manual_seed(0)
 
-    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        return original(self, permute_batch_labels(batch, generator), batch_idx)
+    def training_loss(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        return original(self, permute_batch_labels(batch, generator))
 
-    ElmoTaskModule.training_step = training_step
+    ElmoTaskModule.training_loss = training_loss
 
 
 def install(mode: str) -> None:

@@ -130,8 +130,7 @@ class ElmoTaskModule(pl.LightningModule, ABC):
         (when loggers write it anyway), and at each epoch's end ``train/loss_epoch`` and ``train/l2_penalty``, means
         over the epoch's examples summed here: each ``self.log`` call costs Lightning ~2 ms on the CPU, as much as a
         linear probe's whole step on cached layers."""
-        loss, _, _ = self.step(batch)
-        penalty = self.regularization_loss()
+        loss, penalty = self.training_loss(batch)
         n = self.batch_size(batch)
         sums = self._train_sums
         sums["examples"] += n
@@ -140,6 +139,11 @@ class ElmoTaskModule(pl.LightningModule, ABC):
         if self.trainer.log_every_n_steps and (self.global_step + 1) % self.trainer.log_every_n_steps == 0:
             self.log("train/loss_step", loss, on_step=True, on_epoch=False, prog_bar=True, batch_size=n)
         return loss + penalty
+
+    def training_loss(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(task loss, λ penalty)`` of one training batch: what every training step minimises (their sum), here
+        and in a probe-set job (``elmo_lab.training.probe_set``)."""
+        return self.step(batch).loss, self.regularization_loss()
 
     def on_train_epoch_end(self) -> None:
         sums = self._train_sums

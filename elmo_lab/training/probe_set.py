@@ -232,7 +232,7 @@ def _train(cfg: DictConfig, todo: list[Probe]) -> None:
                     b[LAYERS] = layers
                     by_control[c] = b
                 reseed_for_step(seed, step)
-                loss = sum(p.model.step(by_control[p.control]).loss + p.model.regularization_loss() for p in group)
+                loss = sum(sum(p.model.training_loss(by_control[p.control])) for p in group)
                 loss.backward()
                 for p in group:
                     if clip:
