@@ -1,22 +1,22 @@
-"""Wall time of the probing suite (``experiment=probe_suite``) on a chosen subset, per job and in all, and the whole
-suite's time extrapolated from it.
+"""Wall time of the probing suite (``experiment=probe_suite``): its probe-set jobs (one per task and encoder weights,
+each training every representation x control task x seed of its task) on the tasks chosen, beside the same probes of
+one task as one Lightning job each (the baseline, in the same run).
 
-Runs ``python train.py -m experiment=probe_suite`` with the subset's sweep keys (the tasks, representations, controls
-and seeds given) into a temporary sweep folder, with the local parallel launcher (``hydra/launcher=local``, 2 jobs)
-or one job after another (``--launcher basic``).  Per job: seconds from the job directory's first file
-(``run_config.yaml``, written when its checks pass) to its ``results.json``, i.e. without the process start-up the
-launcher shares between jobs.  Then: the wall seconds of the command, the jobs per task of the full suite for this
-encoder (``probe_choices``: representations × 2 control tasks × 2 encoders (trained, random weights) × 3 seeds)
-and the extrapolation ``wall / jobs run × jobs of the suite`` per task.  The layer cache must be warm for the figures
-to mean "probes on cached layers" (run the subset once first, or ``--warm``).
+Runs ``python train.py -m experiment=probe_suite`` with the chosen tasks, seeds, control settings and encoder weights
+into a temporary sweep folder (the local launcher: two jobs at a time on two cores), and reads each job's
+``probe_set.json`` (seconds, probes).  The baseline: the representations of the first task, control task off, seed 0,
+trained weights, as single jobs (``probe_set.probes=null probe=...``, the basic launcher: one process), and the same
+probes as one probe-set job, both timed here.  Prints the jobs, the seconds per probe both ways and their ratio, and
+the suite's wall time (extrapolated to all 13 tasks when fewer are given, by the probes' share).  The layer cache
+should be warm (``--warm`` runs the whole thing once first) for the figures to mean "probes on cached layers".
 
-    python benchmarks/probe_suite.py [--tasks probe] [--probes layer0,layer1,mix] [--seeds 0]
-                                     [--controls false] [--random false] [--launcher local|basic] [--warm]
-                                     [--extra key=value ...] [--keep SWEEP_DIR]
+    python benchmarks/probe_suite.py [--tasks probe,probe_chunk] [--seeds 0,1,2] [--controls false,true]
+                                     [--random false,true] [--warm] [--no-baseline] [--keep SWEEP_DIR]
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -26,67 +26,75 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-SUITE_SEEDS, SUITE_CONTROLS, SUITE_ENCODERS = 3, 2, 2  # what experiment=probe_suite sweeps besides tasks and probes
+ENV = dict(os.environ, OMP_WAIT_POLICY="PASSIVE", OMP_NUM_THREADS="1", PYTHONPATH=str(REPO))
+COMMON = ["logger=csv", "threads=1", "trainer.enable_progress_bar=false"]
 
 
-def job_seconds(sweep: Path) -> dict[str, float]:
-    """``{job directory relative to the sweep: seconds from run_config.yaml to results.json}``."""
-    out = {}
-    for results in sorted(sweep.rglob("results.json")):
-        start = results.parent / "run_config.yaml"
-        if start.is_file():
-            out[str(results.parent.relative_to(sweep))] = results.stat().st_mtime - start.stat().st_mtime
-    return out
-
-
-def run_subset(args: argparse.Namespace, sweep: Path) -> float:
-    """Run the subset once into ``sweep``; return the command's wall seconds."""
-    command = [sys.executable, str(REPO / "train.py"), "-m", "experiment=probe_suite", f"task={args.tasks}",
-               f"probe={args.probes}", f"seed={args.seeds}", f"task.control_task={args.controls}",
-               f"bilm.random_weights={args.random}", "logger=csv", "threads=1", "trainer.enable_progress_bar=false",
-               f"hydra.sweep.dir={sweep}", f"hydra/launcher={'local' if args.launcher == 'local' else 'basic'}",
-               *args.extra]
-    env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE", OMP_NUM_THREADS="1", PYTHONPATH=str(REPO))
+def run(args: list[str]) -> float:
+    """``python train.py ARGS``; its wall seconds (exits naming the command when it fails)."""
     start = time.perf_counter()
-    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True)
-    wall = time.perf_counter() - start
+    result = subprocess.run([sys.executable, str(REPO / "train.py"), *args, *COMMON], cwd=REPO, env=ENV,
+                            capture_output=True, text=True)
     if result.returncode != 0:
-        sys.exit(f"error: the sweep failed ({' '.join(command[2:])}):\n{result.stderr[-3000:]}")
-    return wall
+        sys.exit(f"error: python train.py {' '.join(args)} failed:\n{result.stderr[-3000:]}")
+    return time.perf_counter() - start
+
+
+def suite(args: argparse.Namespace, sweep: Path) -> float:
+    return run(["-m", "experiment=probe_suite", f"task={args.tasks}", f"bilm.random_weights={args.random}",
+                f"probe_set.seeds=[{args.seeds}]", f"probe_set.control_task=[{args.controls}]",
+                "hydra/launcher=local", f"hydra.sweep.dir={sweep}"])
+
+
+def baseline(task: str, folder: Path) -> tuple[int, float, float]:
+    """(probes, seconds as single jobs, seconds as one probe-set job) of ``task``'s representations, control task
+    off, seed 0."""
+    from elmo_lab.config.schema import probe_choices
+
+    probes = probe_choices({"kind": "lstm", "spec": "default"}, True)
+    single = run(["-m", "experiment=probe_suite", f"task={task}", "probe_set.probes=null", f"probe={probes}",
+                  "seed=0", "task.control_task=false", "hydra/launcher=basic", f"hydra.sweep.dir={folder / 'single'}",
+                  "hydra.sweep.subdir=${run_name}"])
+    together = run(["experiment=probe_suite", f"task={task}", "probe_set.seeds=[0]", "probe_set.control_task=[false]",
+                    f"hydra.run.dir={folder / 'set' / task / 'probe-set'}"])
+    return len(probes.split(",")), single, together
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tasks", default="probe")
-    parser.add_argument("--probes", default="layer0,layer1,mix")
-    parser.add_argument("--seeds", default="0")
-    parser.add_argument("--controls", default="false", help="task.control_task values, e.g. false,true")
-    parser.add_argument("--random", default="false", help="bilm.random_weights values, e.g. false,true")
-    parser.add_argument("--launcher", choices=("local", "basic"), default="local")
-    parser.add_argument("--warm", action="store_true", help="run the subset once before timing it (fills the cache)")
-    parser.add_argument("--extra", nargs="*", default=[], help="more overrides, e.g. task.max_epochs=3")
+    parser.add_argument("--tasks", default="probe,probe_chunk,probe_ner,probe_upos,probe_xpos,probe_deprel,edge_deprel,"
+                                           "edge_entities,edge_spr2,edge_supersense,arc_head,structural_distance,"
+                                           "structural_depth")
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--controls", default="false,true", help="task.control_task values")
+    parser.add_argument("--random", default="false,true", help="bilm.random_weights values")
+    parser.add_argument("--warm", action="store_true", help="run everything once before timing it (fills the cache)")
+    parser.add_argument("--no-baseline", action="store_true", help="leave out the single-job baseline")
     parser.add_argument("--keep", default=None, help="sweep into this folder and keep it (for the report)")
     args = parser.parse_args()
-
-    from elmo_lab.config.schema import probe_choices
-    representations = len(probe_choices({"kind": "lstm", "spec": "default"}, True).split(","))
+    tasks = args.tasks.split(",")
     with tempfile.TemporaryDirectory(prefix="probe_suite_") as tmp:
         if args.warm:
-            run_subset(args, Path(tmp) / "warm")
-        timed = Path(args.keep) if args.keep else Path(tmp) / "timed"
-        wall = run_subset(args, timed)
-        jobs = job_seconds(timed)
-    print(f"{'job':<60} {'seconds':>8}")
-    for name, seconds in jobs.items():
-        print(f"{name:<60} {seconds:8.1f}")
-    suite_jobs = representations * SUITE_CONTROLS * SUITE_ENCODERS * SUITE_SEEDS
-    per_job = wall / max(len(jobs), 1)
-    print(f"\n{len(jobs)} jobs in {wall:.0f} s wall ({args.launcher} launcher): {per_job:.1f} s per job in all, "
-          f"job bodies {sum(jobs.values()) / max(len(jobs), 1):.1f} s on average")
-    print(f"the suite has {suite_jobs} jobs per task for the default biLM ({representations} representations x "
-          f"{SUITE_CONTROLS} control-task settings x {SUITE_ENCODERS} encoders x {SUITE_SEEDS} seeds): "
-          f"~{per_job * suite_jobs / 60:.0f} min per task like these, ~{per_job * suite_jobs * 13 / 60:.0f} min for 13 "
-          f"tasks of this cost")
+            suite(args, Path(tmp) / "warm")
+        sweep = Path(args.keep) if args.keep else Path(tmp) / "timed"
+        wall = suite(args, sweep)
+        jobs = [json.loads(p.read_text()) | {"job": str(p.parent.relative_to(sweep))}
+                for p in sorted(sweep.rglob("probe_set.json"))]
+        base = None if args.no_baseline else baseline(tasks[0], Path(tmp) / "baseline")
+    print(f"{'job':<44} {'probes':>6} {'seconds':>8} {'s/probe':>8}")
+    for job in jobs:
+        n = len(job["probes"])
+        print(f"{job['job']:<44} {n:6d} {job['seconds']:8.1f} {job['seconds'] / n:8.2f}")
+    probes = sum(len(j["probes"]) for j in jobs)
+    print(f"\n{len(jobs)} probe-set jobs, {probes} probes, {wall:.0f} s wall ({wall / 60:.1f} min; local launcher, "
+          f"2 jobs at a time)")
+    if len(tasks) < 13:
+        print(f"the 13 tasks at this cost per task: ~{wall / len(tasks) * 13 / 60:.0f} min")
+    if base is not None:
+        n, single, together = base
+        print(f"baseline ({tasks[0]}, {n} representations, control off, seed 0, one process): {single:.0f} s as "
+              f"single jobs ({single / n:.1f} s a probe), {together:.0f} s as one probe-set job "
+              f"({together / n:.1f} s a probe): {single / together:.1f}x")
 
 
 if __name__ == "__main__":

@@ -97,7 +97,8 @@ class ElmoPlacedEncoder(nn.Module):
         x = words
         if self.input_mix is not None:
             elmo_in = self.dropout(self.input_mix(bilm_layers, mask))  # (batch, time, bilm_dim)
-            x = torch.cat([x, elmo_in], -1)  # (batch, time, word_dim + bilm_dim)
+            # (batch, time, word_dim + bilm_dim); a probe has no word vectors (word_dim 0): no copy then
+            x = elmo_in if x.size(-1) == 0 else torch.cat([x, elmo_in], -1)
         h = self.encoder(x, mask)  # (batch, time, encoder.output_dim)
         if self.output_mix is not None:
             elmo_out = self.dropout(self.output_mix(bilm_layers, mask))  # (batch, time, bilm_dim)
