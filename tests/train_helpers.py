@@ -91,6 +91,15 @@ def train_main_in_process(args: list[str], cwd: Path, monkeypatch, capsys) -> tu
     return int(exited.value.code), captured.err
 
 
+def in_process_error_line(args: list[str], cwd: Path, monkeypatch, capsys) -> str:
+    """The single ``error: ...`` line ``python train.py ARGS`` prints when run in this process
+    (``train_main_in_process``), asserting exit status 2 and nothing else on stderr."""
+    status, err = train_main_in_process(args, cwd, monkeypatch, capsys)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert status == 2 and len(lines) == 1, err
+    return lines[0]
+
+
 def one_error_line(result: subprocess.CompletedProcess) -> str:
     """The single ``error: ...`` line a failed CLI run printed (asserting exit status 2 and nothing else)."""
     lines = [line for line in result.stderr.splitlines() if line.strip()]
