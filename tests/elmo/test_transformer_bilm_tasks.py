@@ -21,7 +21,7 @@ from elmo_lab.lm.softmax import FullSoftmax
 from elmo_lab.training.pipeline import train
 
 from test_standin_encoder import task_overrides
-from train_helpers import FAST, REPO, compose_train, one_error_line, tiny_transformer, train_cli
+from train_helpers import FAST, REPO, compose_train, in_process_error_line, tiny_transformer, train_cli
 
 ONE_BATCH = [o for o in FAST if not o.startswith(("task.hidden_dim", "trainer.limit_"))] + [
     "trainer.limit_train_batches=1", "trainer.limit_val_batches=1", "trainer.limit_test_batches=1"]
@@ -114,13 +114,13 @@ def test_train_py_and_embed_through_the_cli(transformer_dir: Path, tmp_path: Pat
 
 
 @pytest.mark.slow
-def test_an_export_without_weights_is_one_error_line(transformer_dir: Path, tmp_path: Path) -> None:
+def test_an_export_without_weights_is_one_error_line(transformer_dir: Path, tmp_path: Path, monkeypatch,
+                                                     capsys) -> None:
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "options.json").write_text((transformer_dir / "options.json").read_text())
     run_dir = tmp_path / "run"
-    result = train_cli([*ONE_BATCH, "task=mr", "task.train_examples=64", f"bilm.spec={broken}",
-                        f"hydra.run.dir={run_dir}"], tmp_path)
-    assert result.returncode == 2
-    assert one_error_line(result).startswith(f"error: {broken}: expected options.json and weights.hdf5")
+    line = in_process_error_line([*ONE_BATCH, "task=mr", "task.train_examples=64", f"bilm.spec={broken}",
+                                  f"hydra.run.dir={run_dir}"], tmp_path, monkeypatch, capsys)
+    assert line.startswith(f"error: {broken}: expected options.json and weights.hdf5")
     assert not (run_dir / "results.json").exists()
