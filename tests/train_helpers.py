@@ -75,6 +75,18 @@ FAST = ["trainer.max_epochs=1", "trainer.limit_train_batches=3", "trainer.limit_
         "threads=1"]
 
 
+def settings_group(config_dir: Path, group: str, name: str, settings: list[str]) -> Path:
+    """``config_dir/group/name.yaml``, a ``_global_`` config holding ``settings`` (``key=value``): fixed settings
+    as one group option (``--config-dir=config_dir group=name``), so that a sweep's job folders, named after the
+    overrides, stay short.  Returns ``config_dir``."""
+    from omegaconf import OmegaConf
+
+    (config_dir / group).mkdir(parents=True, exist_ok=True)
+    (config_dir / group / f"{name}.yaml").write_text("# @package _global_\n" +
+                                                     OmegaConf.to_yaml(OmegaConf.from_dotlist(settings)))
+    return config_dir
+
+
 def train_cli(args: list[str], cwd: Path, timeout: int = 300, env: dict | None = None) -> subprocess.CompletedProcess:
     """``python train.py ARGS`` as a user runs it (wandb offline, into ``cwd``; no ``HYDRA_FULL_ERROR``), in ``cwd``;
     ``env`` adds variables."""
