@@ -15,7 +15,7 @@ from elmo_lab.training.pipeline import train  # noqa: E402
 
 from hf_models import tiny_bert  # noqa: E402
 from test_standin_encoder import ONE_BATCH, task_overrides  # noqa: E402
-from train_helpers import compose_train, train_cli  # noqa: E402
+from train_helpers import compose_train, in_process_error_line, train_cli  # noqa: E402
 
 HF_BATCH = [o for o in ONE_BATCH if not o.startswith(("bilm.kind", "bilm.spec"))] + ["bilm.kind=hf"]
 
@@ -47,18 +47,24 @@ def test_hf_trains_every_kind_of_task_through_the_cache(task: str, tmp_path: Pat
     ("bilm.pooling=max", "bilm.pooling"),
     ("bilm.spec=NOWHERE", "error: bilm.spec: "),
 ])
-def test_bad_input_through_the_cli_is_one_line_and_exit_2(override: str, message: str, tmp_path: Path) -> None:
+def test_bad_input_through_the_cli_is_one_line_and_exit_2(override: str, message: str, tmp_path: Path, monkeypatch,
+                                                          capsys) -> None:
+    """A missing spec runs ``train.py``'s ``__main__`` in this process (the other cases cover a fresh interpreter)."""
     spec = tiny_bert(tmp_path / "bert")
     spec_arg = override if override.startswith("bilm.spec") else f"bilm.spec={spec}"
     spec_arg = spec_arg.replace("NOWHERE", str(tmp_path / "nowhere"))
     run_dir = tmp_path / "run"
-    result = train_cli(["task=mr", "bilm.kind=hf", spec_arg, "elmo.placement=input", "threads=1",
-                        f"hydra.run.dir={run_dir}"] + ([override] if not override.startswith("bilm.spec") else []),
-                       cwd=tmp_path)
-    assert result.returncode == 2, result.stderr[-2000:]
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert lines and lines[-1].startswith("error: ") and message in lines[-1], result.stderr[-2000:]
-    assert "Traceback" not in result.stderr
+    args = ["task=mr", "bilm.kind=hf", spec_arg, "elmo.placement=input", "threads=1",
+            f"hydra.run.dir={run_dir}"] + ([override] if not override.startswith("bilm.spec") else [])
+    if override.startswith("bilm.spec"):
+        capsys.readouterr()  # saving the tiny model printed a progress bar
+        lines = [in_process_error_line(args, tmp_path, monkeypatch, capsys)]
+    else:
+        result = train_cli(args, cwd=tmp_path)
+        assert result.returncode == 2, result.stderr[-2000:]
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert "Traceback" not in result.stderr
+    assert lines and lines[-1].startswith("error: ") and message in lines[-1], lines
     assert not (run_dir / "results.json").exists()
 
 

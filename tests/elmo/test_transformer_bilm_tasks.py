@@ -4,14 +4,13 @@ the task's text, ``bilm.random_weights``, ``embed``, the CLI; and an export with
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import h5py
 import pytest
 import torch
 
+from elmo_lab.__main__ import main
 from elmo_lab.config.schema import ConfigError
 from elmo_lab.contextual.lstm import LstmBiLM
 from elmo_lab.bilm.transformer import TransformerBiLM
@@ -21,7 +20,7 @@ from elmo_lab.lm.softmax import FullSoftmax
 from elmo_lab.training.pipeline import train
 
 from test_standin_encoder import task_overrides
-from train_helpers import FAST, REPO, compose_train, one_error_line, tiny_transformer, train_cli
+from train_helpers import FAST, REPO, compose_train, in_process_error_line, tiny_transformer, train_cli
 
 ONE_BATCH = [o for o in FAST if not o.startswith(("task.hidden_dim", "trainer.limit_"))] + [
     "trainer.limit_train_batches=1", "trainer.limit_val_batches=1", "trainer.limit_test_batches=1"]
@@ -105,22 +104,20 @@ def test_train_py_and_embed_through_the_cli(transformer_dir: Path, tmp_path: Pat
 
     text = tmp_path / "sentences.txt"
     text.write_text("the film was good .\nbad\n")
-    embed = subprocess.run([sys.executable, "-m", "elmo_lab", "embed", str(text), str(tmp_path / "out.hdf5"),
-                            "--bilm", str(transformer_dir), "--quiet"], cwd=REPO, capture_output=True, text=True,
-                           timeout=120)
-    assert embed.returncode == 0, embed.stderr
+    # ``python -m elmo_lab embed`` through its main in this process (tests/cli/test_cli_embed.py runs fresh ones)
+    assert main(["embed", str(text), str(tmp_path / "out.hdf5"), "--bilm", str(transformer_dir), "--quiet"]) == 0
     with h5py.File(tmp_path / "out.hdf5") as f:
         assert f["0"].shape == (3, 5, 16) and f["1"].shape == (3, 1, 16)
 
 
 @pytest.mark.slow
-def test_an_export_without_weights_is_one_error_line(transformer_dir: Path, tmp_path: Path) -> None:
+def test_an_export_without_weights_is_one_error_line(transformer_dir: Path, tmp_path: Path, monkeypatch,
+                                                     capsys) -> None:
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "options.json").write_text((transformer_dir / "options.json").read_text())
     run_dir = tmp_path / "run"
-    result = train_cli([*ONE_BATCH, "task=mr", "task.train_examples=64", f"bilm.spec={broken}",
-                        f"hydra.run.dir={run_dir}"], tmp_path)
-    assert result.returncode == 2
-    assert one_error_line(result).startswith(f"error: {broken}: expected options.json and weights.hdf5")
+    line = in_process_error_line([*ONE_BATCH, "task=mr", "task.train_examples=64", f"bilm.spec={broken}",
+                                  f"hydra.run.dir={run_dir}"], tmp_path, monkeypatch, capsys)
+    assert line.startswith(f"error: {broken}: expected options.json and weights.hdf5")
     assert not (run_dir / "results.json").exists()

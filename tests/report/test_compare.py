@@ -168,18 +168,23 @@ def test_probing_selectivity(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_a_seeded_mr_sweep_through_the_cli_gets_every_verdict_column(tiny_bilm_dir: Path, tmp_path: Path) -> None:
-    """``train.py -m`` over placements and seeds, then ``python -m elmo_lab report`` as a user runs them."""
+    """``train.py -m`` over placements and seeds writes one run folder per job, named after its overrides; then
+    ``python -m elmo_lab report`` as a user runs them.  The fixed settings come from an extra config
+    (``experiment=tiny``) so that the job folders stay short."""
     import subprocess
     import sys
 
-    from train_helpers import FAST, REPO, train_cli
+    from train_helpers import FAST, REPO, settings_group, train_cli
 
+    settings = [o for o in FAST if not o.startswith("logger")] + [f"bilm.spec={tiny_bilm_dir}"]
+    extra = settings_group(tmp_path / "extra", "experiment", "tiny", settings)
     sweep = tmp_path / "sweep"
-    args = ["-m", "task=mr", "elmo.placement=none,input", "seed=0,1", f"bilm.spec={tiny_bilm_dir}",
-            f"hydra.sweep.dir={sweep}"] + FAST
+    args = ["-m", f"--config-dir={extra}", "experiment=tiny", "task=mr", "elmo.placement=none,input", "seed=0,1",
+            "logger=csv", f"hydra.sweep.dir={sweep}"]
     result = train_cli(args, tmp_path, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert len(list(sweep.glob("*/test_examples.json"))) == 4
+    runs = sorted(p.parent.name for p in sweep.glob("*/test_examples.json"))
+    assert runs == [f"elmo.placement={p},experiment=tiny,seed={s},task=mr" for p in ("input", "none") for s in (0, 1)]
     report = subprocess.run([sys.executable, "-m", "elmo_lab", "report", str(sweep)], cwd=REPO, capture_output=True,
                             text=True, timeout=300)
     assert report.returncode == 0, report.stderr[-2000:]

@@ -13,7 +13,7 @@ import pytest
 from elmo_lab.report.paper import (TABLE2, TABLE3, find_layouts, legacy_paper_task, load_paper, metric_units,
                                    paper_section, paper_task, points, welch_delta_ci)
 from elmo_lab.report.model import build_report
-from train_helpers import FAST, compose_train, train_cli
+from train_helpers import FAST, compose_train, settings_group, train_cli
 
 # as tests/conftest.py: ../shared beside the checkout, or $ELMO_LAB_SHARED
 SHARED = Path(os.environ.get("ELMO_LAB_SHARED", Path(__file__).resolve().parents[3] / "shared"))
@@ -280,17 +280,13 @@ def test_table3_composes_its_placements() -> None:
 
 @pytest.mark.slow
 def test_table2_and_table3_sweeps_through_the_cli_and_their_layout(tiny_bilm_dir: Path, tmp_path: Path) -> None:
-    fast = tmp_path / "extra" / "tiny"  # the tiny settings as one group option: short job folder names
-    fast.mkdir(parents=True)
     settings = [o for o in FAST if not o.startswith("logger")] + ["bilm.cache=false", f"bilm.spec={tiny_bilm_dir}"]
-    from omegaconf import OmegaConf
-
-    (fast / "fast.yaml").write_text("# @package _global_\n" + OmegaConf.to_yaml(OmegaConf.from_dotlist(settings)))
+    extra = settings_group(tmp_path / "extra", "tiny", "fast", settings)  # short job folder names
     sweeps = {}
     for experiment, columns in (("table2", ("baseline", "top", "all_lambda1", "all_lambda0.001")),
                                 ("table3", ("baseline", "input", "both", "output"))):
         sweeps[experiment] = tmp_path / experiment
-        args = ["-m", f"--config-dir={tmp_path / 'extra'}", "+tiny=fast", f"experiment={experiment}", "task=mr",
+        args = ["-m", f"--config-dir={extra}", "+tiny=fast", f"experiment={experiment}", "task=mr",
                 "seed=0,1", "logger=csv", f"hydra.sweep.dir={sweeps[experiment]}"]
         result = train_cli(args, tmp_path, timeout=900)
         assert result.returncode == 0, result.stderr[-2000:]

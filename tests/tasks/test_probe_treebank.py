@@ -12,7 +12,7 @@ from elmo_lab.config.schema import ConfigError
 from tasks.probe import ProbeDataModule, load_probe_splits
 
 from learning_helpers import trained_metrics
-from train_helpers import compose_train, one_error_line, train_cli, train_main_in_process
+from train_helpers import compose_train, in_process_error_line, train_cli, train_main_in_process
 
 # (form, UPOS, XPOS, head, deprel) rows of two CoNLL-U sentences: "dogs bark loudly", "old dogs sleep"
 ROWS = [[("dogs", "NOUN", "NNS", 2, "nsubj"), ("bark", "VERB", "VBP", 0, "root"), ("loudly", "ADV", "RB", 2, "advmod")],
@@ -113,7 +113,10 @@ def test_a_upos_probe_learns_far_above_the_most_frequent_tag(tiny_bilm_dir: Path
 
 
 @pytest.mark.slow
-def test_probe_upos_through_the_cli_and_a_bad_conllu_line(tiny_bilm_dir: Path, tmp_path: Path) -> None:
+def test_probe_upos_through_the_cli_and_a_bad_conllu_line(tiny_bilm_dir: Path, tmp_path: Path, monkeypatch,
+                                                          capsys) -> None:
+    """The run as a user starts it; the bad line through ``train.py``'s ``__main__`` in this process (no second
+    interpreter to import torch for one error line)."""
     data = write_treebank(tmp_path / "ud", {"train": ROWS * 4, "dev": ROWS, "test": ROWS})
     common = ["experiment=probe_layers", "task=probe_upos", "probe=layer1", f"task.data_dir={data}",
               f"bilm.spec={tiny_bilm_dir}", "trainer.max_epochs=1", "trainer.enable_progress_bar=false",
@@ -125,8 +128,7 @@ def test_probe_upos_through_the_cli_and_a_bad_conllu_line(tiny_bilm_dir: Path, t
     assert {"val/acc", "test/acc"} <= set(results["metrics"]) and results["data_notes"]["label"] == "upos"
     with open(data / "tiny-ud-dev.conllu", "a", encoding="utf-8") as f:
         f.write("1\tbad\tbad\tNOUN\tNN\t0\troot\t_\t_\n\n")  # nine fields
-    bad = train_cli(common + [f"hydra.run.dir={tmp_path / 'bad'}"], tmp_path)
-    line = one_error_line(bad)
+    line = in_process_error_line(common + [f"hydra.run.dir={tmp_path / 'bad'}"], tmp_path, monkeypatch, capsys)
     assert line.startswith(f"error: {data / 'tiny-ud-dev.conllu'}:11: expected 10 tab-separated fields (ID FORM LEMMA "
                            "UPOS XPOS FEATS HEAD DEPREL DEPS MISC), got 9")
     assert not [p for p in (tmp_path / "bad").rglob("*") if p.is_file()]  # nothing written

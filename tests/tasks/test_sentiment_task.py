@@ -13,7 +13,7 @@ from elmo_lab.modules.encoders import BiLSTMEncoder, pool
 from elmo_lab.contextual.lstm import CharIds
 from tasks.sentiment import SentimentDataModule
 from learning_helpers import FILLER, keyword_sentences, trained_metrics
-from train_helpers import train_cli
+from train_helpers import in_process_error_line
 
 TASK = dict(name="mr", module="tasks.sentiment", dataset="mr", data_dir=None, split_seed=0, phrases=False,
             min_phrase_tokens=1, download=False, min_count=1, lowercase=True, batch_size=4, eval_batch_size=8,
@@ -79,11 +79,10 @@ def test_malformed_sst_tree_is_reported_with_file_and_line(tmp_path: Path) -> No
         dm.setup()
 
 
-def test_sst_without_data_says_so_and_names_the_offline_task(tmp_path: Path) -> None:
-    result = train_cli(["task=sst", f"task.data_dir={tmp_path}/none", "elmo.placement=none", "logger=csv"], tmp_path)
-    assert result.returncode == 2
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: SST not found") and "task=mr" in lines[0], result.stderr
+def test_sst_without_data_says_so_and_names_the_offline_task(tmp_path: Path, monkeypatch, capsys) -> None:
+    line = in_process_error_line(["task=sst", f"task.data_dir={tmp_path}/none", "elmo.placement=none", "logger=csv"],
+                                 tmp_path, monkeypatch, capsys)
+    assert line.startswith("error: SST not found") and "task=mr" in line, line
 
 
 def _write_sst(folder: Path, keywords: list[str]) -> Path:

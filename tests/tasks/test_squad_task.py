@@ -14,7 +14,7 @@ from elmo_lab.training.pipeline import train
 from tasks.squad import SquadDataModule
 
 from learning_helpers import FILLER, trained_metrics
-from train_helpers import FAST, REPO, compose_train, one_error_line, train_cli, example_metric
+from train_helpers import FAST, REPO, compose_train, in_process_error_line, train_cli, example_metric
 
 FIXTURES = REPO / "tests" / "data" / "fixtures" / "squad"
 SETTINGS = [o for o in FAST if not o.startswith("task.hidden_dim")] + [
@@ -79,9 +79,9 @@ def test_train_py_squad_through_the_cli(tiny_bilm_dir: Path, tmp_path: Path) -> 
     assert "test/f1" in result.stdout and (run_dir / "predictions.json").is_file()
 
 
-def test_missing_squad_files_are_one_clear_line(tmp_path: Path) -> None:
-    line = one_error_line(train_cli(["task=squad", f"task.data_dir={tmp_path}", "elmo.placement=none", "logger=csv"],
-                                    tmp_path))
+def test_missing_squad_files_are_one_clear_line(tmp_path: Path, monkeypatch, capsys) -> None:
+    line = in_process_error_line(["task=squad", f"task.data_dir={tmp_path}", "elmo.placement=none", "logger=csv"],
+                                 tmp_path, monkeypatch, capsys)
     assert line.startswith("error: ") and "train-v1.1.json" in line
 
 

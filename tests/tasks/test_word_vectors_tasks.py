@@ -14,7 +14,7 @@ import torch
 from elmo_lab.training.pipeline import train
 from tabular_helpers import SNLI, mr_dataset, write_rows
 from test_ner_task import write_conll  # tests/tasks is on sys.path under pytest's default import mode
-from train_helpers import FAST, REPO, compose_train, one_error_line, train_cli
+from train_helpers import FAST, REPO, compose_train, in_process_error_line, one_error_line, train_cli
 
 COMMON = ["the", "a", "of", "and", "to", "in", "is", ",", ".", "it", "that", "was", "visited", "paris", "smith",
           "film", "movie", "man", "dog", "zzz-never-seen"]
@@ -123,12 +123,15 @@ def test_the_ner_command_of_a_new_user_trains_with_a_vectors_file(tmp_path: Path
     (None, "task.word_vectors=vectors.txt", "task.word_vectors: 'vectors.txt' is neither a file nor a known name"),
 ])
 def test_bad_vectors_end_in_one_line_and_write_nothing(content: str | None, key: str, expected: str,
-                                                       tmp_path: Path) -> None:
+                                                       tmp_path: Path, monkeypatch, capsys) -> None:
+    """A name that is no file fails at composition, in a fresh interpreter (before torch loads); a file is read once
+    torch has loaded, so those cases run ``train.py``'s ``__main__`` in this process."""
     if content is not None:
         (tmp_path / "vectors.txt").write_text(content, encoding="utf-8")
     data = mr_dataset(tmp_path / "data")
-    result = train_cli(["task=classify", f"task.data_dir={data}", *key.split(), "logger=csv"], tmp_path, timeout=120)
-    line = one_error_line(result)
+    args = ["task=classify", f"task.data_dir={data}", *key.split(), "logger=csv"]
+    line = (one_error_line(train_cli(args, tmp_path, timeout=120)) if content is None else
+            in_process_error_line(args, tmp_path, monkeypatch, capsys))
     assert line.startswith("error: ") and expected in line
     assert not [p for p in (tmp_path / "outputs").rglob("*") if p.is_file()]
 

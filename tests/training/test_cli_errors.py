@@ -47,28 +47,6 @@ def test_composition_error_is_one_clean_line(args: list[str], expected: str, tmp
     assert not (tmp_path / "outputs").exists()
 
 
-@pytest.mark.slow
-def test_multirun_sweep_writes_one_run_dir_per_job(tiny_bilm_dir: Path, tmp_path: Path) -> None:
-    """A 2 x 2 sweep through the real CLI; the fixed settings come from an extra experiment config so that the
-    job directories (named after the overrides) stay short."""
-    from train_helpers import FAST
-
-    extra = tmp_path / "extra" / "experiment"
-    extra.mkdir(parents=True)
-    settings = [o for o in FAST if "limit_train" not in o and not o.startswith("logger")]
-    settings += ["trainer.limit_train_batches=1", "bilm.cache=false", f"bilm.spec={tiny_bilm_dir}"]
-    from omegaconf import OmegaConf
-
-    (extra / "tiny.yaml").write_text("# @package _global_\n" + OmegaConf.to_yaml(OmegaConf.from_dotlist(settings)))
-    sweep = tmp_path / "sweep"
-    args = ["-m", f"--config-dir={tmp_path / 'extra'}", "experiment=tiny", "elmo.placement=none,both",
-            "elmo.l2_coef=0,1", f"hydra.sweep.dir={sweep}"]
-    result = train_cli(args, tmp_path, timeout=120)
-    assert result.returncode == 0, result.stderr[-2000:]
-    runs = sorted(p.parent.name for p in sweep.glob("*/results.json"))
-    assert runs == [f"elmo.l2_coef={l2},elmo.placement={p},experiment=tiny" for l2 in (0, 1) for p in ("both", "none")]
-
-
 def test_a_rerun_with_another_config_is_refused_before_torch_loads(tmp_path: Path) -> None:
     """The run-directory check runs in the light entry-point code: the refusal costs no torch import, and the
     started run it protects keeps its config."""

@@ -1,7 +1,8 @@
 """The natural mistakes around ``train.py`` / ``pretrain.py``, called as a user calls them (subprocess): each is one
 ``error:`` line, exit status 2, and leaves nothing behind in the working directory (no ``outputs/`` folders).  The
 first group fails before torch loads (about half a second each); the second needs the biLM, the data or the model
-built, but still fails before any training.  Ctrl-C exits with status 130."""
+built, but still fails before any training (one of them in a fresh interpreter, the rest through ``train.py``'s
+``__main__`` in this process).  Ctrl-C exits with status 130."""
 from __future__ import annotations
 
 import os
@@ -16,7 +17,7 @@ import pytest
 import torch
 
 from tabular_helpers import mr_rows, write_rows
-from train_helpers import FAST, REPO, one_error_line, train_cli
+from train_helpers import FAST, REPO, in_process_error_line, one_error_line, train_cli
 
 LIGHT = [
     (["seed=-1"], "error: seed: must be in [0, 4294967295] (numpy's seeds), got -1"),
@@ -80,7 +81,9 @@ def _labelled(folder: Path, two_labels: bool = True) -> Path:
 
 
 @pytest.mark.slow
-def test_mistakes_found_once_the_model_is_built_fail_before_training(tmp_path: Path) -> None:
+def test_mistakes_found_once_the_model_is_built_fail_before_training(tmp_path: Path, monkeypatch, capsys) -> None:
+    """The first case runs as a user runs it (a fresh interpreter); the others run ``train.py`` as ``__main__`` in
+    this process, the same code path without the ~5 s of importing torch each."""
     data, one_label = _labelled(tmp_path / "data"), _labelled(tmp_path / "one_label", two_labels=False)
     tiny = ["task=classify", f"task.data_dir={data}", "elmo.placement=none"]
     cases = [
@@ -102,8 +105,10 @@ def test_mistakes_found_once_the_model_is_built_fail_before_training(tmp_path: P
     work = tmp_path / "work"
     work.mkdir()
     quick = [o for o in FAST if not o.startswith("task.")]  # the probe has no task.hidden_dim
-    for args, expected in cases:
-        assert one_error_line(train_cli([*args, *quick], work)).startswith(expected)
+    for i, (args, expected) in enumerate(cases):
+        line = (one_error_line(train_cli([*args, *quick], work)) if i == 0 else
+                in_process_error_line([*args, *quick], work, monkeypatch, capsys))
+        assert line.startswith(expected), (args, line)
         assert list(work.iterdir()) == [], args
 
 

@@ -7,7 +7,7 @@ import itertools
 import pytest
 
 from elmo_lab.config.schema import ConfigError, probe_choices
-from train_helpers import CONF, compose_train
+from train_helpers import CONF, compose_train, train_composer
 
 SUITE_TASKS = ["probe", "probe_chunk", "probe_ner", "probe_upos", "probe_xpos", "probe_deprel", "edge_deprel",
                "edge_entities", "edge_spr2", "edge_supersense", "arc_head", "structural_distance", "structural_depth"]
@@ -24,9 +24,11 @@ def test_every_job_of_the_suite_composes_with_its_own_run_directory() -> None:
     jobs = [(task, probe, *control, "0") for task in present for probe in params["probe"].split(",")
             for control in (controls if task == "probe_chunk" else controls[:1])]  # every control on one task
     jobs.append(("probe_chunk", "upto1", "true", "true", params["seed"].split(",")[1]))
-    for task, probe, control, random, seed in jobs:
-        cfg = compose_train(["experiment=probe_suite", f"task={task}", f"probe={probe}",
-                             f"task.control_task={control}", f"bilm.random_weights={random}", f"seed={seed}"])
+    with train_composer() as compose_job:  # 81 jobs: Hydra set up once
+        configs = [compose_job(["experiment=probe_suite", f"task={task}", f"probe={probe}",
+                                f"task.control_task={control}", f"bilm.random_weights={random}", f"seed={seed}"])
+                   for task, probe, control, random, seed in jobs]
+    for (task, probe, control, random, seed), cfg in zip(jobs, configs):
         assert cfg.task.name == task and str(cfg.elmo.placement) == "input" and cfg.elmo.dropout == 0.0
         assert (str(cfg.elmo.mix), cfg.elmo.layer, cfg.elmo.max_layer) == {
             "layer0": ("layer", 0, None), "layer1": ("layer", 1, None), "layer2": ("layer", 2, None),
