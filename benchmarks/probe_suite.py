@@ -49,7 +49,7 @@ def suite(args: argparse.Namespace, sweep: Path) -> float:
 def baseline(task: str, folder: Path) -> tuple[int, float, float]:
     """(probes, seconds as single jobs, seconds as one probe-set job) of ``task``'s representations, control task
     off, seed 0."""
-    from elmo_lab.config.schema import probe_choices
+    from elmo_lab.config.probes import probe_choices
 
     probes = probe_choices({"kind": "lstm", "spec": "default"}, True)
     single = run(["-m", "experiment=probe_suite", f"task={task}", "probe_set.probes=null", f"probe={probes}",

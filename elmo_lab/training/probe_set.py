@@ -37,8 +37,8 @@ import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 from tqdm import tqdm
 
-from elmo_lab.config.schema import (ConfigError, ProbeSetConfig, probe_elmo_settings, probe_run_name,
-                                    probe_set_choices, validate)
+from elmo_lab.config.probes import ProbeSetConfig, probe_elmo_settings, probe_run_name, probe_set_choices
+from elmo_lab.config.schema import ConfigError, validate
 from elmo_lab.elmo.placements import ElmoSettings
 from elmo_lab.elmo.provider import LAYERS, ContextualLayers
 from elmo_lab.run.run_dir import prepare_run_dir

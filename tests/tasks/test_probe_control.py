@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from scipy import stats as sps
 
-from elmo_lab.config.schema import ConfigError, probe_run_name
+from elmo_lab.config.probes import probe_run_name
+from elmo_lab.config.schema import ConfigError
 from tasks.probe import ControlTask, LabelledSentence, ProbeDataModule, check_probe_config, probe_classifier
 
 from test_probe_task import _task, _write_pos  # tests/tasks is on sys.path under pytest's default import mode

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from elmo_lab.config.schema import ConfigError, probe_choices
+from elmo_lab.config.probes import probe_choices
+from elmo_lab.config.schema import ConfigError
 from train_helpers import CONF, compose_train, train_composer
 
 SUITE_TASKS = ["probe", "probe_chunk", "probe_ner", "probe_upos", "probe_xpos", "probe_deprel", "edge_deprel",
