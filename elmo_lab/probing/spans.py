@@ -31,8 +31,13 @@ class SpanPooling(nn.Module):
         start, end = spans[:, 0], spans[:, 1]  # (targets,) each; end exclusive
         if self.kind == "endpoints":
             return torch.cat([vectors[rows, start], vectors[rows, end - 1]], dim=-1)  # (targets, 2 * dim)
-        logits = self.score(vectors).squeeze(-1)[rows]  # (targets, time)
-        positions = torch.arange(vectors.size(1), device=vectors.device)  # (time,)
-        inside = (positions >= start.unsqueeze(1)) & (positions < end.unsqueeze(1))  # (targets, time)
-        weights = logits.masked_fill(~inside, float("-inf")).softmax(-1)  # (targets, time)
-        return torch.einsum("nt,ntd->nd", weights, vectors[rows])  # (targets, dim)
+        # only the positions of the widest span are gathered, (targets, width), not every position of the row:
+        # edge_deprel's one-word spans cost O(targets x dim) instead of O(targets x time x dim)
+        width = max(int((end - start).max()), 1) if len(start) else 1
+        positions = start.unsqueeze(1) + torch.arange(width, device=vectors.device)  # (targets, width)
+        inside = positions < end.unsqueeze(1)  # (targets, width)
+        positions = positions.clamp(max=vectors.size(1) - 1)  # (targets, width): positions past a span unused
+        picked = vectors[rows.unsqueeze(1), positions]  # (targets, width, dim)
+        logits = self.score(picked).squeeze(-1)  # (targets, width)
+        weights = logits.masked_fill(~inside, float("-inf")).softmax(-1)  # (targets, width)
+        return torch.einsum("nw,nwd->nd", weights, picked)  # (targets, dim)

@@ -8,7 +8,8 @@ and the words scored (not punctuation).
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections import defaultdict
+from typing import Iterable, Sequence
 
 import numpy as np
 import torch
@@ -30,7 +31,12 @@ class _CorpusRatio(Metric):
         self.add_state("numerator", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
         self.add_state("denominator", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
 
-    def _count(self, numerator: float, denominator: float) -> None:
+    def _count_all(self, counts: Iterable[tuple[float, float]]) -> None:
+        """Add each sentence's ``(numerator, denominator)``: summed in Python first, then one tensor update per
+        batch (a tensor update per sentence cost more than the sentence's score)."""
+        numerator, denominator = 0.0, 0.0
+        for a, b in counts:
+            numerator, denominator = numerator + a, denominator + b
         self.numerator += numerator
         self.denominator += denominator
 
@@ -42,24 +48,24 @@ class UUAS(_CorpusRatio):
     """Undirected unlabelled attachment score of minimum spanning trees over predicted distances."""
 
     def update(self, predicted: Sequence[np.ndarray], targets: TreeTargets) -> None:
-        for distances, (heads, scored) in zip(predicted, targets):
-            self._count(*uuas_counts(distances, heads, np.asarray(scored, dtype=bool)))
+        self._count_all(uuas_counts(distances, heads, np.asarray(scored, dtype=bool))
+                        for distances, (heads, scored) in zip(predicted, targets))
 
 
 class UAS(_CorpusRatio):
     """Unlabelled attachment score of predicted heads (punctuation left out)."""
 
     def update(self, predicted: Sequence[np.ndarray], targets: TreeTargets) -> None:
-        for heads_hat, (heads, scored) in zip(predicted, targets):
-            self._count(*uas_counts(heads_hat, heads, np.asarray(scored, dtype=bool)))
+        self._count_all(uas_counts(heads_hat, heads, np.asarray(scored, dtype=bool))
+                        for heads_hat, (heads, scored) in zip(predicted, targets))
 
 
 class RootAccuracy(_CorpusRatio):
     """The share of sentences whose least deep non-punctuation word (predicted depths) is the gold root."""
 
     def update(self, predicted: Sequence[np.ndarray], targets: TreeTargets) -> None:
-        for depths, (heads, scored) in zip(predicted, targets):
-            self._count(float(root_correct(depths, heads, np.asarray(scored, dtype=bool))), 1.0)
+        self._count_all((float(root_correct(depths, heads, np.asarray(scored, dtype=bool))), 1.0)
+                        for depths, (heads, scored) in zip(predicted, targets))
 
 
 class LengthAveragedSpearman(Metric):
@@ -79,6 +85,7 @@ class LengthAveragedSpearman(Metric):
 
     def update(self, predicted: Sequence[np.ndarray], targets: TreeTargets) -> None:
         low, high = self.lengths
+        sums, counts = defaultdict(float), defaultdict(int)  # by length: one tensor update per batch and length
         for values, (heads, _) in zip(predicted, targets):
             n = len(heads)
             if not low <= n <= high:
@@ -88,8 +95,11 @@ class LengthAveragedSpearman(Metric):
             else:
                 rhos = [depth_spearman(values, tree_depths(heads))]
             finite = [r for r in rhos if not np.isnan(r)]
-            self.sums[n] += float(sum(finite))
-            self.counts[n] += len(finite)
+            sums[n] += float(sum(finite))
+            counts[n] += len(finite)
+        for n in sums:
+            self.sums[n] += sums[n]
+            self.counts[n] += counts[n]
 
     def compute(self) -> torch.Tensor:
         present = self.counts > 0  # (max len+1,)

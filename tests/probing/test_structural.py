@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from elmo_lab.probing.structural import (depth_spearman, depth_spearman_corpus, distance_spearman,
+from elmo_lab.probing.structural import (average_ranks, depth_spearman, depth_spearman_corpus, distance_spearman,
                                          distance_spearmans, mst_edges, predicted_root, root_correct, scored_words,
                                          tree_depths, tree_distances, uas_counts, uuas_counts)
 
@@ -111,3 +111,39 @@ def test_row_spearman_agrees_with_scipy() -> None:
     expected = [spearmanr(p, g).statistic for p, g in zip(predicted, gold)]
     assert distance_spearmans(predicted, gold) == pytest.approx(expected)
     assert np.isnan(depth_spearman(np.ones(4), np.arange(4)))
+
+
+def test_ranks_with_ties_agree_with_scipy() -> None:
+    from scipy.stats import rankdata
+
+    rng = np.random.default_rng(1)
+    for n in (1, 2, 7, 30):
+        ties = rng.integers(0, 4, (5, n)).astype(float)  # many ties per row
+        distinct = rng.normal(size=(3, n))
+        for values in (ties, distinct):
+            assert average_ranks(values) == pytest.approx(rankdata(values, axis=1))
+
+
+def test_spanning_tree_weighs_what_scipys_minimum_spanning_tree_weighs() -> None:
+    from scipy.sparse.csgraph import minimum_spanning_tree
+
+    rng = np.random.default_rng(2)
+    for trial in range(60):
+        n = int(rng.integers(2, 30))
+        x = rng.normal(size=(n, 4))
+        d = ((x[:, None] - x[None]) ** 2).sum(-1)  # (n, n) squared distances, as the distance probe predicts
+        if trial % 3 == 0:
+            d = np.round(d)  # ties: the tree may differ, its weight may not
+        edges = mst_edges(d)
+        shifted = np.triu(d - d.min() + 1.0, k=1)  # scipy reads 0 as "no edge"
+        expected = minimum_spanning_tree(shifted).sum() - (n - 1) * (1.0 - d.min())
+        assert len(edges) == n - 1 and sum(d[a, b] for a, b in edges) == pytest.approx(expected)
+        reached, frontier = {0}, [0]  # the edges connect every word
+        while frontier:
+            i = frontier.pop()
+            for a, b in edges:
+                for u, v in ((a, b), (b, a)):
+                    if u == i and v not in reached:
+                        reached.add(v)
+                        frontier.append(v)
+        assert reached == set(range(n))

@@ -128,6 +128,26 @@ def test_the_probe_is_a_linear_layer_on_a_frozen_bilm(tiny_bilm_dir: Path, tmp_p
     assert metric.compute()["acc"] == pytest.approx((preds == targets).float().mean().item())
 
 
+@pytest.mark.parametrize("mix, layer, l2_coef, learned", [("all", None, 0.5, True), ("all", None, 0.0, False),
+                                                         ("layer", 1, 0.5, False)])
+def test_the_training_penalty_is_lambda_times_the_squared_raw_weights(mix: str, layer: int | None, l2_coef: float,
+                                                                      learned: bool, tiny_bilm_dir: Path,
+                                                                      tmp_path: Path) -> None:
+    data = _data_with_an_unseen_label(tmp_path / "data")
+    elmo = ContextualLayers.from_config(_bilm(tiny_bilm_dir), needed=True)
+    dm = ProbeDataModule(_task(data), seed=0, encoder_input=elmo.batch_input)
+    dm.setup()
+    probe = LinearProbe(task=_task(data), elmo=elmo, settings=dict(ELMO, mix=mix, layer=layer, l2_coef=l2_coef),
+                        data_info=dm.model_info())
+    for values in ([0.5, -1.0, 2.0], [3.0, 0.0, 1.0]):  # set after the first call too: nothing stale is kept
+        if mix == "all":
+            with torch.no_grad():
+                probe.encoder.input_mix.weights.copy_(torch.tensor(values))
+        penalty = probe.regularization_loss()
+        assert penalty.item() == pytest.approx(l2_coef * sum(v * v for v in values) if learned else 0.0)
+    assert penalty.requires_grad == learned
+
+
 @pytest.mark.parametrize("placement", ["none", "output", "both"])
 def test_other_placements_are_refused_naming_the_key(placement: str, tiny_bilm_dir: Path, tmp_path: Path) -> None:
     # Task.check: the pipeline runs it on the composed config before any data is read
