@@ -10,7 +10,7 @@ probes as one probe-set job, both timed here.  Prints the jobs, the seconds per 
 the suite's wall time (extrapolated to all 13 tasks when fewer are given, by the probes' share).  The layer cache
 should be warm (``--warm`` runs the whole thing once first) for the figures to mean "probes on cached layers".
 
-    python benchmarks/probe_suite.py [--tasks probe,probe_chunk] [--seeds 0,1,2] [--controls false,true]
+    python benchmarks/probe_suite.py [--experiment probe_suite_quick] [--tasks probe,probe_chunk] [--seeds 0,1,2] [--controls false,true]
                                      [--random false,true] [--warm] [--no-baseline] [--keep SWEEP_DIR]
 """
 from __future__ import annotations
@@ -41,7 +41,7 @@ def run(args: list[str]) -> float:
 
 
 def suite(args: argparse.Namespace, sweep: Path) -> float:
-    return run(["-m", "experiment=probe_suite", f"task={args.tasks}", f"bilm.random_weights={args.random}",
+    return run(["-m", f"experiment={args.experiment}", f"task={args.tasks}", f"bilm.random_weights={args.random}",
                 f"probe_set.seeds=[{args.seeds}]", f"probe_set.control_task=[{args.controls}]",
                 "hydra/launcher=local", f"hydra.sweep.dir={sweep}"])
 
@@ -65,6 +65,8 @@ def main() -> None:
     parser.add_argument("--tasks", default="probe,probe_chunk,probe_ner,probe_upos,probe_xpos,probe_deprel,edge_deprel,"
                                            "edge_entities,edge_spr2,edge_supersense,arc_head,structural_distance,"
                                            "structural_depth")
+    parser.add_argument("--experiment", default="probe_suite",
+                        help="probe_suite (full training splits) or probe_suite_quick (500 training sentences a task)")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--controls", default="false,true", help="task.control_task values")
     parser.add_argument("--random", default="false,true", help="bilm.random_weights values")

@@ -38,6 +38,9 @@ class ElmoConfig:
     layer_norm: bool = False
     dropout: float = 0.5
     l2_coef: float = 0.001
+    # the learning rate of the scalar mixes' parameters (raw weights w and γ); null: task.lr.  A probe at
+    # task.lr 0.001 moves softmax(w) little in a few hundred steps (docs/results.md, the probing suite)
+    mix_lr: Optional[float] = None
 
 
 @dataclass
@@ -149,7 +152,7 @@ RESULT_NEUTRAL_KEYS = ("force", "test", "threads", "logger", "bilm.cache_dir", "
                        "hydra.launcher.n_jobs")
 # Keys added to the schema after runs were written without them, with the value those runs had: a rerun of such a run
 # directory, and the report's grouping, read the absent key as this value instead of as a change.
-KEYS_ADDED_LATER = {"bilm.kind": "lstm", "elmo.max_layer": None}
+KEYS_ADDED_LATER = {"bilm.kind": "lstm", "elmo.max_layer": None, "elmo.mix_lr": None}
 
 
 def with_keys_added_later(plain: dict) -> dict:
@@ -255,6 +258,7 @@ def validate(cfg: DictConfig) -> None:
         validate_probe_set(cfg)
     checks = [
         ("elmo.l2_coef", cfg.elmo.l2_coef >= 0, "must be >= 0"),
+        ("elmo.mix_lr", cfg.elmo.mix_lr is None or cfg.elmo.mix_lr > 0, "must be > 0 (or null: task.lr)"),
         ("elmo.dropout", 0 <= cfg.elmo.dropout < 1, "must be in [0, 1)"),
         ("bilm.finetune.epochs", cfg.bilm.finetune.epochs >= 1, "must be >= 1"),
         ("bilm.finetune.batch_size", cfg.bilm.finetune.batch_size >= 1, "must be >= 1"),

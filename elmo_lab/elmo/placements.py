@@ -118,6 +118,7 @@ class ElmoSettings:
     layer_norm: bool = _DEFAULT.layer_norm
     dropout: float = _DEFAULT.dropout
     l2_coef: float = _DEFAULT.l2_coef
+    mix_lr: float | None = _DEFAULT.mix_lr  # read by the task's optimizer (ElmoTaskModule.configure_optimizers)
 
     @classmethod
     def from_config(cls, elmo: dict) -> "ElmoSettings":

@@ -231,8 +231,14 @@ class ElmoTaskModule(pl.LightningModule, ABC):
 
     def configure_optimizers(self) -> Any:
         """The task's optimizer (``task.optimizer``, ``lr``, ``betas``, ``weight_decay``) and optional lr schedule
-        (``task.lr_scheduler``); see ``elmo_lab.training.optim``."""
-        params = [p for p in self.parameters() if p.requires_grad]
+        (``task.lr_scheduler``); see ``elmo_lab.training.optim``.  With ``elmo.mix_lr`` the scalar mixes'
+        parameters are a parameter group of their own at that learning rate."""
+        params: list = [p for p in self.parameters() if p.requires_grad]
+        if self.settings.mix_lr is not None:
+            mixed = {id(p) for m in self.mixes().values() for p in m.parameters() if p.requires_grad}
+            params = [{"params": [p for p in params if id(p) not in mixed]},
+                      {"params": [p for p in params if id(p) in mixed], "lr": float(self.settings.mix_lr)}]
+            params = [group for group in params if group["params"]]
         steps = self.trainer.estimated_stepping_batches if self._trainer is not None else None
         return build_optimizer(params, self.task_cfg, monitor=self.task_cfg.get("objective", "val/loss"),
                                total_steps=steps)

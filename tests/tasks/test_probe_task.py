@@ -148,6 +148,35 @@ def test_the_training_penalty_is_lambda_times_the_squared_raw_weights(mix: str, 
     assert penalty.requires_grad == learned
 
 
+def test_mix_lr_gives_the_mixes_their_own_learning_rate_and_they_move_faster(tiny_bilm_dir: Path,
+                                                                             tmp_path: Path) -> None:
+    data = _data_with_an_unseen_label(tmp_path / "data")
+    moved = {}
+    for mix_lr in (None, 0.3):
+        elmo = ContextualLayers.from_config(_bilm(tiny_bilm_dir), needed=True)
+        dm = ProbeDataModule(_task(data), seed=0, encoder_input=elmo.batch_input)
+        dm.setup()
+        torch.manual_seed(0)
+        probe = LinearProbe(task=_task(data), elmo=elmo, settings=dict(ELMO, mix="all", layer=None, mix_lr=mix_lr),
+                            data_info=dm.model_info())
+        optimizer = probe.configure_optimizers()
+        mix = probe.encoder.input_mix
+        groups = [(g["lr"], {id(p) for p in g["params"]}) for g in optimizer.param_groups]
+        if mix_lr is None:
+            assert groups == [(0.01, {id(p) for p in probe.parameters() if p.requires_grad})]
+        else:
+            assert groups == [(0.01, {id(probe.classifier.weight), id(probe.classifier.bias)}),
+                              (0.3, {id(mix.weights), id(mix.gamma)})]
+        probe.train()
+        for batch in list(dm.train_dataloader()) * 3:
+            loss, _, _ = probe.step(batch)
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+        moved[mix_lr] = mix.weights.detach().abs().max().item()  # raw w starts at 0
+    assert moved[0.3] > 5 * moved[None] > 0
+
+
 @pytest.mark.parametrize("placement", ["none", "output", "both"])
 def test_other_placements_are_refused_naming_the_key(placement: str, tiny_bilm_dir: Path, tmp_path: Path) -> None:
     # Task.check: the pipeline runs it on the composed config before any data is read

@@ -63,6 +63,7 @@ def test_schema_rejects_bad_values_at_composition(override: str, cause: type, me
 
 @pytest.mark.parametrize("override, message", [
     ("elmo.l2_coef=-1", "elmo.l2_coef: must be >= 0, got -1.0"),
+    ("elmo.mix_lr=0", "elmo.mix_lr: must be > 0 (or null: task.lr), got 0.0"),
     ("elmo.dropout=1.0", "elmo.dropout: must be in [0, 1)"),
     ("elmo.layer=1", "elmo.layer: only used with elmo.mix=layer"),
     ("elmo.mix=layer", "elmo.layer: mix=layer needs a layer index"),
