@@ -11,8 +11,8 @@ from elmo_lab.config.probes import probe_choices
 from elmo_lab.config.schema import ConfigError
 from train_helpers import CONF, compose_train, train_composer
 
-SUITE_TASKS = ["probe", "probe_chunk", "probe_ner", "probe_upos", "probe_xpos", "probe_deprel", "edge_deprel",
-               "edge_entities", "edge_spr2", "edge_supersense", "arc_head", "structural_distance", "structural_depth"]
+SUITE_TASKS = ["arc_head", "structural_distance", "edge_deprel", "edge_spr2", "structural_depth", "edge_entities",
+               "edge_supersense", "probe", "probe_chunk", "probe_ner", "probe_upos", "probe_xpos", "probe_deprel"]
 
 
 def test_every_job_of_the_suite_composes_with_its_own_folder_and_probes() -> None:
