@@ -1,17 +1,20 @@
-"""Wall time of the probing suite (``experiment=probe_suite``): its probe-set jobs (one per task and encoder weights,
-each training every representation x control task x seed of its task) on the tasks chosen, beside the same probes of
-one task as one Lightning job each (the baseline, in the same run).
+"""Wall time of the probing suite (``experiment=probe_suite``, or ``probe_suite_quick``: 500 training sentences a
+task): its probe-set jobs (one per task and encoder weights, each training every representation x control task x
+seed of its task) on the tasks chosen, beside the same probes of one task as one Lightning job each (the baseline,
+in the same run).
 
-Runs ``python train.py -m experiment=probe_suite`` with the chosen tasks, seeds, control settings and encoder weights
-into a temporary sweep folder (the local launcher: two jobs at a time on two cores), and reads each job's
-``probe_set.json`` (seconds, probes).  The baseline: the representations of the POS probe (or the first task), control task off, seed 0,
-trained weights, as single jobs (``probe_set.probes=null probe=...``, the basic launcher: one process), and the same
-probes as one probe-set job, both timed here.  Prints the jobs, the seconds per probe both ways and their ratio, and
-the suite's wall time (extrapolated to all 13 tasks when fewer are given, by the probes' share).  The layer cache
-should be warm (``--warm`` runs the whole thing once first) for the figures to mean "probes on cached layers".
+Runs ``python train.py -m experiment=<experiment>`` with the chosen tasks, seeds, control settings and encoder
+weights into a temporary sweep folder (the local launcher: two jobs at a time on two cores), and reads each job's
+``probe_set.json`` (seconds, probes).  The baseline: the representations of the POS probe (or of the first task),
+control task off, seed 0, trained weights, as single jobs (``probe_set.probes=null probe=...``, the basic launcher:
+one process), and the same probes as one probe-set job, both timed here.  Prints the jobs, the seconds per probe
+both ways and their ratio, and the suite's wall time (extrapolated to all 13 tasks when fewer are given, by the
+probes' share).  The layer cache should be warm (``--warm`` runs the whole thing once first) for the figures to mean
+"probes on cached layers".
 
-    python benchmarks/probe_suite.py [--experiment probe_suite_quick] [--tasks probe,probe_chunk] [--seeds 0,1,2] [--controls false,true]
-                                     [--random false,true] [--warm] [--no-baseline] [--keep SWEEP_DIR]
+    python benchmarks/probe_suite.py [--experiment probe_suite_quick] [--tasks probe,probe_chunk] [--seeds 0,1,2]
+                                     [--controls false,true] [--random false,true] [--warm] [--no-baseline]
+                                     [--keep SWEEP_DIR]
 """
 from __future__ import annotations
 
