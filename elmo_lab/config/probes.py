@@ -83,7 +83,7 @@ def probe_elmo_settings(choice: str, key: str = "probe") -> dict:
 # what the probe-set job (elmo_lab.training.probe_set) does without Lightning's Trainer: these keys must keep the value
 PROBE_SET_TRAINER = {"devices": 1, "num_nodes": 1, "max_steps": -1, "limit_train_batches": None,
                      "limit_val_batches": None, "limit_test_batches": None, "val_check_interval": None,
-                     "check_val_every_n_epoch": 1, "accumulate_grad_batches": 1, "fast_dev_run": False,
+                     "accumulate_grad_batches": 1, "fast_dev_run": False,
                      "overfit_batches": 0.0}
 
 
@@ -116,6 +116,10 @@ def validate_probe_set(cfg: DictConfig) -> None:
     if trainer.get("max_epochs") is None or trainer.max_epochs < 1:
         raise ConfigError(f"trainer.max_epochs: a probe-set job trains a fixed number of epochs >= 1, got "
                           f"{trainer.get('max_epochs')}")
+    every = trainer.get("check_val_every_n_epoch", 1)
+    if every is None or not 1 <= every <= trainer.max_epochs:
+        raise ConfigError(f"trainer.check_val_every_n_epoch: a probe-set job scores dev after every n-th epoch, "
+                          f"1 <= n <= trainer.max_epochs ({trainer.max_epochs}), got {every}")
     unsupported = [("callbacks.early_stopping", (cfg.get("callbacks") or {}).get("early_stopping") is not None),
                    ("task.lr_scheduler.name", str((cfg.task.get("lr_scheduler") or {}).get("name", "none")) != "none"),
                    ("task.mdl", bool(cfg.task.get("mdl", False))), ("task.word_vectors", bool(cfg.task.get("word_vectors"))),

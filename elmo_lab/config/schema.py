@@ -38,8 +38,8 @@ class ElmoConfig:
     layer_norm: bool = False
     dropout: float = 0.5
     l2_coef: float = 0.001
-    # the learning rate of the scalar mixes' parameters (raw weights w and γ); null: task.lr.  A probe at
-    # task.lr 0.001 moves softmax(w) little in a few hundred steps (docs/results.md, the probing suite)
+    # the learning rate of the mixes' raw weights w (γ keeps task.lr); null: task.lr.  A probe at task.lr 0.001
+    # moves softmax(w) little in a few hundred steps (docs/results.md, the probing suite)
     mix_lr: Optional[float] = None
 
 

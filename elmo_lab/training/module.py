@@ -231,11 +231,12 @@ class ElmoTaskModule(pl.LightningModule, ABC):
 
     def configure_optimizers(self) -> Any:
         """The task's optimizer (``task.optimizer``, ``lr``, ``betas``, ``weight_decay``) and optional lr schedule
-        (``task.lr_scheduler``); see ``elmo_lab.training.optim``.  With ``elmo.mix_lr`` the scalar mixes'
-        parameters are a parameter group of their own at that learning rate."""
+        (``task.lr_scheduler``); see ``elmo_lab.training.optim``.  With ``elmo.mix_lr`` the mixes' raw weights w
+        are a parameter group of their own at that learning rate (γ stays at ``task.lr``: it scales what the task
+        model reads, and a large step on it made single-layer structural probes worse, docs/results.md)."""
         params: list = [p for p in self.parameters() if p.requires_grad]
         if self.settings.mix_lr is not None:
-            mixed = {id(p) for m in self.mixes().values() for p in m.parameters() if p.requires_grad}
+            mixed = {id(m.weights) for m in self.mixes().values() if m.mode == "all" and m.weights.requires_grad}
             params = [{"params": [p for p in params if id(p) not in mixed]},
                       {"params": [p for p in params if id(p) in mixed], "lr": float(self.settings.mix_lr)}]
             params = [group for group in params if group["params"]]

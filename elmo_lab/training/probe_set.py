@@ -7,8 +7,9 @@ run directory, named as that job names it, with the same ``run_config.yaml``, ``
 per-example scores, and the same numbers — the same initial weights (the model is built right after
 ``seed_everything(seed)``, as the pipeline builds it), the same batches in the same order (the datamodule's own
 loader, told the epoch), the same per-step reseeding, optimizer and gradient clipping, the same model selection (the
-first epoch with the best ``optimized_metric``, then dev and test on those weights).  A test checks the numbers
-against single runs.
+first epoch with the best ``optimized_metric`` among those scored on dev — every epoch, or every n-th with
+``trainer.check_val_every_n_epoch`` as Lightning counts it — then dev and test on those weights).  A test checks the
+numbers against single runs.
 
 What the job shares instead of repeating it per probe: Python and torch start-up, the data (read once per control
 setting), the encoder and its cached layers, and each batch: a training batch is collated and its layers assembled
@@ -191,6 +192,7 @@ def _train(cfg: DictConfig, todo: list[Probe]) -> None:
     epochs = int(cfg.trainer.max_epochs)
     mode = str(cfg.task.get("objective_mode", "max"))
     objective = str(cfg.optimized_metric)
+    every = int(cfg.trainer.get("check_val_every_n_epoch") or 1)
     for p in todo:
         dm = data[p.control]
         pl.seed_everything(p.seed, workers=True, verbose=False)  # as the pipeline: right before the model
@@ -241,6 +243,8 @@ def _train(cfg: DictConfig, todo: list[Probe]) -> None:
                     p.optimizer.step()
                     p.optimizer.zero_grad(set_to_none=True)
                 step += 1
+            if (epoch + 1) % every:
+                continue  # no dev pass after this epoch (Lightning's check_val_every_n_epoch)
             scores = []
             for p in group:
                 values = _evaluate(p.model, evals[(p.control, "val")], "val")

@@ -165,8 +165,8 @@ def test_mix_lr_gives_the_mixes_their_own_learning_rate_and_they_move_faster(tin
         if mix_lr is None:
             assert groups == [(0.01, {id(p) for p in probe.parameters() if p.requires_grad})]
         else:
-            assert groups == [(0.01, {id(probe.classifier.weight), id(probe.classifier.bias)}),
-                              (0.3, {id(mix.weights), id(mix.gamma)})]
+            assert groups == [(0.01, {id(probe.classifier.weight), id(probe.classifier.bias), id(mix.gamma)}),
+                              (0.3, {id(mix.weights)})]
         probe.train()
         for batch in list(dm.train_dataloader()) * 3:
             loss, _, _ = probe.step(batch)

@@ -88,6 +88,23 @@ def test_each_probe_has_the_numbers_of_its_own_single_run(probe_set_run: tuple[P
     assert ((job.parent / name / "predictions.jsonl").read_text() == (single / "predictions.jsonl").read_text())
 
 
+def test_dev_every_second_epoch_selects_among_those_epochs_as_lightning_does(probe_set_run: tuple[Path, Path, Path],
+                                                                          tiny_bilm_dir: Path, tmp_path: Path) -> None:
+    _, data, _ = probe_set_run
+    every = ["trainer.check_val_every_n_epoch=2", "trainer.max_epochs=4", "probe=mix", "seed=1"]
+    job, single = tmp_path / "suite" / "probe" / "probe-set", tmp_path / "single"
+    train(compose_train([*_settings(data, tiny_bilm_dir), *every, "probe_set.probes=[mix]",
+                         "probe_set.control_task=[false]", "probe_set.seeds=[1]"], run_dir=job))
+    train(compose_train([*_settings(data, tiny_bilm_dir), *every, "probe_set.probes=null"], run_dir=single))
+    ours, theirs = _results(job.parent / "probe-all-seed1"), _results(single)
+    assert [h["epoch"] for h in ours["history"]] == [2, 4]
+    assert [h["val/acc"] for h in ours["history"]] == [h["val/acc"] for h in theirs["history"]]
+    assert ours["metrics"]["test/acc"] == theirs["metrics"]["test/acc"]
+    with pytest.raises(ConfigError, match=r"trainer.check_val_every_n_epoch: .* 1 <= n <= trainer.max_epochs \(3\), "
+                                          r"got 4"):
+        validate(compose_train([*_settings(data, tiny_bilm_dir), *PROBE_SET, "trainer.check_val_every_n_epoch=4"]))
+
+
 def test_a_rerun_through_the_cli_answers_from_finished_probes_and_a_changed_setting_is_refused(
         probe_set_run: tuple[Path, Path, Path], tiny_bilm_dir: Path) -> None:
     root, data, job = probe_set_run
