@@ -84,7 +84,7 @@ def probe_elmo_settings(choice: str, key: str = "probe") -> dict:
 PROBE_SET_TRAINER = {"devices": 1, "num_nodes": 1, "max_steps": -1, "limit_train_batches": None,
                      "limit_val_batches": None, "limit_test_batches": None, "val_check_interval": None,
                      "accumulate_grad_batches": 1, "fast_dev_run": False,
-                     "overfit_batches": 0.0}
+                     "overfit_batches": 0.0, "precision": "32-true"}
 
 
 def probe_set_choices(probes: Any) -> list[str]:

@@ -127,6 +127,8 @@ def test_a_rerun_through_the_cli_answers_from_finished_probes_and_a_changed_sett
     ("probe_set.probes=[mix,mix]", "probe_set: give each representation once"),
     ("trainer.limit_train_batches=3", "trainer.limit_train_batches: a probe-set job trains without Lightning's "
                                       "Trainer and needs None, got 3"),
+    ("trainer.precision=bf16-mixed", "trainer.precision: a probe-set job trains without Lightning's Trainer and "
+                                     "needs 32-true, got bf16-mixed"),
     ("task.lr_scheduler.name=plateau", "task.lr_scheduler.name: not in a probe-set job"),
     ("+callbacks.early_stopping.patience=2", "callbacks.early_stopping: not in a probe-set job"),
 ])
