@@ -172,6 +172,38 @@ def layer_sections(report: Report) -> str | None:
               "2021: raw weights mislead when the layers' norms differ); E_Δ = Σ ℓΔ(ℓ) / Σ Δ(ℓ) with Δ(ℓ) = score of "
               "the mix of layers 0..ℓ − score of 0..ℓ−1 (cumulative scoring, probe=upto<ℓ>; Tenney, Das & Pavlick "
               "2019), per seed. Mean ± std over seeds.")
+    mdl = mdl_section(fams, reps)
+    if mdl:
+        parts.append(mdl)
     if not parts:
         return None
     return "## What each layer encodes\n\n" + "\n\n".join(parts)
+
+
+def mdl_values(config: Config, key: str) -> list[float]:
+    """``mdl.<key>`` of each run of ``config`` that measured its online code length (``task.mdl=true``)."""
+    return [float(r.data["mdl"][key]) for r in config.runs
+            if isinstance(r.data.get("mdl"), dict) and r.data["mdl"].get(key) is not None]
+
+
+def mdl_section(fams: list[Family], reps: list[str]) -> str | None:
+    """``### Description length``: per family (real and control task) and representation, the online code length
+    of the training labels in kbits and its compression, mean ± std over seeds, where runs measured it."""
+    rows = []
+    for f in fams:
+        for side, configs in (("", f.real), (" · control task", f.control)):
+            if not any(mdl_values(c, "online_codelength_kbits") for c in configs.values()):
+                continue
+            cells = []
+            for r in reps:
+                bits = _mean_std(mdl_values(configs[r], "online_codelength_kbits")) if r in configs else (None,) * 3
+                ratio = _mean_std(mdl_values(configs[r], "compression")) if r in configs else (None,) * 3
+                cells.append("" if bits[0] is None else f"{_cell(*bits[:2], 2)} ({_cell(*ratio[:2], 2)}×)")
+            rows.append([f.name + side] + cells)
+    if not rows:
+        return None
+    return ("### Description length (MDL)\n\n" + markdown_table(["task · encoder"] + reps, rows)
+            + "\n\nThe online code length of the training labels in kbits (Voita & Titov 2020; `task.mdl=true`) and, "
+              "in brackets, the compression (uniform code length / online code length); mean ± std over seeds. "
+              "Shorter codes (higher compression) mean labels that are easier to read off the representation; "
+              "the control-task rows show what a probe can memorise.")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from elmo_lab.report.layers import cumulative_scores, families, gravity_rows
+from elmo_lab.report.layers import cumulative_scores, families, gravity_rows, layer_sections
 from elmo_lab.report.model import build_report
 
 from report_helpers import write_run
@@ -84,3 +84,25 @@ def test_two_encoders_side_by_side_and_the_cli_writes_the_figures(tmp_path: Path
     md = (out / "report.md").read_text()
     assert "## What each layer encodes" in md and "### Selectivity per representation" in md
     assert "edge_spr2" in md and "test/f1" in md and "| 1.08 ± 0.00 |" in md  # E_Δ = 0.13 / 0.12
+
+
+def test_description_lengths_per_representation_where_runs_measured_them(tmp_path: Path) -> None:
+    _suite(tmp_path, tasks=(("probe", "acc"),))
+    bits = {"layer 0": 30.0, "layer 1": 20.0, "layer 2": 22.0}
+    for results in tmp_path.rglob("results.json"):
+        data = json.loads(results.read_text())
+        rep = {("layer", 0): "layer 0", ("layer", 1): "layer 1", ("layer", 2): "layer 2"}.get(
+            (data["config"]["elmo"]["mix"], data["config"]["elmo"]["layer"]))
+        if rep is None:
+            continue  # the mixes measured nothing: their cells stay empty
+        control = data["config"]["task"]["control_task"]
+        kbits = bits[rep] + 10.0 * control + (1.0 if data["seed"] == 1 else 0.0)
+        data["mdl"] = {"online_codelength_kbits": kbits, "uniform_codelength_kbits": 60.0, "compression": 60.0 / kbits}
+        results.write_text(json.dumps(data))
+    text = layer_sections(build_report([tmp_path]))
+    table = text.split("### Description length (MDL)")[1]
+    real = next(line for line in table.splitlines() if line.startswith("| probe |"))
+    control = next(line for line in table.splitlines() if line.startswith("| probe · control task |"))
+    assert "20.50 ± 0.71 (2.93 ± 0.10×)" in real and "30.50 ± 0.71" in real  # layer 1: 20 and 21 kbits
+    assert "30.50 ± 0.71 (1.97 ± 0.05×)" in control  # layer 1 on the control task: 30 and 31 kbits
+    assert real.rstrip().endswith("|  |  |")  # 0..1 and mix: not measured
