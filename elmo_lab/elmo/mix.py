@@ -106,10 +106,16 @@ class ScalarMix(nn.Module):
             return torch.softmax(self.weights, dim=0)
         return self.fixed_weights
 
+    @property
+    def learned_weights(self) -> nn.Parameter | None:
+        """The raw weights w when they are learned (``all`` mode), else None (what the λ penalty and
+        ``elmo.mix_lr`` act on)."""
+        return self.weights if self.mode == "all" else None
+
     def l2_penalty(self) -> torch.Tensor:
         """``Σ w²`` on the raw (pre-softmax) weights; zero when the weights are not learned."""
-        if self.mode == "all":
-            return (self.weights ** 2).sum()
+        if self.learned_weights is not None:
+            return (self.learned_weights ** 2).sum()
         return self.gamma.new_zeros(())
 
     def forward(self, layers: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -163,9 +163,17 @@ def placed_mixes(model: nn.Module) -> dict[str, ScalarMix]:
     return out
 
 
-def elmo_penalty(model: nn.Module) -> torch.Tensor:
-    """Σ over the placed encoders of ``model`` of ``λ·Σw²`` (a zero scalar when nothing is learned)."""
-    terms = [encoder.regularization_loss() for encoder in placed_encoders(model).values()]
+def penalized_encoders(model: nn.Module) -> list["ElmoPlacedEncoder"]:
+    """The placed encoders of ``model`` whose penalty can be non-zero: λ > 0 and a mix with learned weights."""
+    return [e for e in placed_encoders(model).values()
+            if e.l2_coef and any(m.learned_weights is not None for m in e.mixes().values())]
+
+
+def elmo_penalty(model: nn.Module, encoders: list["ElmoPlacedEncoder"] | None = None) -> torch.Tensor:
+    """Σ of ``λ·Σw²`` over ``encoders`` (default: ``penalized_encoders(model)``; the others add exactly 0); a zero
+    scalar when there are none."""
+    terms = [encoder.regularization_loss() for encoder in
+             (penalized_encoders(model) if encoders is None else encoders)]
     if not terms:
         return torch.zeros(())
     return torch.stack([t.to(terms[0].device) for t in terms]).sum()

@@ -21,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from torchmetrics import MetricCollection
 
 from elmo_lab.elmo.mix import ScalarMix
-from elmo_lab.elmo.placements import ElmoPlacedEncoder, ElmoSettings, placed_encoders, placed_mixes
+from elmo_lab.elmo.placements import ElmoPlacedEncoder, ElmoSettings, elmo_penalty, penalized_encoders, placed_mixes
 from elmo_lab.elmo.provider import ContextualLayers
 from elmo_lab.metrics.examples import EXAMPLES_FILE, ExampleScores, example_table_json
 from elmo_lab.util.atomic import atomic_path
@@ -126,12 +126,8 @@ class ElmoTaskModule(pl.LightningModule, ABC):
         forward on cached layers); a zero scalar when there are none (what the penalty and its gradient are then)."""
         penalized = getattr(self, "_penalized_encoders", None)
         if penalized is None:
-            penalized = [e for e in placed_encoders(self).values()
-                         if e.l2_coef and any(m.mode == "all" for m in e.mixes().values())]
-            self._penalized_encoders = penalized
-        if not penalized:
-            return torch.zeros((), device=self.device)
-        return torch.stack([e.regularization_loss() for e in penalized]).sum().to(self.device)
+            penalized = self._penalized_encoders = penalized_encoders(self)
+        return elmo_penalty(self, penalized).to(self.device)
 
     # --- Lightning hooks --------------------------------------------------------------------------------------
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
@@ -236,7 +232,8 @@ class ElmoTaskModule(pl.LightningModule, ABC):
         model reads, and a large step on it made single-layer structural probes worse, docs/results.md)."""
         params: list = [p for p in self.parameters() if p.requires_grad]
         if self.settings.mix_lr is not None:
-            mixed = {id(m.weights) for m in self.mixes().values() if m.mode == "all" and m.weights.requires_grad}
+            mixed = {id(m.learned_weights) for m in self.mixes().values()
+                     if m.learned_weights is not None and m.learned_weights.requires_grad}
             params = [{"params": [p for p in params if id(p) not in mixed]},
                       {"params": [p for p in params if id(p) in mixed], "lr": float(self.settings.mix_lr)}]
             params = [group for group in params if group["params"]]
